@@ -1,0 +1,76 @@
+//! `ServiceError`: what handlers return. It becomes a `tonic::Status` carrying the
+//! `temporal.api.errordetails.v1` detail Temporal sends for the same condition, in one place.
+
+use sundial_api::errors::status_with_detail;
+use sundial_api::temporal::errordetails::v1 as details;
+use tonic::{Code, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed; retrying it unchanged fails again.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The named namespace does not exist (by name or id).
+    #[error("Namespace {namespace} is not found.")]
+    NamespaceNotFound { namespace: String },
+    /// Registration of a name that is taken.
+    #[error("Namespace \"{namespace}\" already exists")]
+    NamespaceAlreadyExists { namespace: String },
+    /// Some other entity is missing.
+    #[error("{0}")]
+    NotFound(String),
+    /// A limit was hit; retryable after backing off.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        cause: i32,
+        scope: i32,
+    },
+    /// A precondition on server state failed.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A transient failure (database unreachable, ownership moving); retryable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected storage failure; details are logged, not returned.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidArgument(msg.into())
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Status {
+        let message = err.to_string();
+        match err {
+            ServiceError::InvalidArgument(_) => Status::invalid_argument(message),
+            ServiceError::NamespaceNotFound { namespace } => status_with_detail(
+                Code::NotFound,
+                message,
+                &details::NamespaceNotFoundFailure { namespace },
+            ),
+            ServiceError::NamespaceAlreadyExists { .. } => status_with_detail(
+                Code::AlreadyExists,
+                message,
+                &details::NamespaceAlreadyExistsFailure {},
+            ),
+            ServiceError::NotFound(_) => status_with_detail(
+                Code::NotFound,
+                message,
+                &details::NotFoundFailure::default(),
+            ),
+            ServiceError::ResourceExhausted { cause, scope, .. } => status_with_detail(
+                Code::ResourceExhausted,
+                message,
+                &details::ResourceExhaustedFailure { cause, scope },
+            ),
+            ServiceError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ServiceError::Unavailable(_) => Status::unavailable(message),
+            ServiceError::Internal(_) => Status::internal(message),
+        }
+    }
+}

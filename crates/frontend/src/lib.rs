@@ -1,0 +1,21 @@
+//! The frontend role: validates public requests, owns namespaces, and answers system queries.
+//! Execution calls will be routed to history and task-queue calls to matching.
+
+mod namespace;
+mod operator_service;
+mod registry;
+mod search_attributes;
+mod system;
+mod workflow_service;
+
+pub use namespace::{NamespaceHandler, SystemNamespace, ensure_namespace};
+pub use operator_service::OperatorHandler;
+pub use registry::NamespaceRegistry;
+pub use system::ClusterIdentity;
+pub use workflow_service::WorkflowHandler;
+
+/// Names under which the frontend reports itself healthy (`grpc.health.v1`).
+pub const HEALTH_SERVICE_NAMES: [&str; 2] = [
+    "temporal.api.workflowservice.v1.WorkflowService",
+    "temporal.api.operatorservice.v1.OperatorService",
+];

@@ -1,0 +1,53 @@
+//! Errors at the persistence boundary.
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersistenceError {
+    /// A row that must be unique exists already; not retryable.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// A compare-and-set guard (version, notification version) did not match; reload and retry.
+    #[error("condition failed: {0}")]
+    ConditionFailed(String),
+    /// The caller's `range_id` lease on a shard is stale: another owner took it. Not retryable
+    /// by this owner.
+    #[error("shard {shard_id} ownership lost: expected range_id {expected}, found {actual}")]
+    ShardOwnershipLost {
+        shard_id: i32,
+        expected: i64,
+        actual: i64,
+    },
+    /// A stored blob could not be decoded; data corruption or a downgrade.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    /// The database could not be reached or failed the statement; usually retryable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration file could not be applied.
+    #[error("schema migration {version} failed: {reason}")]
+    Migration { version: i64, reason: String },
+}
+
+impl PersistenceError {
+    pub(crate) fn corrupt(what: &'static str, err: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            what,
+            reason: err.to_string(),
+        }
+    }
+}
+
+impl From<PersistenceError> for sundial_common::ServiceError {
+    fn from(err: PersistenceError) -> Self {
+        match err {
+            PersistenceError::Database(e) => {
+                tracing::warn!(error = %e, "database error");
+                Self::Unavailable(format!("persistence unavailable: {e}"))
+            }
+            PersistenceError::ShardOwnershipLost { .. } => Self::Unavailable(err.to_string()),
+            other => {
+                tracing::error!(error = %other, "persistence failure");
+                Self::Internal(other.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Persistence: the store traits every role uses, and one SQL implementation that runs on
+//! PostgreSQL (cluster) and SQLite (`start-dev`, fast tests). Rows keep Temporal's SQL shape:
+//! key columns for addressing and fencing, a `data` blob holding one of our protos.
+
+mod error;
+pub mod sql;
+mod traits;
+
+pub use error::PersistenceError;
+pub use sql::{DbConfig, SqlStore};
+pub use traits::*;
+
+pub type Result<T> = std::result::Result<T, PersistenceError>;

@@ -1,0 +1,210 @@
+//! `SqlStore`: the store traits on sqlx's `Any` driver, so one set of statements serves
+//! PostgreSQL and SQLite. The few places where the dialects differ ask `Dialect`.
+
+mod cluster;
+mod migrate;
+mod namespace;
+mod shard;
+
+use crate::Result;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+pub use migrate::{SchemaStatus, create_postgres_database, drop_postgres_database};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// Where the data lives.
+#[derive(Clone, Debug)]
+pub enum DbConfig {
+    /// `None`: in memory, gone when the process exits.
+    Sqlite {
+        path: Option<PathBuf>,
+    },
+    Postgres(PostgresConfig),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PostgresConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub max_conns: u32,
+}
+
+impl PostgresConfig {
+    pub fn url(&self) -> String {
+        self.url_for_database(&self.database)
+    }
+
+    pub(crate) fn url_for_database(&self, database: &str) -> String {
+        let auth = if self.password.is_empty() {
+            percent_encode(&self.user)
+        } else {
+            format!(
+                "{}:{}",
+                percent_encode(&self.user),
+                percent_encode(&self.password)
+            )
+        };
+        format!(
+            "postgres://{auth}@{}:{}/{}",
+            self.host,
+            self.port,
+            percent_encode(database)
+        )
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl DbConfig {
+    pub fn describe(&self) -> String {
+        match self {
+            DbConfig::Sqlite { path: None } => "sqlite (in memory; state is lost on exit)".into(),
+            DbConfig::Sqlite { path: Some(p) } => format!("sqlite {} (persistent)", p.display()),
+            DbConfig::Postgres(pg) => format!(
+                "postgres {}:{}/{} (persistent)",
+                pg.host, pg.port, pg.database
+            ),
+        }
+    }
+}
+
+/// One store for every table. Writes on SQLite go through a single connection, which is how
+/// SQLite serialises writers anyway, and avoids lock-upgrade deadlocks between connections.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) dialect: Dialect,
+}
+
+fn install_drivers() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(sqlx::any::install_default_drivers);
+}
+
+impl SqlStore {
+    /// Connects without touching the schema.
+    pub async fn connect(config: &DbConfig) -> Result<SqlStore> {
+        install_drivers();
+        match config {
+            DbConfig::Postgres(pg) => {
+                let opts = AnyConnectOptions::from_str(&pg.url())?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(pg.max_conns.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(SqlStore {
+                    write: pool.clone(),
+                    read: pool,
+                    dialect: Dialect::Postgres,
+                })
+            }
+            DbConfig::Sqlite { path: None } => {
+                // An in-memory database lives and dies with its one connection: never recycle it.
+                let pool = sqlite_pool(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(AnyConnectOptions::from_str("sqlite::memory:")?)
+                    .await?;
+                Ok(SqlStore {
+                    write: pool.clone(),
+                    read: pool,
+                    dialect: Dialect::Sqlite,
+                })
+            }
+            DbConfig::Sqlite { path: Some(path) } => {
+                let abs = std::path::absolute(path)
+                    .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+                let url = format!("sqlite://{}?mode=rwc", abs.display());
+                let write = sqlite_pool(1)
+                    .connect_with(AnyConnectOptions::from_str(&url)?)
+                    .await?;
+                let read = sqlite_pool(4)
+                    .connect_with(AnyConnectOptions::from_str(&url)?)
+                    .await?;
+                Ok(SqlStore {
+                    write,
+                    read,
+                    dialect: Dialect::Sqlite,
+                })
+            }
+        }
+    }
+
+    /// Connects and applies any missing migrations (what `start-dev` and tests do).
+    pub async fn open(config: &DbConfig) -> Result<SqlStore> {
+        let store = Self::connect(config).await?;
+        store.setup_schema().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; NORMAL sync is durable across process
+                // crashes (only an OS crash can lose the last commits).
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        })
+}
+
+/// Decodes a protobuf blob column.
+pub(crate) fn decode_blob<M: sundial_api::prost::Message + Default>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<M> {
+    M::decode(bytes).map_err(|e| crate::PersistenceError::corrupt(what, e))
+}
+
+/// Whether a database error is a unique-key violation (both dialects report SQLSTATE-like codes).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,61 @@
+//! Shard rows: the `range_id` lease that fences every history write.
+
+use super::{SqlStore, decode_blob};
+use crate::{PersistenceError, Result, ShardRecord, ShardStore};
+use async_trait::async_trait;
+use sqlx::Row;
+use sundial_api::prost::Message;
+use sundial_api::sundial::persistence::v1::ShardInfo;
+
+#[async_trait]
+impl ShardStore for SqlStore {
+    async fn get_or_create_shard(&self, shard_id: i32) -> Result<ShardRecord> {
+        let initial = ShardInfo {
+            shard_id,
+            ..Default::default()
+        };
+        sqlx::query("INSERT INTO shards (shard_id, range_id, data) VALUES ($1, 0, $2) ON CONFLICT (shard_id) DO NOTHING")
+            .bind(shard_id)
+            .bind(initial.encode_to_vec())
+            .execute(&self.write)
+            .await?;
+        let row = sqlx::query("SELECT range_id, data FROM shards WHERE shard_id = $1")
+            .bind(shard_id)
+            .fetch_one(&self.write)
+            .await?;
+        Ok(ShardRecord {
+            shard_id,
+            range_id: row.try_get("range_id")?,
+            info: decode_blob("shard info", &row.try_get::<Vec<u8>, _>("data")?)?,
+        })
+    }
+
+    async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4",
+        )
+        .bind(record.range_id)
+        .bind(record.info.encode_to_vec())
+        .bind(record.shard_id)
+        .bind(previous_range_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let actual = sqlx::query("SELECT range_id FROM shards WHERE shard_id = $1")
+            .bind(record.shard_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<i64, _>("range_id"))
+            .transpose()?
+            .unwrap_or(-1);
+        Err(PersistenceError::ShardOwnershipLost {
+            shard_id: record.shard_id,
+            expected: previous_range_id,
+            actual,
+        })
+    }
+}

@@ -1,0 +1,435 @@
+//! The persistence conformance suite: every test runs against in-memory SQLite, file SQLite and
+//! PostgreSQL (a fresh database per test at PGHOST/PGPORT/PGUSER, default 127.0.0.1:5432
+//! `postgres`). A PostgreSQL that cannot be reached fails the tests; it never skips them.
+
+use std::sync::Arc;
+use sundial_api::sundial::persistence::v1::{ClusterMetadata, NamespaceDetail, ShardInfo};
+use sundial_api::temporal::namespace::v1::NamespaceInfo;
+use sundial_persistence::sql::PostgresConfig;
+use sundial_persistence::*;
+
+fn pg_config(database: &str) -> PostgresConfig {
+    PostgresConfig {
+        host: std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".into()),
+        port: std::env::var("PGPORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(5432),
+        user: std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()),
+        password: std::env::var("PGPASSWORD").unwrap_or_default(),
+        database: database.into(),
+        max_conns: 8,
+    }
+}
+
+/// A store plus whatever must be cleaned up after the test.
+struct Backend {
+    store: Arc<SqlStore>,
+    pg_database: Option<PostgresConfig>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    async fn sqlite_memory() -> Backend {
+        let store = SqlStore::open(&DbConfig::Sqlite { path: None })
+            .await
+            .expect("open sqlite");
+        Backend {
+            store: Arc::new(store),
+            pg_database: None,
+            _dir: None,
+        }
+    }
+
+    async fn sqlite_file() -> Backend {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("conformance.db");
+        let store = SqlStore::open(&DbConfig::Sqlite { path: Some(path) })
+            .await
+            .expect("open sqlite file");
+        Backend {
+            store: Arc::new(store),
+            pg_database: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Backend {
+        let name = format!("sundial_conf_{}", uuid::Uuid::new_v4().simple());
+        let cfg = pg_config(&name);
+        sundial_persistence::sql::create_postgres_database(&cfg)
+            .await
+            .expect(
+                "PostgreSQL must be reachable for the conformance suite (PGHOST/PGPORT/PGUSER)",
+            );
+        let store = SqlStore::open(&DbConfig::Postgres(cfg.clone()))
+            .await
+            .expect("open postgres");
+        Backend {
+            store: Arc::new(store),
+            pg_database: Some(cfg),
+            _dir: None,
+        }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some(cfg) = self.pg_database {
+            sundial_persistence::sql::drop_postgres_database(&cfg)
+                .await
+                .expect("drop test database");
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_memory { $(
+            #[tokio::test]
+            async fn $test() {
+                let b = super::Backend::sqlite_memory().await;
+                super::$test(b.store.clone()).await;
+                b.finish().await;
+            }
+        )* }
+        mod sqlite_file { $(
+            #[tokio::test]
+            async fn $test() {
+                let b = super::Backend::sqlite_file().await;
+                super::$test(b.store.clone()).await;
+                b.finish().await;
+            }
+        )* }
+        mod postgres { $(
+            #[tokio::test]
+            async fn $test() {
+                let b = super::Backend::postgres().await;
+                super::$test(b.store.clone()).await;
+                b.finish().await;
+            }
+        )* }
+    };
+}
+
+conformance!(
+    schema_setup_is_idempotent,
+    namespace_lifecycle,
+    namespace_update_is_compare_and_set,
+    namespace_listing_pages_through_everything,
+    concurrent_registration_has_one_winner,
+    cluster_metadata_first_writer_wins,
+    membership_heartbeats,
+    shard_range_id_fences_owners,
+);
+
+fn detail(description: &str) -> NamespaceDetail {
+    NamespaceDetail {
+        info: Some(NamespaceInfo {
+            description: description.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn schema_setup_is_idempotent(store: Arc<SqlStore>) {
+    assert_eq!(
+        store.setup_schema().await.expect("second setup"),
+        0,
+        "nothing left to apply"
+    );
+    match store.schema_status().await.expect("status") {
+        sql::SchemaStatus::UpToDate { version } => assert!(version >= 2),
+        other => panic!("unexpected schema status {other:?}"),
+    }
+}
+
+async fn namespace_lifecycle(store: Arc<SqlStore>) {
+    let v0 = store
+        .namespace_notification_version()
+        .await
+        .expect("version");
+    let created = store
+        .create_namespace("id-1", "orders", &detail("first"))
+        .await
+        .expect("create");
+    assert_eq!(created.name, "orders");
+    assert!(created.notification_version > v0);
+    assert!(
+        store
+            .namespace_notification_version()
+            .await
+            .expect("version")
+            > v0
+    );
+
+    let dup = store
+        .create_namespace("id-2", "orders", &detail("again"))
+        .await;
+    assert!(
+        matches!(dup, Err(PersistenceError::AlreadyExists(_))),
+        "{dup:?}"
+    );
+    let dup_id = store
+        .create_namespace("id-1", "other", &detail("again"))
+        .await;
+    assert!(
+        matches!(dup_id, Err(PersistenceError::AlreadyExists(_))),
+        "{dup_id:?}"
+    );
+
+    let by_name = store
+        .get_namespace_by_name("orders")
+        .await
+        .expect("get")
+        .expect("present");
+    let by_id = store
+        .get_namespace_by_id("id-1")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(by_name, by_id);
+    assert_eq!(by_name.detail, detail("first"));
+    assert!(
+        store
+            .get_namespace_by_name("missing")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .get_namespace_by_id("id-2")
+            .await
+            .expect("get")
+            .is_none(),
+        "failed insert left a row"
+    );
+}
+
+async fn namespace_update_is_compare_and_set(store: Arc<SqlStore>) {
+    let created = store
+        .create_namespace("id-1", "billing", &detail("v1"))
+        .await
+        .expect("create");
+    let updated = store
+        .update_namespace("id-1", created.notification_version, &detail("v2"))
+        .await
+        .expect("update");
+    assert!(updated.notification_version > created.notification_version);
+    assert_eq!(updated.detail, detail("v2"));
+
+    let stale = store
+        .update_namespace("id-1", created.notification_version, &detail("v3"))
+        .await;
+    assert!(
+        matches!(stale, Err(PersistenceError::ConditionFailed(_))),
+        "{stale:?}"
+    );
+    let version_after_failure = store
+        .namespace_notification_version()
+        .await
+        .expect("version");
+    assert_eq!(
+        version_after_failure, updated.notification_version,
+        "failed update must roll back the bump"
+    );
+    let stored = store
+        .get_namespace_by_id("id-1")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(stored.detail, detail("v2"), "stale writer must not win");
+}
+
+async fn namespace_listing_pages_through_everything(store: Arc<SqlStore>) {
+    for i in 0..5 {
+        store
+            .create_namespace(&format!("id-{i}"), &format!("ns-{i}"), &detail(""))
+            .await
+            .expect("create");
+    }
+    let mut seen = Vec::new();
+    let mut token = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.list_namespaces(2, &token).await.expect("list");
+        pages += 1;
+        assert!(page.namespaces.len() <= 2);
+        seen.extend(page.namespaces.iter().map(|n| n.name.clone()));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        assert!(pages < 10, "paging does not terminate");
+    }
+    assert_eq!(seen, vec!["ns-0", "ns-1", "ns-2", "ns-3", "ns-4"]);
+    assert_eq!(pages, 3);
+    let all = store.list_namespaces(100, &[]).await.expect("list");
+    assert_eq!(all.namespaces.len(), 5);
+    assert!(all.next_page_token.is_empty());
+}
+
+async fn concurrent_registration_has_one_winner(store: Arc<SqlStore>) {
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .create_namespace(&format!("id-{i}"), "contended", &detail(""))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.expect("join") {
+            Ok(_) => ok += 1,
+            Err(PersistenceError::AlreadyExists(_)) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+async fn cluster_metadata_first_writer_wins(store: Arc<SqlStore>) {
+    let first = ClusterMetadata {
+        cluster_name: "active".into(),
+        cluster_id: "c1".into(),
+        history_shard_count: 4,
+        created_time: None,
+    };
+    assert_eq!(
+        store.init_cluster_metadata(&first).await.expect("init"),
+        first
+    );
+    let second = ClusterMetadata {
+        cluster_id: "c2".into(),
+        history_shard_count: 16,
+        ..first.clone()
+    };
+    assert_eq!(
+        store.init_cluster_metadata(&second).await.expect("init"),
+        first,
+        "stored values win"
+    );
+    assert_eq!(
+        store.get_cluster_metadata("active").await.expect("get"),
+        Some(first)
+    );
+    assert_eq!(
+        store.get_cluster_metadata("other").await.expect("get"),
+        None
+    );
+}
+
+async fn membership_heartbeats(store: Arc<SqlStore>) {
+    let member = |host: &str, role: Role, beat: i64| MemberRecord {
+        host_id: host.into(),
+        rpc_address: "127.0.0.1".into(),
+        rpc_port: 7234,
+        role,
+        session_start: 1,
+        last_heartbeat: beat,
+        record_expiry: beat + 1000,
+    };
+    store
+        .upsert_member(&member("h1", Role::History, 100))
+        .await
+        .expect("upsert");
+    store
+        .upsert_member(&member("m1", Role::Matching, 100))
+        .await
+        .expect("upsert");
+    store
+        .upsert_member(&member("h2", Role::History, 50))
+        .await
+        .expect("upsert");
+    let history = store
+        .list_members(Some(Role::History), 60)
+        .await
+        .expect("list");
+    assert_eq!(
+        history
+            .iter()
+            .map(|m| m.host_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["h1"]
+    );
+    assert_eq!(store.list_members(None, 0).await.expect("list").len(), 3);
+    // A heartbeat refreshes the row; expired rows are pruned by the next upsert.
+    store
+        .upsert_member(&member("h1", Role::History, 2000))
+        .await
+        .expect("upsert");
+    let all = store.list_members(None, 0).await.expect("list");
+    assert_eq!(all.len(), 1, "expired members must be pruned: {all:?}");
+    assert_eq!(all[0].last_heartbeat, 2000);
+}
+
+async fn shard_range_id_fences_owners(store: Arc<SqlStore>) {
+    let shard = store.get_or_create_shard(3).await.expect("create");
+    assert_eq!(shard.range_id, 0);
+    assert_eq!(
+        store.get_or_create_shard(3).await.expect("get"),
+        shard,
+        "second call reads, not resets"
+    );
+
+    let owner_a = ShardRecord {
+        range_id: 1,
+        info: ShardInfo {
+            shard_id: 3,
+            owner: "a".into(),
+            ..Default::default()
+        },
+        ..shard.clone()
+    };
+    store.update_shard(&owner_a, 0).await.expect("a acquires");
+    let owner_b = ShardRecord {
+        range_id: 2,
+        info: ShardInfo {
+            shard_id: 3,
+            owner: "b".into(),
+            ..Default::default()
+        },
+        ..shard.clone()
+    };
+    store.update_shard(&owner_b, 1).await.expect("b steals");
+
+    let late = ShardRecord {
+        range_id: 2,
+        ..owner_a.clone()
+    };
+    match store.update_shard(&late, 1).await {
+        Err(PersistenceError::ShardOwnershipLost {
+            shard_id: 3,
+            expected: 1,
+            actual: 2,
+        }) => {}
+        other => panic!("stale owner must be fenced, got {other:?}"),
+    }
+    let stored = store.get_or_create_shard(3).await.expect("get");
+    assert_eq!(stored.range_id, 2);
+    assert_eq!(stored.info.owner, "b");
+}
+
+#[tokio::test]
+async fn sqlite_file_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = DbConfig::Sqlite {
+        path: Some(dir.path().join("reopen.db")),
+    };
+    let store = SqlStore::open(&cfg).await.expect("open");
+    store
+        .create_namespace("id-1", "kept", &detail("d"))
+        .await
+        .expect("create");
+    store.close().await;
+    let reopened = SqlStore::open(&cfg).await.expect("reopen");
+    let ns = reopened
+        .get_namespace_by_name("kept")
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!(ns.detail, detail("d"));
+}

@@ -1,0 +1,216 @@
+//! `sundial`: a Temporal-compatible workflow server.
+
+mod config;
+mod node;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use sundial_persistence::{DbConfig, Role, SqlStore};
+
+#[derive(Parser)]
+#[command(
+    name = "sundial",
+    version,
+    about = "A Temporal-compatible workflow server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every role in one process on embedded SQLite, ready for local development.
+    StartDev(StartDevArgs),
+    /// Run the chosen roles of a cluster against the configured database.
+    Start(StartArgs),
+    /// Manage the database schema.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct StartDevArgs {
+    /// IP address to bind every role to.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: String,
+    /// Frontend port; history, matching and worker use port+1, port+2 and port+6 (0: any free ports).
+    #[arg(long, short = 'p', default_value_t = 7233)]
+    port: u16,
+    /// SQLite file to keep state in; without it state lives in memory and is lost on exit.
+    #[arg(long = "db-filename", short = 'f')]
+    db_filename: Option<PathBuf>,
+    /// Extra namespaces to create at start (repeatable).
+    #[arg(long = "namespace", short = 'n')]
+    namespaces: Vec<String>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long = "log-level", default_value = "warn")]
+    log_level: String,
+}
+
+#[derive(clap::Args)]
+struct StartArgs {
+    /// Static configuration file (YAML); Temporal's docker environment variables override it.
+    #[arg(long, short = 'c', default_value = "config/development-postgres.yaml")]
+    config: PathBuf,
+    /// Roles to run (repeatable, or comma-separated); default all, or env SERVICES.
+    #[arg(long = "service", short = 's', env = "SERVICES", value_delimiter = ',')]
+    services: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Create the database if needed and apply every migration (idempotent).
+    Setup(SchemaArgs),
+    /// Apply migrations that are not applied yet (the same as setup on an existing database).
+    Update(SchemaArgs),
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    #[arg(long, short = 'c', default_value = "config/development-postgres.yaml")]
+    config: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::StartDev(args) => start_dev(args).await,
+            Command::Start(args) => start(args).await,
+            Command::Schema { command } => match command {
+                SchemaCommand::Setup(args) | SchemaCommand::Update(args) => {
+                    schema_setup(args).await
+                }
+            },
+        }
+    })
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .with_context(|| format!("invalid log level {level:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_level)?;
+    let offset = |delta: u16| {
+        if args.port == 0 {
+            0
+        } else {
+            args.port.saturating_add(delta)
+        }
+    };
+    let mut namespaces = vec!["default".to_owned()];
+    for ns in args.namespaces {
+        if !namespaces.contains(&ns) {
+            namespaces.push(ns);
+        }
+    }
+    let opts = node::NodeOptions {
+        mode: "start-dev",
+        db: DbConfig::Sqlite {
+            path: args.db_filename,
+        },
+        setup_schema: true,
+        cluster_name: sundial_common::DEFAULT_CLUSTER_NAME.into(),
+        history_shard_count: 1,
+        bind_ip: args.ip,
+        roles: vec![
+            (Role::Frontend, args.port),
+            (Role::History, offset(1)),
+            (Role::Matching, offset(2)),
+            (Role::Worker, offset(6)),
+        ],
+        namespaces,
+    };
+    node::run(opts, shutdown_signal()).await
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let config = config::Config::load(&args.config)?;
+    init_logging(&config.log.level)?;
+    let mut roles = config::parse_roles(&args.services)?;
+    if roles.is_empty() {
+        roles = Role::ALL.to_vec();
+    }
+    let opts = node::NodeOptions {
+        mode: "start",
+        db: config.db_config()?,
+        setup_schema: false,
+        cluster_name: config.cluster_name.clone(),
+        history_shard_count: config.persistence.num_history_shards,
+        bind_ip: config.bind_on_ip.clone(),
+        roles: roles.iter().map(|r| (*r, config.port(*r))).collect(),
+        namespaces: default_namespace_from_env(|k| std::env::var(k).ok()),
+    };
+    node::run(opts, shutdown_signal()).await
+}
+
+/// Like Temporal's auto-setup image: `default` (or DEFAULT_NAMESPACE) is created unless
+/// SKIP_DEFAULT_NAMESPACE_CREATION=true.
+fn default_namespace_from_env(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    if get("SKIP_DEFAULT_NAMESPACE_CREATION").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Vec::new();
+    }
+    vec![
+        get("DEFAULT_NAMESPACE")
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned()),
+    ]
+}
+
+async fn schema_setup(args: SchemaArgs) -> anyhow::Result<()> {
+    let config = config::Config::load(&args.config)?;
+    init_logging(&config.log.level)?;
+    let db = config.db_config()?;
+    if let DbConfig::Postgres(pg) = &db
+        && sundial_persistence::sql::create_postgres_database(pg).await?
+    {
+        println!("created database {}", pg.database);
+    }
+    let store = SqlStore::connect(&db)
+        .await
+        .with_context(|| format!("connecting to {}", db.describe()))?;
+    let applied = store.setup_schema().await?;
+    println!(
+        "schema up to date ({applied} migrations applied) on {}",
+        db.describe()
+    );
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,280 @@
+//! One process of the cluster: opens the store, bootstraps cluster metadata and system
+//! namespaces, binds a gRPC server per role, and runs until asked to stop.
+
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use sundial_api::operatorservice::v1::operator_service_server::OperatorServiceServer;
+use sundial_api::sundial::persistence::v1::ClusterMetadata;
+use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
+use sundial_common::time::{now_nanos, now_timestamp};
+use sundial_frontend::{
+    ClusterIdentity, NamespaceHandler, NamespaceRegistry, OperatorHandler, SystemNamespace,
+    WorkflowHandler, ensure_namespace,
+};
+use sundial_persistence::{
+    ClusterStore, DbConfig, MemberRecord, Role, SqlStore, sql::SchemaStatus,
+};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding::Gzip;
+use tonic::transport::Server;
+
+/// Everything a process needs to know to run its roles.
+pub struct NodeOptions {
+    /// `start-dev` or `start`, for the banner.
+    pub mode: &'static str,
+    pub db: DbConfig,
+    /// Apply migrations at start (`start-dev`); otherwise require an up-to-date schema.
+    pub setup_schema: bool,
+    pub cluster_name: String,
+    pub history_shard_count: i32,
+    pub bind_ip: String,
+    pub roles: Vec<(Role, u16)>,
+    /// Namespaces to create besides `temporal-system` (start-dev: `default` and `--namespace`).
+    pub namespaces: Vec<String>,
+}
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+const MEMBER_RECORD_TTL_NANOS: i64 = 48 * 3600 * 1_000_000_000;
+const NAMESPACE_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub async fn run(
+    opts: NodeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(&opts).await?);
+    let cluster = bootstrap_cluster(&store, &opts).await?;
+    let registry = NamespaceRegistry::new(store.clone());
+    bootstrap_namespaces(&registry, &opts.namespaces).await?;
+
+    let mut bound = Vec::new();
+    for &(role, port) in &opts.roles {
+        let listener = TcpListener::bind((opts.bind_ip.as_str(), port))
+            .await
+            .with_context(|| format!("{} cannot listen on {}:{port}", role.name(), opts.bind_ip))?;
+        let addr = listener.local_addr()?;
+        bound.push((role, listener, addr));
+    }
+    print_banner(&opts, &bound);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut servers: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
+    let mut background: Vec<JoinHandle<()>> = Vec::new();
+    let mut addresses = BTreeMap::new();
+    for (role, listener, addr) in bound {
+        addresses.insert(role.name(), addr);
+        let stop = wait_for_stop(stop_rx.clone());
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let router = match role {
+            Role::Frontend => frontend_router(&registry, &opts.cluster_name, cluster.clone()).await,
+            other => internal_router(other).await,
+        };
+        servers.push(tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, stop)
+                .await
+                .with_context(|| format!("{} server failed", role.name()))
+        }));
+        background.push(spawn_heartbeat(store.clone(), role, addr));
+    }
+    if opts.roles.iter().any(|(r, _)| *r == Role::Frontend) {
+        background.push(registry.spawn_refresher(NAMESPACE_REFRESH_INTERVAL));
+    }
+    println!("Ready.");
+    let _ = std::io::stdout().flush();
+    tracing::info!(?addresses, "sundial is serving");
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for task in &background {
+        task.abort();
+    }
+    let mut result = Ok(());
+    for server in servers {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(e) => result = Err(e.into()),
+        }
+    }
+    store.close().await;
+    result
+}
+
+async fn open_store(opts: &NodeOptions) -> anyhow::Result<SqlStore> {
+    let what = opts.db.describe();
+    if opts.setup_schema {
+        return SqlStore::open(&opts.db)
+            .await
+            .with_context(|| format!("opening {what}"));
+    }
+    let store = SqlStore::connect(&opts.db)
+        .await
+        .with_context(|| format!("connecting to {what}"))?;
+    match store.schema_status().await? {
+        SchemaStatus::UpToDate { .. } => Ok(store),
+        SchemaStatus::Behind { current, expected } => anyhow::bail!(
+            "database schema is at version {current}, this binary needs {expected}: run `sundial schema setup` first"
+        ),
+        SchemaStatus::Ahead { current, expected } => anyhow::bail!(
+            "database schema is at version {current}, newer than this binary's {expected}: upgrade sundial"
+        ),
+    }
+}
+
+async fn bootstrap_cluster(
+    store: &SqlStore,
+    opts: &NodeOptions,
+) -> anyhow::Result<ClusterIdentity> {
+    let proposed = ClusterMetadata {
+        cluster_name: opts.cluster_name.clone(),
+        cluster_id: uuid::Uuid::new_v4().to_string(),
+        history_shard_count: opts.history_shard_count,
+        created_time: Some(now_timestamp()),
+    };
+    let stored = store.init_cluster_metadata(&proposed).await?;
+    if stored.history_shard_count != opts.history_shard_count {
+        tracing::warn!(
+            configured = opts.history_shard_count,
+            recorded = stored.history_shard_count,
+            "the history shard count is fixed when a cluster is created; using the recorded value"
+        );
+    }
+    Ok(ClusterIdentity {
+        cluster_name: stored.cluster_name,
+        cluster_id: stored.cluster_id,
+        history_shard_count: stored.history_shard_count,
+        store_kind: match opts.db {
+            DbConfig::Postgres(_) => "postgres".into(),
+            DbConfig::Sqlite { .. } => "sqlite".into(),
+        },
+    })
+}
+
+async fn bootstrap_namespaces(
+    registry: &NamespaceRegistry,
+    extra: &[String],
+) -> anyhow::Result<()> {
+    ensure_namespace(
+        registry,
+        &SystemNamespace {
+            name: sundial_common::SYSTEM_NAMESPACE,
+            id: Some(sundial_common::SYSTEM_NAMESPACE_ID),
+            description: "Temporal internal system namespace",
+            owner_email: "temporal-core@temporal.io",
+            retention_secs: 7 * 24 * 3600,
+        },
+    )
+    .await?;
+    for name in extra {
+        ensure_namespace(
+            registry,
+            &SystemNamespace {
+                name,
+                id: None,
+                description: "",
+                owner_email: "",
+                retention_secs: 24 * 3600,
+            },
+        )
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    }
+    Ok(())
+}
+
+async fn health_service(
+    names: &[&str],
+) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    for name in names {
+        reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    service.accept_compressed(Gzip).send_compressed(Gzip)
+}
+
+async fn frontend_router(
+    registry: &NamespaceRegistry,
+    cluster_name: &str,
+    cluster: ClusterIdentity,
+) -> tonic::transport::server::Router {
+    let namespaces = NamespaceHandler::new(registry.clone(), cluster_name);
+    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), cluster))
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
+    let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
+    Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service(&sundial_frontend::HEALTH_SERVICE_NAMES).await)
+        .add_service(workflow)
+        .add_service(operator)
+}
+
+/// History, matching and worker have no RPCs of their own yet; they already run as separate
+/// gRPC servers so that health checks and the cluster layout are real from the start.
+async fn internal_router(role: Role) -> tonic::transport::server::Router {
+    let name = format!("sundial.{}", role.name());
+    Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service(&[name.as_str()]).await)
+}
+
+fn spawn_heartbeat(store: Arc<SqlStore>, role: Role, addr: SocketAddr) -> JoinHandle<()> {
+    let host_id = uuid::Uuid::new_v4().to_string();
+    let session_start = now_nanos();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+        loop {
+            tick.tick().await;
+            let now = now_nanos();
+            let member = MemberRecord {
+                host_id: host_id.clone(),
+                rpc_address: addr.ip().to_string(),
+                rpc_port: i32::from(addr.port()),
+                role,
+                session_start,
+                last_heartbeat: now,
+                record_expiry: now + MEMBER_RECORD_TTL_NANOS,
+            };
+            if let Err(e) = store.upsert_member(&member).await {
+                tracing::warn!(role = role.name(), error = %e, "membership heartbeat failed");
+            }
+        }
+    })
+}
+
+async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Sundial {} ({})",
+        sundial_common::SERVER_VERSION,
+        opts.mode
+    );
+    for (role, _, addr) in bound {
+        let _ = writeln!(out, "  {:<10} {addr}", role.name());
+    }
+    let _ = writeln!(out, "  {:<10} {}", "state", opts.db.describe());
+    if !opts.namespaces.is_empty() {
+        let _ = writeln!(out, "  {:<10} {}", "namespaces", opts.namespaces.join(", "));
+    }
+    let _ = out.flush();
+}

