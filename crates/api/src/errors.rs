@@ -41,11 +41,7 @@ detail!(
 
 /// A status with `detail` packed as the first `google.rpc.Status` detail, the way Temporal's
 /// frontend sends it (`grpc-status-details-bin`).
-pub fn status_with_detail<D: ErrorDetail>(
-    code: Code,
-    message: impl Into<String>,
-    detail: &D,
-) -> tonic::Status {
+pub fn status_with_detail<D: ErrorDetail>(code: Code, message: impl Into<String>, detail: &D) -> tonic::Status {
     let message = message.into();
     let rpc = RpcStatus {
         code: code as i32,

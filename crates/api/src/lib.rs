@@ -32,4 +32,19 @@ pub mod sundial {
             tonic::include_proto!("sundial.server.api.persistence.v1");
         }
     }
+    pub mod token {
+        pub mod v1 {
+            tonic::include_proto!("sundial.server.api.token.v1");
+        }
+    }
+    pub mod historyservice {
+        pub mod v1 {
+            tonic::include_proto!("sundial.server.api.historyservice.v1");
+        }
+    }
+    pub mod matchingservice {
+        pub mod v1 {
+            tonic::include_proto!("sundial.server.api.matchingservice.v1");
+        }
+    }
 }

@@ -16,16 +16,25 @@ pub enum ServiceError {
     /// Registration of a name that is taken.
     #[error("Namespace \"{namespace}\" already exists")]
     NamespaceAlreadyExists { namespace: String },
+    /// A start found a run of the workflow id that the id policies forbid replacing.
+    #[error("{message}")]
+    WorkflowAlreadyStarted {
+        message: String,
+        start_request_id: String,
+        run_id: String,
+    },
+    /// The worker answered a query with a failure.
+    #[error("{message}")]
+    QueryFailed {
+        message: String,
+        failure: Option<Box<sundial_api::temporal::failure::v1::Failure>>,
+    },
     /// Some other entity is missing.
     #[error("{0}")]
     NotFound(String),
     /// A limit was hit; retryable after backing off.
     #[error("{message}")]
-    ResourceExhausted {
-        message: String,
-        cause: i32,
-        scope: i32,
-    },
+    ResourceExhausted { message: String, cause: i32, scope: i32 },
     /// A precondition on server state failed.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -53,16 +62,32 @@ impl From<ServiceError> for Status {
                 message,
                 &details::NamespaceNotFoundFailure { namespace },
             ),
-            ServiceError::NamespaceAlreadyExists { .. } => status_with_detail(
+            ServiceError::NamespaceAlreadyExists { .. } => {
+                status_with_detail(Code::AlreadyExists, message, &details::NamespaceAlreadyExistsFailure {})
+            }
+            ServiceError::WorkflowAlreadyStarted {
+                start_request_id,
+                run_id,
+                ..
+            } => status_with_detail(
                 Code::AlreadyExists,
                 message,
-                &details::NamespaceAlreadyExistsFailure {},
+                &details::WorkflowExecutionAlreadyStartedFailure {
+                    start_request_id,
+                    first_execution_run_id: run_id.clone(),
+                    run_id,
+                },
             ),
-            ServiceError::NotFound(_) => status_with_detail(
-                Code::NotFound,
+            ServiceError::QueryFailed { failure, .. } => status_with_detail(
+                Code::InvalidArgument,
                 message,
-                &details::NotFoundFailure::default(),
+                &details::QueryFailedFailure {
+                    failure: failure.map(|f| *f),
+                },
             ),
+            ServiceError::NotFound(_) => {
+                status_with_detail(Code::NotFound, message, &details::NotFoundFailure::default())
+            }
             ServiceError::ResourceExhausted { cause, scope, .. } => status_with_detail(
                 Code::ResourceExhausted,
                 message,

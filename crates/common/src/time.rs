@@ -63,28 +63,16 @@ mod tests {
             1_764_000_000_123_456_789,
         ] {
             let ts = nanos_to_timestamp(n);
-            assert!(
-                (0..1_000_000_000).contains(&ts.nanos),
-                "nanos out of range for {n}"
-            );
+            assert!((0..1_000_000_000).contains(&ts.nanos), "nanos out of range for {n}");
             assert_eq!(timestamp_to_nanos(&ts), n);
         }
     }
 
     #[test]
     fn negative_durations_are_rejected() {
+        assert_eq!(duration_from_pb(&PbDuration { seconds: -1, nanos: 0 }), None);
         assert_eq!(
-            duration_from_pb(&PbDuration {
-                seconds: -1,
-                nanos: 0
-            }),
-            None
-        );
-        assert_eq!(
-            duration_from_pb(&PbDuration {
-                seconds: 3,
-                nanos: 5
-            }),
+            duration_from_pb(&PbDuration { seconds: 3, nanos: 5 }),
             Some(Duration::new(3, 5))
         );
     }

@@ -1,13 +1,16 @@
 //! The frontend role: validates public requests, owns namespaces, and answers system queries.
 //! Execution calls will be routed to history and task-queue calls to matching.
 
+mod executions;
 mod namespace;
 mod operator_service;
 mod registry;
 mod search_attributes;
 mod system;
+mod validation;
 mod workflow_service;
 
+pub use executions::ExecutionHandler;
 pub use namespace::{NamespaceHandler, SystemNamespace, ensure_namespace};
 pub use operator_service::OperatorHandler;
 pub use registry::NamespaceRegistry;

@@ -6,16 +6,11 @@ use prost_wkt_types::Duration as PbDuration;
 use std::sync::Arc;
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
 use sundial_api::temporal::enums::v1::{ArchivalState, NamespaceState, ReplicationState};
-use sundial_api::temporal::namespace::v1::{
-    BadBinaries, NamespaceConfig, NamespaceInfo, namespace_info,
-};
-use sundial_api::temporal::replication::v1::{
-    ClusterReplicationConfig, NamespaceReplicationConfig,
-};
+use sundial_api::temporal::namespace::v1::{BadBinaries, NamespaceConfig, NamespaceInfo, namespace_info};
+use sundial_api::temporal::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
 use sundial_api::workflowservice::v1::{
-    DescribeNamespaceRequest, DescribeNamespaceResponse, ListNamespacesRequest,
-    ListNamespacesResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
-    UpdateNamespaceResponse,
+    DescribeNamespaceRequest, DescribeNamespaceResponse, ListNamespacesRequest, ListNamespacesResponse,
+    RegisterNamespaceRequest, UpdateNamespaceRequest, UpdateNamespaceResponse,
 };
 use sundial_common::{ServiceError, time};
 use sundial_persistence::{NamespaceRecord, PersistenceError};
@@ -101,10 +96,7 @@ impl NamespaceHandler {
         }
     }
 
-    pub async fn describe(
-        &self,
-        req: DescribeNamespaceRequest,
-    ) -> Result<DescribeNamespaceResponse, ServiceError> {
+    pub async fn describe(&self, req: DescribeNamespaceRequest) -> Result<DescribeNamespaceResponse, ServiceError> {
         let record = match (req.namespace.is_empty(), req.id.is_empty()) {
             (false, false) => {
                 return Err(ServiceError::invalid(
@@ -121,17 +113,12 @@ impl NamespaceHandler {
         Ok(self.describe_record(&record))
     }
 
-    pub async fn list(
-        &self,
-        req: ListNamespacesRequest,
-    ) -> Result<ListNamespacesResponse, ServiceError> {
+    pub async fn list(&self, req: ListNamespacesRequest) -> Result<ListNamespacesResponse, ServiceError> {
         let page_size = match usize::try_from(req.page_size) {
             Ok(0) => DEFAULT_PAGE_SIZE,
             Ok(n) => n.min(MAX_PAGE_SIZE),
             Err(_) => {
-                return Err(ServiceError::invalid(
-                    "Invalid PageSize: must not be negative.",
-                ));
+                return Err(ServiceError::invalid("Invalid PageSize: must not be negative."));
             }
         };
         let page = self
@@ -140,25 +127,16 @@ impl NamespaceHandler {
             .list_namespaces(page_size, &req.next_page_token)
             .await
             .map_err(|e| match e {
-                PersistenceError::ConditionFailed(_) => {
-                    ServiceError::invalid("Invalid NextPageToken.")
-                }
+                PersistenceError::ConditionFailed(_) => ServiceError::invalid("Invalid NextPageToken."),
                 other => other.into(),
             })?;
         Ok(ListNamespacesResponse {
-            namespaces: page
-                .namespaces
-                .iter()
-                .map(|r| self.describe_record(r))
-                .collect(),
+            namespaces: page.namespaces.iter().map(|r| self.describe_record(r)).collect(),
             next_page_token: page.next_page_token,
         })
     }
 
-    pub async fn update(
-        &self,
-        req: UpdateNamespaceRequest,
-    ) -> Result<UpdateNamespaceResponse, ServiceError> {
+    pub async fn update(&self, req: UpdateNamespaceRequest) -> Result<UpdateNamespaceResponse, ServiceError> {
         if req.namespace.is_empty() {
             return Err(ServiceError::invalid("Namespace not set on request."));
         }
@@ -193,11 +171,7 @@ impl NamespaceHandler {
 
         // Compare-and-set on the notification version; a concurrent update makes us re-read.
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self
-                .registry
-                .store()
-                .get_namespace_by_name(&req.namespace)
-                .await?;
+            let current = self.registry.store().get_namespace_by_name(&req.namespace).await?;
             let Some(current) = current else {
                 return Err(ServiceError::NamespaceNotFound {
                     namespace: req.namespace.clone(),
@@ -237,9 +211,7 @@ impl NamespaceHandler {
         if name.is_empty() || name == &*self.cluster_name {
             Ok(())
         } else {
-            Err(ServiceError::invalid(format!(
-                "Invalid cluster name: {name}"
-            )))
+            Err(ServiceError::invalid(format!("Invalid cluster name: {name}")))
         }
     }
 
@@ -285,11 +257,7 @@ impl NamespaceHandler {
     }
 }
 
-fn apply_update(
-    detail: &mut NamespaceDetail,
-    req: &UpdateNamespaceRequest,
-    retention: Option<PbDuration>,
-) {
+fn apply_update(detail: &mut NamespaceDetail, req: &UpdateNamespaceRequest, retention: Option<PbDuration>) {
     let info = detail.info.get_or_insert_with(Default::default);
     if let Some(u) = &req.update_info {
         // Temporal treats empty strings as "not set": they never clear a field.
@@ -299,8 +267,7 @@ fn apply_update(
         if !u.owner_email.is_empty() {
             info.owner_email = u.owner_email.clone();
         }
-        info.data
-            .extend(u.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        info.data.extend(u.data.iter().map(|(k, v)| (k.clone(), v.clone())));
         if u.state != NamespaceState::Unspecified as i32 {
             info.state = u.state;
         }
@@ -340,10 +307,7 @@ pub(crate) fn validate_name(name: &str) -> Result<(), ServiceError> {
         return Err(ServiceError::invalid("Namespace not set on request."));
     }
     check_name_length(name)?;
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -389,16 +353,8 @@ pub struct SystemNamespace<'a> {
 
 /// Creates `ns` unless a namespace of that name exists; safe to call on every start and from
 /// several processes at once.
-pub async fn ensure_namespace(
-    registry: &NamespaceRegistry,
-    ns: &SystemNamespace<'_>,
-) -> Result<(), ServiceError> {
-    if registry
-        .store()
-        .get_namespace_by_name(ns.name)
-        .await?
-        .is_some()
-    {
+pub async fn ensure_namespace(registry: &NamespaceRegistry, ns: &SystemNamespace<'_>) -> Result<(), ServiceError> {
+    if registry.store().get_namespace_by_name(ns.name).await?.is_some() {
         return Ok(());
     }
     let detail = NamespaceDetail {
@@ -422,14 +378,8 @@ pub async fn ensure_namespace(
         created_time: Some(time::now_timestamp()),
         ..Default::default()
     };
-    let id = ns
-        .id
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    match registry
-        .store()
-        .create_namespace(&id, ns.name, &detail)
-        .await
-    {
+    let id = ns.id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    match registry.store().create_namespace(&id, ns.name, &detail).await {
         Ok(record) => {
             registry.insert(record);
             Ok(())

@@ -1,9 +1,7 @@
 //! GetSystemInfo and GetClusterInfo.
 
 use std::collections::HashMap;
-use sundial_api::workflowservice::v1::{
-    GetClusterInfoResponse, GetSystemInfoResponse, get_system_info_response,
-};
+use sundial_api::workflowservice::v1::{GetClusterInfoResponse, GetSystemInfoResponse, get_system_info_response};
 
 /// What GetClusterInfo reports; fixed for the life of the process.
 #[derive(Clone, Debug)]
@@ -24,6 +22,8 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             internal_error_differentiation: true,
             // Failures are stored and returned as sent; encoded attributes pass through intact.
             encoded_failure_attributes: true,
+            // Heartbeat details sent with an activity failure reach the next attempt.
+            activity_failure_include_heartbeat: true,
             ..Default::default()
         }),
     }

@@ -2,6 +2,7 @@
 //! the request to its handler and maps `ServiceError` to a status; RPCs not implemented yet
 //! fall through to the generated `UNIMPLEMENTED` defaults.
 
+use crate::executions::ExecutionHandler;
 use crate::namespace::NamespaceHandler;
 use crate::system::{ClusterIdentity, cluster_info, system_info};
 use std::sync::Arc;
@@ -12,13 +13,15 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct WorkflowHandler {
     namespaces: NamespaceHandler,
+    executions: ExecutionHandler,
     cluster: Arc<ClusterIdentity>,
 }
 
 impl WorkflowHandler {
-    pub fn new(namespaces: NamespaceHandler, cluster: ClusterIdentity) -> Self {
+    pub fn new(namespaces: NamespaceHandler, executions: ExecutionHandler, cluster: ClusterIdentity) -> Self {
         Self {
             namespaces,
+            executions,
             cluster: Arc::new(cluster),
         }
     }
@@ -52,26 +55,267 @@ impl WorkflowService for WorkflowHandler {
         &self,
         request: Request<DescribeNamespaceRequest>,
     ) -> Result<Response<DescribeNamespaceResponse>, Status> {
-        Ok(Response::new(
-            self.namespaces.describe(request.into_inner()).await?,
-        ))
+        Ok(Response::new(self.namespaces.describe(request.into_inner()).await?))
     }
 
     async fn list_namespaces(
         &self,
         request: Request<ListNamespacesRequest>,
     ) -> Result<Response<ListNamespacesResponse>, Status> {
-        Ok(Response::new(
-            self.namespaces.list(request.into_inner()).await?,
-        ))
+        Ok(Response::new(self.namespaces.list(request.into_inner()).await?))
+    }
+
+    async fn start_workflow_execution(
+        &self,
+        request: Request<StartWorkflowExecutionRequest>,
+    ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
+        self.executions.start(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn signal_with_start_workflow_execution(
+        &self,
+        request: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
+        self.executions
+            .signal_with_start(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn signal_workflow_execution(
+        &self,
+        request: Request<SignalWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
+        self.executions.signal(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        request: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
+        self.executions
+            .request_cancel(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn terminate_workflow_execution(
+        &self,
+        request: Request<TerminateWorkflowExecutionRequest>,
+    ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
+        self.executions.terminate(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn describe_workflow_execution(
+        &self,
+        request: Request<DescribeWorkflowExecutionRequest>,
+    ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
+        self.executions.describe(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_workflow_execution_history(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
+        self.executions
+            .history_page(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
+        self.executions
+            .history_reverse(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn query_workflow(
+        &self,
+        request: Request<QueryWorkflowRequest>,
+    ) -> Result<Response<QueryWorkflowResponse>, Status> {
+        self.executions.query(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        request: Request<ResetStickyTaskQueueRequest>,
+    ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
+        self.executions
+            .reset_sticky(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_workflow_task_queue(
+        &self,
+        request: Request<PollWorkflowTaskQueueRequest>,
+    ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
+        self.executions
+            .poll_workflow_task(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_activity_task_queue(
+        &self,
+        request: Request<PollActivityTaskQueueRequest>,
+    ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
+        self.executions
+            .poll_activity_task(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        request: Request<RespondWorkflowTaskCompletedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
+        self.executions
+            .workflow_task_completed(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        request: Request<RespondWorkflowTaskFailedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
+        self.executions
+            .workflow_task_failed(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn record_activity_task_heartbeat(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
+        self.executions.heartbeat(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn record_activity_task_heartbeat_by_id(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatByIdRequest>,
+    ) -> Result<Response<RecordActivityTaskHeartbeatByIdResponse>, Status> {
+        self.executions
+            .heartbeat_by_id(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_completed(
+        &self,
+        request: Request<RespondActivityTaskCompletedRequest>,
+    ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
+        self.executions
+            .activity_completed(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_completed_by_id(
+        &self,
+        request: Request<RespondActivityTaskCompletedByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskCompletedByIdResponse>, Status> {
+        self.executions
+            .activity_completed_by_id(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_failed(
+        &self,
+        request: Request<RespondActivityTaskFailedRequest>,
+    ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
+        self.executions
+            .activity_failed(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_failed_by_id(
+        &self,
+        request: Request<RespondActivityTaskFailedByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskFailedByIdResponse>, Status> {
+        self.executions
+            .activity_failed_by_id(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_canceled(
+        &self,
+        request: Request<RespondActivityTaskCanceledRequest>,
+    ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
+        self.executions
+            .activity_canceled(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_canceled_by_id(
+        &self,
+        request: Request<RespondActivityTaskCanceledByIdRequest>,
+    ) -> Result<Response<RespondActivityTaskCanceledByIdResponse>, Status> {
+        self.executions
+            .activity_canceled_by_id(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
+        self.executions
+            .query_task_completed(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn describe_task_queue(
+        &self,
+        request: Request<DescribeTaskQueueRequest>,
+    ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
+        self.executions
+            .describe_task_queue(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_workflow_executions(
+        &self,
+        request: Request<ListWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
+        self.executions.list(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn count_workflow_executions(
+        &self,
+        request: Request<CountWorkflowExecutionsRequest>,
+    ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
+        self.executions.count(request.into_inner()).await.map(Response::new)
+    }
+
+    /// Sticky queues of a stopped worker stop receiving tasks once matching has not seen a
+    /// poll on them for its sticky window; nothing else needs to happen here yet.
+    async fn shutdown_worker(
+        &self,
+        request: Request<ShutdownWorkerRequest>,
+    ) -> Result<Response<ShutdownWorkerResponse>, Status> {
+        let req = request.into_inner();
+        self.namespaces.registry().by_name(&req.namespace).await?;
+        Ok(Response::new(ShutdownWorkerResponse::default()))
     }
 
     async fn update_namespace(
         &self,
         request: Request<UpdateNamespaceRequest>,
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
-        Ok(Response::new(
-            self.namespaces.update(request.into_inner()).await?,
-        ))
+        Ok(Response::new(self.namespaces.update(request.into_inner()).await?))
     }
 }

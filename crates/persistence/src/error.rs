@@ -5,14 +5,26 @@ pub enum PersistenceError {
     /// A row that must be unique exists already; not retryable.
     #[error("already exists: {0}")]
     AlreadyExists(String),
+    /// Creating a run found another current run for the workflow id (or not the expected one).
+    #[error("workflow id already has current run {run_id}")]
+    CurrentExecutionExists {
+        run_id: String,
+        create_request_id: String,
+        status: i32,
+        start_time: i64,
+    },
     /// A compare-and-set guard (version, notification version) did not match; reload and retry.
     #[error("condition failed: {0}")]
     ConditionFailed(String),
     /// The caller's `range_id` lease on a shard is stale: another owner took it. Not retryable
     /// by this owner.
     #[error("shard {shard_id} ownership lost: expected range_id {expected}, found {actual}")]
-    ShardOwnershipLost {
-        shard_id: i32,
+    ShardOwnershipLost { shard_id: i32, expected: i64, actual: i64 },
+    /// The caller's `range_id` lease on a task-queue partition is stale: another matching owner
+    /// took it. Not retryable by this owner; unload the partition and lease it again.
+    #[error("task queue {task_queue} ownership lost: expected range_id {expected}, found {actual}")]
+    TaskQueueOwnershipLost {
+        task_queue: String,
         expected: i64,
         actual: i64,
     },
@@ -43,7 +55,9 @@ impl From<PersistenceError> for sundial_common::ServiceError {
                 tracing::warn!(error = %e, "database error");
                 Self::Unavailable(format!("persistence unavailable: {e}"))
             }
-            PersistenceError::ShardOwnershipLost { .. } => Self::Unavailable(err.to_string()),
+            PersistenceError::ShardOwnershipLost { .. } | PersistenceError::TaskQueueOwnershipLost { .. } => {
+                Self::Unavailable(err.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "persistence failure");
                 Self::Internal(other.to_string())

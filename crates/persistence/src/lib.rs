@@ -3,11 +3,15 @@
 //! key columns for addressing and fencing, a `data` blob holding one of our protos.
 
 mod error;
+mod execution;
 pub mod sql;
+mod task_queue;
 mod traits;
 
 pub use error::PersistenceError;
+pub use execution::*;
 pub use sql::{DbConfig, SqlStore};
+pub use task_queue::*;
 pub use traits::*;
 
 pub type Result<T> = std::result::Result<T, PersistenceError>;

@@ -25,12 +25,7 @@ pub struct NamespacePage {
 #[async_trait]
 pub trait NamespaceStore: Send + Sync {
     /// Inserts a namespace; `AlreadyExists` when the name (or id) is taken.
-    async fn create_namespace(
-        &self,
-        id: &str,
-        name: &str,
-        detail: &NamespaceDetail,
-    ) -> Result<NamespaceRecord>;
+    async fn create_namespace(&self, id: &str, name: &str, detail: &NamespaceDetail) -> Result<NamespaceRecord>;
     async fn get_namespace_by_name(&self, name: &str) -> Result<Option<NamespaceRecord>>;
     async fn get_namespace_by_id(&self, id: &str) -> Result<Option<NamespaceRecord>>;
     /// Replaces the detail if the row still has `expected_version`; returns the new record.
@@ -116,5 +111,5 @@ pub trait ShardStore: Send + Sync {
 }
 
 /// Every store a role may need, as one object.
-pub trait Store: NamespaceStore + ClusterStore + ShardStore {}
-impl<T: NamespaceStore + ClusterStore + ShardStore> Store for T {}
+pub trait Store: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore {}
+impl<T: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore> Store for T {}

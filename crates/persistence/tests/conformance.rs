@@ -1,115 +1,12 @@
-//! The persistence conformance suite: every test runs against in-memory SQLite, file SQLite and
-//! PostgreSQL (a fresh database per test at PGHOST/PGPORT/PGUSER, default 127.0.0.1:5432
-//! `postgres`). A PostgreSQL that cannot be reached fails the tests; it never skips them.
+//! The persistence conformance suite for namespaces, cluster metadata, membership and shards:
+//! every test runs on in-memory SQLite, file SQLite and PostgreSQL (see `common`).
+
+mod common;
 
 use std::sync::Arc;
 use sundial_api::sundial::persistence::v1::{ClusterMetadata, NamespaceDetail, ShardInfo};
 use sundial_api::temporal::namespace::v1::NamespaceInfo;
-use sundial_persistence::sql::PostgresConfig;
 use sundial_persistence::*;
-
-fn pg_config(database: &str) -> PostgresConfig {
-    PostgresConfig {
-        host: std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".into()),
-        port: std::env::var("PGPORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(5432),
-        user: std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()),
-        password: std::env::var("PGPASSWORD").unwrap_or_default(),
-        database: database.into(),
-        max_conns: 8,
-    }
-}
-
-/// A store plus whatever must be cleaned up after the test.
-struct Backend {
-    store: Arc<SqlStore>,
-    pg_database: Option<PostgresConfig>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Backend {
-    async fn sqlite_memory() -> Backend {
-        let store = SqlStore::open(&DbConfig::Sqlite { path: None })
-            .await
-            .expect("open sqlite");
-        Backend {
-            store: Arc::new(store),
-            pg_database: None,
-            _dir: None,
-        }
-    }
-
-    async fn sqlite_file() -> Backend {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("conformance.db");
-        let store = SqlStore::open(&DbConfig::Sqlite { path: Some(path) })
-            .await
-            .expect("open sqlite file");
-        Backend {
-            store: Arc::new(store),
-            pg_database: None,
-            _dir: Some(dir),
-        }
-    }
-
-    async fn postgres() -> Backend {
-        let name = format!("sundial_conf_{}", uuid::Uuid::new_v4().simple());
-        let cfg = pg_config(&name);
-        sundial_persistence::sql::create_postgres_database(&cfg)
-            .await
-            .expect(
-                "PostgreSQL must be reachable for the conformance suite (PGHOST/PGPORT/PGUSER)",
-            );
-        let store = SqlStore::open(&DbConfig::Postgres(cfg.clone()))
-            .await
-            .expect("open postgres");
-        Backend {
-            store: Arc::new(store),
-            pg_database: Some(cfg),
-            _dir: None,
-        }
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some(cfg) = self.pg_database {
-            sundial_persistence::sql::drop_postgres_database(&cfg)
-                .await
-                .expect("drop test database");
-        }
-    }
-}
-
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite_memory { $(
-            #[tokio::test]
-            async fn $test() {
-                let b = super::Backend::sqlite_memory().await;
-                super::$test(b.store.clone()).await;
-                b.finish().await;
-            }
-        )* }
-        mod sqlite_file { $(
-            #[tokio::test]
-            async fn $test() {
-                let b = super::Backend::sqlite_file().await;
-                super::$test(b.store.clone()).await;
-                b.finish().await;
-            }
-        )* }
-        mod postgres { $(
-            #[tokio::test]
-            async fn $test() {
-                let b = super::Backend::postgres().await;
-                super::$test(b.store.clone()).await;
-                b.finish().await;
-            }
-        )* }
-    };
-}
 
 conformance!(
     schema_setup_is_idempotent,
@@ -145,64 +42,31 @@ async fn schema_setup_is_idempotent(store: Arc<SqlStore>) {
 }
 
 async fn namespace_lifecycle(store: Arc<SqlStore>) {
-    let v0 = store
-        .namespace_notification_version()
-        .await
-        .expect("version");
+    let v0 = store.namespace_notification_version().await.expect("version");
     let created = store
         .create_namespace("id-1", "orders", &detail("first"))
         .await
         .expect("create");
     assert_eq!(created.name, "orders");
     assert!(created.notification_version > v0);
-    assert!(
-        store
-            .namespace_notification_version()
-            .await
-            .expect("version")
-            > v0
-    );
+    assert!(store.namespace_notification_version().await.expect("version") > v0);
 
-    let dup = store
-        .create_namespace("id-2", "orders", &detail("again"))
-        .await;
-    assert!(
-        matches!(dup, Err(PersistenceError::AlreadyExists(_))),
-        "{dup:?}"
-    );
-    let dup_id = store
-        .create_namespace("id-1", "other", &detail("again"))
-        .await;
-    assert!(
-        matches!(dup_id, Err(PersistenceError::AlreadyExists(_))),
-        "{dup_id:?}"
-    );
+    let dup = store.create_namespace("id-2", "orders", &detail("again")).await;
+    assert!(matches!(dup, Err(PersistenceError::AlreadyExists(_))), "{dup:?}");
+    let dup_id = store.create_namespace("id-1", "other", &detail("again")).await;
+    assert!(matches!(dup_id, Err(PersistenceError::AlreadyExists(_))), "{dup_id:?}");
 
     let by_name = store
         .get_namespace_by_name("orders")
         .await
         .expect("get")
         .expect("present");
-    let by_id = store
-        .get_namespace_by_id("id-1")
-        .await
-        .expect("get")
-        .expect("present");
+    let by_id = store.get_namespace_by_id("id-1").await.expect("get").expect("present");
     assert_eq!(by_name, by_id);
     assert_eq!(by_name.detail, detail("first"));
+    assert!(store.get_namespace_by_name("missing").await.expect("get").is_none());
     assert!(
-        store
-            .get_namespace_by_name("missing")
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert!(
-        store
-            .get_namespace_by_id("id-2")
-            .await
-            .expect("get")
-            .is_none(),
+        store.get_namespace_by_id("id-2").await.expect("get").is_none(),
         "failed insert left a row"
     );
 }
@@ -222,23 +86,13 @@ async fn namespace_update_is_compare_and_set(store: Arc<SqlStore>) {
     let stale = store
         .update_namespace("id-1", created.notification_version, &detail("v3"))
         .await;
-    assert!(
-        matches!(stale, Err(PersistenceError::ConditionFailed(_))),
-        "{stale:?}"
-    );
-    let version_after_failure = store
-        .namespace_notification_version()
-        .await
-        .expect("version");
+    assert!(matches!(stale, Err(PersistenceError::ConditionFailed(_))), "{stale:?}");
+    let version_after_failure = store.namespace_notification_version().await.expect("version");
     assert_eq!(
         version_after_failure, updated.notification_version,
         "failed update must roll back the bump"
     );
-    let stored = store
-        .get_namespace_by_id("id-1")
-        .await
-        .expect("get")
-        .expect("present");
+    let stored = store.get_namespace_by_id("id-1").await.expect("get").expect("present");
     assert_eq!(stored.detail, detail("v2"), "stale writer must not win");
 }
 
@@ -298,10 +152,7 @@ async fn cluster_metadata_first_writer_wins(store: Arc<SqlStore>) {
         history_shard_count: 4,
         created_time: None,
     };
-    assert_eq!(
-        store.init_cluster_metadata(&first).await.expect("init"),
-        first
-    );
+    assert_eq!(store.init_cluster_metadata(&first).await.expect("init"), first);
     let second = ClusterMetadata {
         cluster_id: "c2".into(),
         history_shard_count: 16,
@@ -312,14 +163,8 @@ async fn cluster_metadata_first_writer_wins(store: Arc<SqlStore>) {
         first,
         "stored values win"
     );
-    assert_eq!(
-        store.get_cluster_metadata("active").await.expect("get"),
-        Some(first)
-    );
-    assert_eq!(
-        store.get_cluster_metadata("other").await.expect("get"),
-        None
-    );
+    assert_eq!(store.get_cluster_metadata("active").await.expect("get"), Some(first));
+    assert_eq!(store.get_cluster_metadata("other").await.expect("get"), None);
 }
 
 async fn membership_heartbeats(store: Arc<SqlStore>) {
@@ -344,15 +189,9 @@ async fn membership_heartbeats(store: Arc<SqlStore>) {
         .upsert_member(&member("h2", Role::History, 50))
         .await
         .expect("upsert");
-    let history = store
-        .list_members(Some(Role::History), 60)
-        .await
-        .expect("list");
+    let history = store.list_members(Some(Role::History), 60).await.expect("list");
     assert_eq!(
-        history
-            .iter()
-            .map(|m| m.host_id.as_str())
-            .collect::<Vec<_>>(),
+        history.iter().map(|m| m.host_id.as_str()).collect::<Vec<_>>(),
         vec!["h1"]
     );
     assert_eq!(store.list_members(None, 0).await.expect("list").len(), 3);

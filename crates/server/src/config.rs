@@ -163,10 +163,9 @@ fn default_max_conns() -> u32 {
 
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config {}", path.display()))?;
-        let mut config: Config = serde_yaml::from_str(&text)
-            .with_context(|| format!("parsing config {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let mut config: Config =
+            serde_yaml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
         config.apply_env(|k| std::env::var(k).ok())?;
         config.validate()?;
         Ok(config)
@@ -181,26 +180,12 @@ impl Config {
                 other => bail!("DB={other} is not supported: use postgres12 or sqlite"),
             };
         }
-        let pg_env = [
-            "POSTGRES_SEEDS",
-            "DB_PORT",
-            "POSTGRES_USER",
-            "POSTGRES_PWD",
-            "DBNAME",
-        ];
+        let pg_env = ["POSTGRES_SEEDS", "DB_PORT", "POSTGRES_USER", "POSTGRES_PWD", "DBNAME"];
         if pg_env.iter().any(|k| get(k).is_some()) {
-            let pg = self
-                .persistence
-                .postgres
-                .get_or_insert_with(Default::default);
+            let pg = self.persistence.postgres.get_or_insert_with(Default::default);
             if let Some(seeds) = get("POSTGRES_SEEDS") {
                 // Temporal accepts a comma-separated list; we use the first seed.
-                pg.host = seeds
-                    .split(',')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                pg.host = seeds.split(',').next().unwrap_or_default().trim().to_owned();
             }
             if let Some(port) = get("DB_PORT") {
                 pg.port = port
@@ -289,9 +274,7 @@ pub fn parse_roles(values: &[String]) -> anyhow::Result<Vec<Role>> {
         let role = Role::ALL
             .into_iter()
             .find(|r| r.name() == name)
-            .with_context(|| {
-                format!("unknown service {name:?}: use frontend, history, matching or worker")
-            })?;
+            .with_context(|| format!("unknown service {name:?}: use frontend, history, matching or worker"))?;
         if !roles.contains(&role) {
             roles.push(role);
         }
@@ -306,8 +289,7 @@ mod tests {
 
     #[test]
     fn env_overrides_win_over_the_file() {
-        let mut config: Config =
-            serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
+        let mut config: Config = serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
         let env: HashMap<&str, &str> = [
             ("DB", "postgres12"),
             ("POSTGRES_SEEDS", "db1,db2"),
@@ -317,9 +299,7 @@ mod tests {
             ("BIND_ON_IP", "0.0.0.0"),
         ]
         .into();
-        config
-            .apply_env(|k| env.get(k).map(|v| v.to_string()))
-            .expect("env");
+        config.apply_env(|k| env.get(k).map(|v| v.to_string())).expect("env");
         match config.db_config().expect("db") {
             DbConfig::Postgres(pg) => {
                 assert_eq!(
@@ -337,16 +317,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
-        assert!(
-            serde_yaml::from_str::<Config>("persistence:\n  driver: sqlite\n  typo: 1\n").is_err()
-        );
-        let mut config: Config =
-            serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
-        assert!(
-            config
-                .apply_env(|k| (k == "DB").then(|| "mysql".to_string()))
-                .is_err()
-        );
+        assert!(serde_yaml::from_str::<Config>("persistence:\n  driver: sqlite\n  typo: 1\n").is_err());
+        let mut config: Config = serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
+        assert!(config.apply_env(|k| (k == "DB").then(|| "mysql".to_string())).is_err());
         assert!(parse_roles(&["frontend,bogus".into()]).is_err());
         assert_eq!(
             parse_roles(&["history:matching".into(), "history".into()]).expect("roles"),

@@ -9,11 +9,7 @@ use std::path::PathBuf;
 use sundial_persistence::{DbConfig, Role, SqlStore};
 
 #[derive(Parser)]
-#[command(
-    name = "sundial",
-    version,
-    about = "A Temporal-compatible workflow server"
-)]
+#[command(name = "sundial", version, about = "A Temporal-compatible workflow server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,17 +73,13 @@ struct SchemaArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::StartDev(args) => start_dev(args).await,
             Command::Start(args) => start(args).await,
             Command::Schema { command } => match command {
-                SchemaCommand::Setup(args) | SchemaCommand::Update(args) => {
-                    schema_setup(args).await
-                }
+                SchemaCommand::Setup(args) | SchemaCommand::Update(args) => schema_setup(args).await,
             },
         }
     })
@@ -121,9 +113,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
     }
     let opts = node::NodeOptions {
         mode: "start-dev",
-        db: DbConfig::Sqlite {
-            path: args.db_filename,
-        },
+        db: DbConfig::Sqlite { path: args.db_filename },
         setup_schema: true,
         cluster_name: sundial_common::DEFAULT_CLUSTER_NAME.into(),
         history_shard_count: 1,
@@ -185,10 +175,7 @@ async fn schema_setup(args: SchemaArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to {}", db.describe()))?;
     let applied = store.setup_schema().await?;
-    println!(
-        "schema up to date ({applied} migrations applied) on {}",
-        db.describe()
-    );
+    println!("schema up to date ({applied} migrations applied) on {}", db.describe());
     store.close().await;
     Ok(())
 }

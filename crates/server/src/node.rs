@@ -8,16 +8,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorServiceServer;
+use sundial_api::sundial::historyservice::v1::history_service_server::HistoryServiceServer;
+use sundial_api::sundial::matchingservice::v1::matching_service_server::MatchingServiceServer;
 use sundial_api::sundial::persistence::v1::ClusterMetadata;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 use sundial_common::time::{now_nanos, now_timestamp};
 use sundial_frontend::{
-    ClusterIdentity, NamespaceHandler, NamespaceRegistry, OperatorHandler, SystemNamespace,
+    ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler, SystemNamespace,
     WorkflowHandler, ensure_namespace,
 };
-use sundial_persistence::{
-    ClusterStore, DbConfig, MemberRecord, Role, SqlStore, sql::SchemaStatus,
-};
+use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
+use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
+use sundial_persistence::{ClusterStore, DbConfig, MemberRecord, Role, SqlStore, sql::SchemaStatus};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,10 +45,7 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 const MEMBER_RECORD_TTL_NANOS: i64 = 48 * 3600 * 1_000_000_000;
 const NAMESPACE_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 
-pub async fn run(
-    opts: NodeOptions,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&opts).await?);
     let cluster = bootstrap_cluster(&store, &opts).await?;
     let registry = NamespaceRegistry::new(store.clone());
@@ -62,17 +61,46 @@ pub async fn run(
     }
     print_banner(&opts, &bound);
 
+    let local: Vec<(Role, SocketAddr)> = bound.iter().map(|(r, _, a)| (*r, *a)).collect();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
     let mut background: Vec<JoinHandle<()>> = Vec::new();
+    let mut engines = Engines::default();
     let mut addresses = BTreeMap::new();
     for (role, listener, addr) in bound {
         addresses.insert(role.name(), addr);
         let stop = wait_for_stop(stop_rx.clone());
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let router = match role {
-            Role::Frontend => frontend_router(&registry, &opts.cluster_name, cluster.clone()).await,
-            other => internal_router(other).await,
+            Role::Frontend => {
+                let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
+                let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
+                let executions = ExecutionHandler::new(registry.clone(), history, matching, store.clone());
+                frontend_router(&registry, executions, &opts.cluster_name, cluster.clone()).await
+            }
+            Role::History => {
+                let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
+                let config = HistoryConfig {
+                    shard_count: cluster.history_shard_count,
+                    ..Default::default()
+                };
+                let engine = HistoryEngine::start(store.clone(), matching, config).await?;
+                engines.history = Some(engine.clone());
+                role_router(Role::History).await.add_service(
+                    HistoryServiceServer::new(HistoryHandler::new(engine))
+                        .max_decoding_message_size(MAX_INTERNAL_MESSAGE),
+                )
+            }
+            Role::Matching => {
+                let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
+                let engine = MatchingEngine::new(store.clone(), history, MatchingConfig::default());
+                engines.matching = Some(engine.clone());
+                role_router(Role::Matching).await.add_service(
+                    MatchingServiceServer::new(MatchingHandler::new(engine))
+                        .max_decoding_message_size(MAX_INTERNAL_MESSAGE),
+                )
+            }
+            Role::Worker => role_router(Role::Worker).await,
         };
         servers.push(tokio::spawn(async move {
             router
@@ -92,6 +120,10 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    if let Some(m) = &engines.matching {
+        // Releases waiting pollers so the servers can finish their in-flight calls.
+        m.shutdown().await;
+    }
     for task in &background {
         task.abort();
     }
@@ -103,8 +135,41 @@ pub async fn run(
             Err(e) => result = Err(e.into()),
         }
     }
+    if let Some(h) = &engines.history {
+        h.shutdown();
+    }
+    drop(engines);
     store.close().await;
     result
+}
+
+#[derive(Default)]
+struct Engines {
+    history: Option<Arc<HistoryEngine>>,
+    matching: Option<Arc<MatchingEngine>>,
+}
+
+/// Internal calls carry whole histories; allow far more than the public 4 MiB.
+const MAX_INTERNAL_MESSAGE: usize = 128 * 1024 * 1024;
+/// How long a role waits for a peer role of another process to appear in the membership table.
+const PEER_WAIT: Duration = Duration::from_secs(60);
+
+/// The address of `role`: this process's own listener, or a live member from the table.
+async fn peer_address(store: &SqlStore, local: &[(Role, SocketAddr)], role: Role) -> anyhow::Result<String> {
+    if let Some((_, addr)) = local.iter().find(|(r, _)| *r == role) {
+        return Ok(addr.to_string());
+    }
+    let deadline = tokio::time::Instant::now() + PEER_WAIT;
+    loop {
+        let since = now_nanos() - 3 * HEARTBEAT_INTERVAL.as_nanos() as i64;
+        if let Some(m) = store.list_members(Some(role), since).await?.into_iter().next() {
+            return Ok(format!("{}:{}", m.rpc_address, m.rpc_port));
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("no live {} service found in cluster_membership", role.name());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn open_store(opts: &NodeOptions) -> anyhow::Result<SqlStore> {
@@ -128,10 +193,7 @@ async fn open_store(opts: &NodeOptions) -> anyhow::Result<SqlStore> {
     }
 }
 
-async fn bootstrap_cluster(
-    store: &SqlStore,
-    opts: &NodeOptions,
-) -> anyhow::Result<ClusterIdentity> {
+async fn bootstrap_cluster(store: &SqlStore, opts: &NodeOptions) -> anyhow::Result<ClusterIdentity> {
     let proposed = ClusterMetadata {
         cluster_name: opts.cluster_name.clone(),
         cluster_id: uuid::Uuid::new_v4().to_string(),
@@ -157,10 +219,7 @@ async fn bootstrap_cluster(
     })
 }
 
-async fn bootstrap_namespaces(
-    registry: &NamespaceRegistry,
-    extra: &[String],
-) -> anyhow::Result<()> {
+async fn bootstrap_namespaces(registry: &NamespaceRegistry, extra: &[String]) -> anyhow::Result<()> {
     ensure_namespace(
         registry,
         &SystemNamespace {
@@ -203,11 +262,12 @@ async fn health_service(
 
 async fn frontend_router(
     registry: &NamespaceRegistry,
+    executions: ExecutionHandler,
     cluster_name: &str,
     cluster: ClusterIdentity,
 ) -> tonic::transport::server::Router {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name);
-    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), cluster))
+    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, cluster))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
     let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
@@ -220,9 +280,8 @@ async fn frontend_router(
         .add_service(operator)
 }
 
-/// History, matching and worker have no RPCs of their own yet; they already run as separate
-/// gRPC servers so that health checks and the cluster layout are real from the start.
-async fn internal_router(role: Role) -> tonic::transport::server::Router {
+/// The health service every internal role serves; the role's own service is added to it.
+async fn role_router(role: Role) -> tonic::transport::server::Router {
     let name = format!("sundial.{}", role.name());
     Server::builder()
         .tcp_nodelay(true)
@@ -263,12 +322,7 @@ async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
 
 fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)]) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "Sundial {} ({})",
-        sundial_common::SERVER_VERSION,
-        opts.mode
-    );
+    let _ = writeln!(out, "Sundial {} ({})", sundial_common::SERVER_VERSION, opts.mode);
     for (role, _, addr) in bound {
         let _ = writeln!(out, "  {:<10} {addr}", role.name());
     }

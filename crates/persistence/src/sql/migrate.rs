@@ -98,26 +98,21 @@ impl SqlStore {
         let mut applied = 0;
         for m in self.migrations().iter().filter(|m| m.version > current) {
             let mut tx = conn.begin().await?;
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
-                PersistenceError::Migration {
+            sqlx::raw_sql(m.sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| PersistenceError::Migration {
                     version: m.version,
                     reason: e.to_string(),
-                }
-            })?;
-            sqlx::query(
-                "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(sundial_common::time::now_nanos())
-            .execute(&mut *tx)
-            .await?;
+                })?;
+            sqlx::query("INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(sundial_common::time::now_nanos())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
-            tracing::info!(
-                version = m.version,
-                name = m.name,
-                "applied schema migration"
-            );
+            tracing::info!(version = m.version, name = m.name, "applied schema migration");
             applied += 1;
         }
         Ok(applied)
@@ -128,24 +123,20 @@ impl SqlStore {
         let expected = self.migrations().last().map_or(0, |m| m.version);
         let mut conn = self.read.acquire().await?;
         let exists = match self.dialect {
-            Dialect::Postgres => sqlx::query(
-                "SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version'",
-            )
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-            Dialect::Sqlite => sqlx::query(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-            )
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
+            Dialect::Postgres => {
+                sqlx::query("SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version'")
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some()
+            }
+            Dialect::Sqlite => {
+                sqlx::query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some()
+            }
         };
-        let current = if exists {
-            current_version(&mut conn).await?
-        } else {
-            0
-        };
+        let current = if exists { current_version(&mut conn).await? } else { 0 };
         Ok(match current.cmp(&expected) {
             std::cmp::Ordering::Equal => SchemaStatus::UpToDate { version: current },
             std::cmp::Ordering::Less => SchemaStatus::Behind { current, expected },

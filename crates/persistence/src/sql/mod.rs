@@ -2,9 +2,12 @@
 //! PostgreSQL and SQLite. The few places where the dialects differ ask `Dialect`.
 
 mod cluster;
+mod execution;
 mod migrate;
 mod namespace;
 mod shard;
+mod task_queue;
+mod visibility;
 
 use crate::Result;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -51,11 +54,7 @@ impl PostgresConfig {
         let auth = if self.password.is_empty() {
             percent_encode(&self.user)
         } else {
-            format!(
-                "{}:{}",
-                percent_encode(&self.user),
-                percent_encode(&self.password)
-            )
+            format!("{}:{}", percent_encode(&self.user), percent_encode(&self.password))
         };
         format!(
             "postgres://{auth}@{}:{}/{}",
@@ -83,10 +82,7 @@ impl DbConfig {
         match self {
             DbConfig::Sqlite { path: None } => "sqlite (in memory; state is lost on exit)".into(),
             DbConfig::Sqlite { path: Some(p) } => format!("sqlite {} (persistent)", p.display()),
-            DbConfig::Postgres(pg) => format!(
-                "postgres {}:{}/{} (persistent)",
-                pg.host, pg.port, pg.database
-            ),
+            DbConfig::Postgres(pg) => format!("postgres {}:{}/{} (persistent)", pg.host, pg.port, pg.database),
         }
     }
 }
@@ -137,15 +133,10 @@ impl SqlStore {
                 })
             }
             DbConfig::Sqlite { path: Some(path) } => {
-                let abs = std::path::absolute(path)
-                    .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+                let abs = std::path::absolute(path).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
                 let url = format!("sqlite://{}?mode=rwc", abs.display());
-                let write = sqlite_pool(1)
-                    .connect_with(AnyConnectOptions::from_str(&url)?)
-                    .await?;
-                let read = sqlite_pool(4)
-                    .connect_with(AnyConnectOptions::from_str(&url)?)
-                    .await?;
+                let write = sqlite_pool(1).connect_with(AnyConnectOptions::from_str(&url)?).await?;
+                let read = sqlite_pool(4).connect_with(AnyConnectOptions::from_str(&url)?).await?;
                 Ok(SqlStore {
                     write,
                     read,
@@ -189,10 +180,7 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
 }
 
 /// Decodes a protobuf blob column.
-pub(crate) fn decode_blob<M: sundial_api::prost::Message + Default>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<M> {
+pub(crate) fn decode_blob<M: sundial_api::prost::Message + Default>(what: &'static str, bytes: &[u8]) -> Result<M> {
     M::decode(bytes).map_err(|e| crate::PersistenceError::corrupt(what, e))
 }
 
@@ -201,9 +189,7 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {
             matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
-                || db
-                    .code()
-                    .is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
+                || db.code().is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
         }
         _ => false,
     }

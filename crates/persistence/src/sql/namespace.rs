@@ -36,12 +36,7 @@ async fn bump_metadata_version(tx: &mut sqlx::AnyConnection) -> Result<i64> {
 
 #[async_trait]
 impl NamespaceStore for SqlStore {
-    async fn create_namespace(
-        &self,
-        id: &str,
-        name: &str,
-        detail: &NamespaceDetail,
-    ) -> Result<NamespaceRecord> {
+    async fn create_namespace(&self, id: &str, name: &str, detail: &NamespaceDetail) -> Result<NamespaceRecord> {
         let data = detail.encode_to_vec();
         let mut tx = self.write.begin().await?;
         let version = bump_metadata_version(&mut tx).await?;
@@ -73,19 +68,13 @@ impl NamespaceStore for SqlStore {
 
     async fn get_namespace_by_name(&self, name: &str) -> Result<Option<NamespaceRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE name = $1");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(&sql).bind(name).fetch_optional(&self.read).await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
     async fn get_namespace_by_id(&self, id: &str) -> Result<Option<NamespaceRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.read).await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
@@ -120,25 +109,15 @@ impl NamespaceStore for SqlStore {
     }
 
     async fn list_namespaces(&self, page_size: usize, token: &[u8]) -> Result<NamespacePage> {
-        let after = std::str::from_utf8(token)
-            .map_err(|_| PersistenceError::ConditionFailed("malformed page token".into()))?;
+        let after =
+            std::str::from_utf8(token).map_err(|_| PersistenceError::ConditionFailed("malformed page token".into()))?;
         let limit = i64::try_from(page_size.max(1)).unwrap_or(i64::MAX);
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await?;
-        let namespaces = rows
-            .iter()
-            .map(record_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.read).await?;
+        let namespaces = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         // Like Temporal: a full page always carries a token, even if nothing follows it.
         let next_page_token = if namespaces.len() as i64 == limit {
-            namespaces
-                .last()
-                .map(|n| n.id.clone().into_bytes())
-                .unwrap_or_default()
+            namespaces.last().map(|n| n.id.clone().into_bytes()).unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -149,12 +128,10 @@ impl NamespaceStore for SqlStore {
     }
 
     async fn namespace_notification_version(&self) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT notification_version FROM namespace_metadata WHERE partition_id = $1",
-        )
-        .bind(METADATA_PARTITION)
-        .fetch_one(&self.read)
-        .await?;
+        let row = sqlx::query("SELECT notification_version FROM namespace_metadata WHERE partition_id = $1")
+            .bind(METADATA_PARTITION)
+            .fetch_one(&self.read)
+            .await?;
         Ok(row.try_get("notification_version")?)
     }
 }

@@ -14,11 +14,13 @@ impl ShardStore for SqlStore {
             shard_id,
             ..Default::default()
         };
-        sqlx::query("INSERT INTO shards (shard_id, range_id, data) VALUES ($1, 0, $2) ON CONFLICT (shard_id) DO NOTHING")
-            .bind(shard_id)
-            .bind(initial.encode_to_vec())
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO shards (shard_id, range_id, data) VALUES ($1, 0, $2) ON CONFLICT (shard_id) DO NOTHING",
+        )
+        .bind(shard_id)
+        .bind(initial.encode_to_vec())
+        .execute(&self.write)
+        .await?;
         let row = sqlx::query("SELECT range_id, data FROM shards WHERE shard_id = $1")
             .bind(shard_id)
             .fetch_one(&self.write)
@@ -32,15 +34,13 @@ impl ShardStore for SqlStore {
 
     async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4",
-        )
-        .bind(record.range_id)
-        .bind(record.info.encode_to_vec())
-        .bind(record.shard_id)
-        .bind(previous_range_id)
-        .execute(&mut *tx)
-        .await?;
+        let updated = sqlx::query("UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4")
+            .bind(record.range_id)
+            .bind(record.info.encode_to_vec())
+            .bind(record.shard_id)
+            .bind(previous_range_id)
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() == 1 {
             tx.commit().await?;
             return Ok(());

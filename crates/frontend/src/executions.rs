@@ -1,0 +1,684 @@
+//! Execution and task-queue APIs: validated here, then routed to history (by workflow) or to
+//! matching (by task queue). Visibility reads go to the database directly.
+
+// The CLI still sends and reads the versioning-era describe fields (api_mode, versions_info).
+#![allow(deprecated)]
+
+use crate::registry::NamespaceRegistry;
+use crate::validation as v;
+use std::sync::Arc;
+use sundial_api::prost::Message;
+use sundial_api::sundial::historyservice::v1 as hs;
+use sundial_api::sundial::matchingservice::v1 as ms;
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::{Memo, WorkflowExecution, WorkflowType};
+use sundial_api::temporal::enums::v1::{DescribeTaskQueueMode, TaskQueueType};
+use sundial_api::temporal::taskqueue::v1::{TaskQueueTypeInfo, TaskQueueVersionInfo};
+use sundial_api::temporal::workflow::v1::WorkflowExecutionInfo;
+use sundial_api::workflowservice::v1::*;
+use sundial_common::ServiceError;
+use sundial_common::time::nanos_to_timestamp;
+use sundial_persistence::{VisibilityRecord, VisibilityStore};
+use sundial_rpc::{HistoryClient, MatchingClient};
+use tonic::Status;
+
+#[derive(Clone)]
+pub struct ExecutionHandler {
+    registry: NamespaceRegistry,
+    history: HistoryClient,
+    matching: MatchingClient,
+    visibility: Arc<dyn VisibilityStore>,
+}
+
+/// Resolves the namespace name of a request to its id, with Temporal's errors.
+async fn namespace_id(registry: &NamespaceRegistry, name: &str) -> Result<String, ServiceError> {
+    if name.is_empty() {
+        return Err(ServiceError::invalid("Namespace not set on request."));
+    }
+    Ok(registry.by_name(name).await?.id.clone())
+}
+
+fn decode_token(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
+    v::task_token(bytes)?;
+    TaskToken::decode(bytes)
+        .ok()
+        .filter(|t| !t.workflow_id.is_empty())
+        .ok_or_else(|| ServiceError::invalid("Error deserializing task token."))
+}
+
+fn execution(e: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
+    let e = e
+        .cloned()
+        .ok_or_else(|| ServiceError::invalid("Execution is not set on request."))?;
+    v::workflow_id(&e.workflow_id)?;
+    v::run_id(&e.run_id)?;
+    Ok(e)
+}
+
+type Res<T> = Result<T, Status>;
+
+impl ExecutionHandler {
+    pub fn new(
+        registry: NamespaceRegistry,
+        history: HistoryClient,
+        matching: MatchingClient,
+        visibility: Arc<dyn VisibilityStore>,
+    ) -> Self {
+        Self {
+            registry,
+            history,
+            matching,
+            visibility,
+        }
+    }
+
+    async fn ns(&self, name: &str) -> Res<String> {
+        Ok(namespace_id(&self.registry, name).await?)
+    }
+
+    fn history(&self) -> HistoryClient {
+        self.history.clone()
+    }
+
+    fn matching(&self) -> MatchingClient {
+        self.matching.clone()
+    }
+
+    pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::workflow_id(&req.workflow_id)?;
+        v::named(
+            req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        v::task_queue(req.task_queue.as_ref())?;
+        v::timeout(
+            req.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
+        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        v::timeout(req.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
+        v::retry_policy(req.retry_policy.as_ref())?;
+        v::request_id(&req.request_id)?;
+        if req.request_id.is_empty() {
+            req.request_id = uuid::Uuid::new_v4().to_string();
+        }
+        let resp = self
+            .history()
+            .start_workflow_execution(hs::StartWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn signal_with_start(
+        &self,
+        mut req: SignalWithStartWorkflowExecutionRequest,
+    ) -> Res<SignalWithStartWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::workflow_id(&req.workflow_id)?;
+        v::named(
+            req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        v::task_queue(req.task_queue.as_ref())?;
+        v::named(&req.signal_name, "SignalName")?;
+        v::timeout(
+            req.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
+        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        v::retry_policy(req.retry_policy.as_ref())?;
+        v::request_id(&req.request_id)?;
+        if req.request_id.is_empty() {
+            req.request_id = uuid::Uuid::new_v4().to_string();
+        }
+        let resp = self
+            .history()
+            .signal_with_start_workflow_execution(hs::SignalWithStartWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn signal(&self, req: SignalWorkflowExecutionRequest) -> Res<SignalWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        v::named(&req.signal_name, "SignalName")?;
+        v::request_id(&req.request_id)?;
+        let resp = self
+            .history()
+            .signal_workflow_execution(hs::SignalWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn request_cancel(
+        &self,
+        req: RequestCancelWorkflowExecutionRequest,
+    ) -> Res<RequestCancelWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        let resp = self
+            .history()
+            .request_cancel_workflow_execution(hs::RequestCancelWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn terminate(
+        &self,
+        mut req: TerminateWorkflowExecutionRequest,
+    ) -> Res<TerminateWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        if req.reason.is_empty() {
+            req.reason = "terminated by user via frontend".into();
+        }
+        if req.identity.is_empty() {
+            req.identity = "frontend-service".into();
+        }
+        let resp = self
+            .history()
+            .terminate_workflow_execution(hs::TerminateWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn describe(&self, req: DescribeWorkflowExecutionRequest) -> Res<DescribeWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .describe_workflow_execution(hs::DescribeWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn history_page(
+        &self,
+        req: GetWorkflowExecutionHistoryRequest,
+    ) -> Res<GetWorkflowExecutionHistoryResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .get_workflow_execution_history(hs::GetWorkflowExecutionHistoryRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn history_reverse(
+        &self,
+        req: GetWorkflowExecutionHistoryReverseRequest,
+    ) -> Res<GetWorkflowExecutionHistoryReverseResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .get_workflow_execution_history_reverse(hs::GetWorkflowExecutionHistoryReverseRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn query(&self, req: QueryWorkflowRequest) -> Res<QueryWorkflowResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        v::named(req.query.as_ref().map_or("", |q| q.query_type.as_str()), "QueryType")?;
+        let resp = self
+            .history()
+            .query_workflow(hs::QueryWorkflowRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn reset_sticky(&self, req: ResetStickyTaskQueueRequest) -> Res<ResetStickyTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .reset_sticky_task_queue(hs::ResetStickyTaskQueueRequest {
+                namespace_id,
+                execution: Some(exec),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn poll_workflow_task(&self, req: PollWorkflowTaskQueueRequest) -> Res<PollWorkflowTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        let resp = self
+            .matching()
+            .poll_workflow_task_queue(ms::PollWorkflowTaskQueueRequest {
+                namespace_id,
+                poller_id: uuid::Uuid::new_v4().to_string(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn poll_activity_task(&self, req: PollActivityTaskQueueRequest) -> Res<PollActivityTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        let resp = self
+            .matching()
+            .poll_activity_task_queue(ms::PollActivityTaskQueueRequest {
+                namespace_id,
+                poller_id: uuid::Uuid::new_v4().to_string(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn workflow_task_completed(
+        &self,
+        req: RespondWorkflowTaskCompletedRequest,
+    ) -> Res<RespondWorkflowTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .respond_workflow_task_completed(hs::RespondWorkflowTaskCompletedRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn workflow_task_failed(
+        &self,
+        req: RespondWorkflowTaskFailedRequest,
+    ) -> Res<RespondWorkflowTaskFailedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .respond_workflow_task_failed(hs::RespondWorkflowTaskFailedRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    /// The namespace of a task token; the request's namespace, when given, must agree.
+    async fn ns_for_token(&self, name: &str, token: &TaskToken) -> Res<String> {
+        if name.is_empty() {
+            return Ok(self.registry.by_id(&token.namespace_id).await?.id.clone());
+        }
+        let id = self.ns(name).await?;
+        if id != token.namespace_id {
+            return Err(ServiceError::invalid("Operation requested with a token from a different namespace.").into());
+        }
+        Ok(id)
+    }
+
+    /// A token for the `*ById` activity calls: history finds the activity by its id.
+    async fn token_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+    ) -> Res<(String, Vec<u8>)> {
+        let namespace_id = self.ns(namespace).await?;
+        v::workflow_id(workflow_id)?;
+        v::run_id(run_id)?;
+        v::named(activity_id, "ActivityId")?;
+        let token = TaskToken {
+            namespace_id: namespace_id.clone(),
+            workflow_id: workflow_id.to_owned(),
+            run_id: run_id.to_owned(),
+            activity_id: activity_id.to_owned(),
+            ..Default::default()
+        };
+        Ok((namespace_id, token.encode_to_vec()))
+    }
+
+    pub async fn heartbeat(&self, req: RecordActivityTaskHeartbeatRequest) -> Res<RecordActivityTaskHeartbeatResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+                namespace_id,
+                task_token: req.task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn heartbeat_by_id(
+        &self,
+        req: RecordActivityTaskHeartbeatByIdRequest,
+    ) -> Res<RecordActivityTaskHeartbeatByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        let resp = self
+            .history()
+            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+                namespace_id,
+                task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?
+            .into_inner();
+        Ok(RecordActivityTaskHeartbeatByIdResponse {
+            cancel_requested: resp.cancel_requested,
+            activity_paused: resp.activity_paused,
+            activity_reset: resp.activity_reset,
+        })
+    }
+
+    pub async fn activity_completed(
+        &self,
+        req: RespondActivityTaskCompletedRequest,
+    ) -> Res<RespondActivityTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.history()
+            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+                namespace_id,
+                task_token: req.task_token,
+                result: req.result,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCompletedResponse::default())
+    }
+
+    pub async fn activity_completed_by_id(
+        &self,
+        req: RespondActivityTaskCompletedByIdRequest,
+    ) -> Res<RespondActivityTaskCompletedByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        self.history()
+            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+                namespace_id,
+                task_token,
+                result: req.result,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCompletedByIdResponse::default())
+    }
+
+    pub async fn activity_failed(
+        &self,
+        req: RespondActivityTaskFailedRequest,
+    ) -> Res<RespondActivityTaskFailedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let task_token = req.task_token.clone();
+        self.history()
+            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+                namespace_id,
+                task_token,
+                request: Some(req),
+            })
+            .await?;
+        Ok(RespondActivityTaskFailedResponse::default())
+    }
+
+    pub async fn activity_failed_by_id(
+        &self,
+        req: RespondActivityTaskFailedByIdRequest,
+    ) -> Res<RespondActivityTaskFailedByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        let inner = RespondActivityTaskFailedRequest {
+            namespace: req.namespace,
+            failure: req.failure,
+            identity: req.identity,
+            last_heartbeat_details: req.last_heartbeat_details,
+            ..Default::default()
+        };
+        self.history()
+            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+                namespace_id,
+                task_token,
+                request: Some(inner),
+            })
+            .await?;
+        Ok(RespondActivityTaskFailedByIdResponse::default())
+    }
+
+    pub async fn activity_canceled(
+        &self,
+        req: RespondActivityTaskCanceledRequest,
+    ) -> Res<RespondActivityTaskCanceledResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.history()
+            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+                namespace_id,
+                task_token: req.task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCanceledResponse::default())
+    }
+
+    pub async fn activity_canceled_by_id(
+        &self,
+        req: RespondActivityTaskCanceledByIdRequest,
+    ) -> Res<RespondActivityTaskCanceledByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        self.history()
+            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+                namespace_id,
+                task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCanceledByIdResponse::default())
+    }
+
+    pub async fn query_task_completed(
+        &self,
+        req: RespondQueryTaskCompletedRequest,
+    ) -> Res<RespondQueryTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        if token.query_task_id.is_empty() {
+            return Err(ServiceError::invalid("Error deserializing task token.").into());
+        }
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.matching()
+            .respond_query_task_completed(ms::RespondQueryTaskCompletedRequest {
+                namespace_id,
+                task_queue: Some(sundial_api::temporal::taskqueue::v1::TaskQueue {
+                    name: token.task_queue.clone(),
+                    ..Default::default()
+                }),
+                query_task_id: token.query_task_id.clone(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(RespondQueryTaskCompletedResponse::default())
+    }
+
+    pub async fn describe_task_queue(&self, req: DescribeTaskQueueRequest) -> Res<DescribeTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        if req.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
+            return self.describe_task_queue_enhanced(namespace_id, req).await;
+        }
+        let resp = self
+            .matching()
+            .describe_task_queue(ms::DescribeTaskQueueRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    /// The enhanced form reports pollers per task type under the unversioned build id ("").
+    async fn describe_task_queue_enhanced(
+        &self,
+        namespace_id: String,
+        req: DescribeTaskQueueRequest,
+    ) -> Res<DescribeTaskQueueResponse> {
+        let types = if req.task_queue_types.is_empty() {
+            vec![TaskQueueType::Workflow as i32, TaskQueueType::Activity as i32]
+        } else {
+            req.task_queue_types.clone()
+        };
+        let mut types_info = std::collections::HashMap::new();
+        for task_type in types {
+            let legacy = DescribeTaskQueueRequest {
+                namespace: req.namespace.clone(),
+                task_queue: req.task_queue.clone(),
+                task_queue_type: task_type,
+                report_stats: req.report_stats,
+                ..Default::default()
+            };
+            let resp = self
+                .matching()
+                .describe_task_queue(ms::DescribeTaskQueueRequest {
+                    namespace_id: namespace_id.clone(),
+                    request: Some(legacy),
+                })
+                .await?
+                .into_inner();
+            let info = TaskQueueTypeInfo {
+                pollers: if req.report_pollers { resp.pollers } else { Vec::new() },
+                stats: if req.report_stats { resp.stats } else { None },
+            };
+            types_info.insert(task_type, info);
+        }
+        let versions_info = [(
+            String::new(),
+            TaskQueueVersionInfo {
+                types_info,
+                task_reachability: 0,
+            },
+        )]
+        .into();
+        Ok(DescribeTaskQueueResponse {
+            versions_info,
+            ..Default::default()
+        })
+    }
+
+    pub async fn list(&self, req: ListWorkflowExecutionsRequest) -> Res<ListWorkflowExecutionsResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        reject_query(&req.query)?;
+        let page_size = usize::try_from(req.page_size)
+            .ok()
+            .filter(|p| *p > 0)
+            .unwrap_or(1000)
+            .min(1000);
+        let page = self
+            .visibility
+            .list_visibility(&namespace_id, page_size, &req.next_page_token)
+            .await
+            .map_err(|e| match e {
+                sundial_persistence::PersistenceError::ConditionFailed(_) => {
+                    ServiceError::invalid("Invalid NextPageToken.")
+                }
+                other => other.into(),
+            })?;
+        Ok(ListWorkflowExecutionsResponse {
+            executions: page.records.iter().map(execution_info).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    pub async fn count(&self, req: CountWorkflowExecutionsRequest) -> Res<CountWorkflowExecutionsResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        reject_query(&req.query)?;
+        let count = self
+            .visibility
+            .count_visibility(&namespace_id)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(CountWorkflowExecutionsResponse {
+            count,
+            groups: Vec::new(),
+        })
+    }
+}
+
+/// Only the empty query (every execution) is understood until the query language lands.
+fn reject_query(query: &str) -> Result<(), ServiceError> {
+    if !query.trim().is_empty() {
+        return Err(ServiceError::invalid(format!(
+            "invalid query: {query:?}: list filters are not supported by this server yet; use an empty query"
+        )));
+    }
+    Ok(())
+}
+
+fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
+    WorkflowExecutionInfo {
+        execution: Some(WorkflowExecution {
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+        }),
+        r#type: Some(WorkflowType {
+            name: r.workflow_type.clone(),
+        }),
+        start_time: Some(nanos_to_timestamp(r.start_time)),
+        close_time: r.close_time.map(nanos_to_timestamp),
+        status: r.status,
+        history_length: r.history_length,
+        execution_time: Some(nanos_to_timestamp(r.execution_time)),
+        memo: r.memo.as_deref().and_then(|m| Memo::decode(m).ok()),
+        task_queue: r.task_queue.clone(),
+        state_transition_count: r.state_transition_count,
+        history_size_bytes: r.history_size_bytes,
+        execution_duration: r.close_time.map(|c| {
+            sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
+                u64::try_from(c - r.execution_time).unwrap_or(0),
+            ))
+        }),
+        root_execution: Some(WorkflowExecution {
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+        }),
+        ..Default::default()
+    }
+}

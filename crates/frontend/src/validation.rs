@@ -1,0 +1,173 @@
+//! Request validation shared by the execution APIs, with Temporal's messages.
+
+use prost_wkt_types::Duration as PbDuration;
+use sundial_api::temporal::common::v1::RetryPolicy;
+use sundial_api::temporal::taskqueue::v1::TaskQueue;
+use sundial_common::ServiceError;
+
+/// Temporal's `limit.maxIDLength` default.
+pub(crate) const MAX_ID_LENGTH: usize = 1000;
+
+pub(crate) fn workflow_id(id: &str) -> Result<(), ServiceError> {
+    if id.is_empty() {
+        return Err(ServiceError::invalid("WorkflowId is not set on request."));
+    }
+    if id.len() > MAX_ID_LENGTH {
+        return Err(ServiceError::invalid(format!(
+            "WorkflowId exceeds maximum allowed length ({}/{MAX_ID_LENGTH})",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn run_id(id: &str) -> Result<(), ServiceError> {
+    if !id.is_empty() && uuid::Uuid::try_parse(id).is_err() {
+        return Err(ServiceError::invalid("Invalid RunId."));
+    }
+    Ok(())
+}
+
+pub(crate) fn named(value: &str, what: &str) -> Result<(), ServiceError> {
+    if value.is_empty() {
+        return Err(ServiceError::invalid(format!("{what} is not set on request.")));
+    }
+    if value.len() > MAX_ID_LENGTH {
+        return Err(ServiceError::invalid(format!(
+            "{what} exceeds maximum allowed length ({}/{MAX_ID_LENGTH})",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn task_queue(tq: Option<&TaskQueue>) -> Result<(), ServiceError> {
+    let Some(tq) = tq else {
+        return Err(ServiceError::invalid("taskQueue is not set"));
+    };
+    if tq.name.is_empty() {
+        return Err(ServiceError::invalid("missing task queue name"));
+    }
+    if tq.name.len() > MAX_ID_LENGTH {
+        return Err(ServiceError::invalid(format!(
+            "task queue name exceeds length limit of {MAX_ID_LENGTH}"
+        )));
+    }
+    if tq.name.starts_with("/_sys/") {
+        return Err(ServiceError::invalid(format!(
+            "task queue name cannot start with reserved prefix /_sys/: {}",
+            tq.name
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn timeout(d: Option<&PbDuration>, field: &str) -> Result<(), ServiceError> {
+    if d.is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
+        return Err(ServiceError::invalid(format!(
+            "An invalid {field} is set on request. cause: negative duration"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn retry_policy(p: Option<&RetryPolicy>) -> Result<(), ServiceError> {
+    let Some(p) = p else { return Ok(()) };
+    let negative = |d: &Option<PbDuration>| d.as_ref().is_some_and(|d| d.seconds < 0 || d.nanos < 0);
+    if negative(&p.initial_interval) {
+        return Err(ServiceError::invalid(
+            "InitialInterval cannot be negative on retry policy.",
+        ));
+    }
+    if p.backoff_coefficient != 0.0 && p.backoff_coefficient < 1.0 {
+        return Err(ServiceError::invalid(
+            "BackoffCoefficient cannot be less than 1 on retry policy.",
+        ));
+    }
+    if negative(&p.maximum_interval) {
+        return Err(ServiceError::invalid(
+            "MaximumInterval cannot be negative on retry policy.",
+        ));
+    }
+    let nanos = |d: &Option<PbDuration>| {
+        d.as_ref()
+            .map_or(0, |d| d.seconds as i128 * 1_000_000_000 + d.nanos as i128)
+    };
+    if nanos(&p.maximum_interval) > 0 && nanos(&p.maximum_interval) < nanos(&p.initial_interval) {
+        return Err(ServiceError::invalid(
+            "MaximumInterval cannot be less than InitialInterval on retry policy.",
+        ));
+    }
+    if p.maximum_attempts < 0 {
+        return Err(ServiceError::invalid(
+            "MaximumAttempts cannot be negative on retry policy.",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn request_id(id: &str) -> Result<(), ServiceError> {
+    if id.len() > MAX_ID_LENGTH {
+        return Err(ServiceError::invalid("RequestId exceeds length limit."));
+    }
+    Ok(())
+}
+
+pub(crate) fn task_token(token: &[u8]) -> Result<(), ServiceError> {
+    if token.is_empty() {
+        return Err(ServiceError::invalid("Task token not set on request."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_queues() {
+        assert!(workflow_id("").is_err());
+        assert!(workflow_id(&"x".repeat(1000)).is_ok());
+        let long = workflow_id(&"x".repeat(1001)).expect_err("too long");
+        assert!(long.to_string().contains("1001/1000"));
+        assert!(task_queue(None).is_err());
+        assert!(
+            task_queue(Some(&TaskQueue {
+                name: "/_sys/x/1".into(),
+                ..Default::default()
+            }))
+            .is_err()
+        );
+        assert!(
+            task_queue(Some(&TaskQueue {
+                name: "orders".into(),
+                ..Default::default()
+            }))
+            .is_ok()
+        );
+        assert!(run_id("not-a-uuid").is_err());
+        assert!(run_id("").is_ok());
+    }
+
+    #[test]
+    fn timeouts_and_retry_policies() {
+        let neg = PbDuration { seconds: -1, nanos: 0 };
+        let err = timeout(Some(&neg), "WorkflowRunTimeoutSeconds").expect_err("negative");
+        assert!(err.to_string().contains("WorkflowRunTimeoutSeconds"));
+        assert!(
+            retry_policy(Some(&RetryPolicy {
+                backoff_coefficient: 0.5,
+                ..Default::default()
+            }))
+            .is_err()
+        );
+        assert!(
+            retry_policy(Some(&RetryPolicy {
+                maximum_attempts: -1,
+                ..Default::default()
+            }))
+            .is_err()
+        );
+        assert!(retry_policy(Some(&RetryPolicy::default())).is_ok());
+    }
+}

@@ -1,0 +1,351 @@
+//! Activity tasks: started, heartbeats, and the four ways an attempt ends (completed, failed,
+//! canceled, timed out). Attempts that will be retried write no events; the final attempt
+//! writes `ActivityTaskStarted` (with its attempt and last failure) and the result together.
+
+use crate::HistoryEngine;
+use crate::commands::dispatch_activity_attempt;
+use crate::mutation::{BUFFERED_STARTED_ID, Mutation};
+use crate::retry::{RetryDecision, decide};
+use crate::shard::RunKey;
+use crate::token;
+use sundial_api::sundial::historyservice::v1::RecordActivityTaskStartedRequest;
+use sundial_api::sundial::persistence::v1::{ActivityInfo, TimerTask, TimerTaskType};
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::{ActivityType, Payloads, WorkflowExecution, WorkflowType};
+use sundial_api::temporal::enums::v1::{RetryState, TimeoutType};
+use sundial_api::temporal::failure::v1::Failure;
+use sundial_api::temporal::history::v1::history_event::Attributes;
+use sundial_api::temporal::history::v1::*;
+use sundial_api::workflowservice::v1::PollActivityTaskQueueResponse;
+use sundial_common::ServiceError;
+use sundial_common::time::{duration_from_pb, timestamp_to_nanos};
+
+fn activity_not_found() -> ServiceError {
+    ServiceError::NotFound("invalid activityID or activity already timed out or invoking workflow is completed".into())
+}
+
+fn completed_error() -> ServiceError {
+    ServiceError::NotFound("workflow execution already completed".into())
+}
+
+/// How an attempt ended, as reported by a worker or a timer.
+#[derive(Clone)]
+pub(crate) enum Outcome {
+    Completed(Option<Payloads>),
+    Failed {
+        failure: Box<Failure>,
+        details: Option<Payloads>,
+    },
+    Canceled(Option<Payloads>),
+    TimedOut(TimeoutType),
+}
+
+/// Finds the activity a token names: by scheduled event id, or by activity id (`*ById`).
+fn find(m: &Mutation<'_>, tok: &TaskToken) -> Result<ActivityInfo, ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    let act = if tok.scheduled_event_id != 0 {
+        m.ms.activities.get(&tok.scheduled_event_id).cloned()
+    } else {
+        m.ms.activities
+            .values()
+            .find(|a| a.activity_id == tok.activity_id)
+            .cloned()
+    }
+    .ok_or_else(activity_not_found)?;
+    let attempt_matches = tok.scheduled_event_id == 0 || tok.attempt == act.attempt;
+    if !attempt_matches || act.started_time.is_none() {
+        return Err(activity_not_found());
+    }
+    Ok(act)
+}
+
+fn timeout_failure(kind: TimeoutType, details: Option<Payloads>) -> Failure {
+    let name = match kind {
+        TimeoutType::StartToClose => "StartToClose",
+        TimeoutType::ScheduleToStart => "ScheduleToStart",
+        TimeoutType::ScheduleToClose => "ScheduleToClose",
+        TimeoutType::Heartbeat => "Heartbeat",
+        TimeoutType::Unspecified => "Unspecified",
+    };
+    Failure {
+        message: format!("activity {name} timeout"),
+        source: "Server".into(),
+        failure_info: Some(
+            sundial_api::temporal::failure::v1::failure::FailureInfo::TimeoutFailureInfo(
+                sundial_api::temporal::failure::v1::TimeoutFailureInfo {
+                    timeout_type: kind as i32,
+                    last_heartbeat_details: details,
+                },
+            ),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Applies the end of an attempt. Returns whether the activity is finished (not retried).
+pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcome: Outcome, identity: &str) -> bool {
+    let scheduled = act.scheduled_event_id;
+    // Failures and retryable timeouts may be retried; the decision needs the deadline.
+    let retry_failure = match &outcome {
+        Outcome::Failed { failure, .. } => Some((**failure).clone()),
+        Outcome::TimedOut(kind) => {
+            let mut f = timeout_failure(*kind, act.heartbeat_details.clone());
+            // Like Temporal: a timeout after earlier failed attempts carries the last one as cause.
+            f.cause = act.last_failure.clone().map(Box::new);
+            Some(f)
+        }
+        _ => None,
+    };
+    let mut retry_state = RetryState::Unspecified;
+    if let Some(failure) = &retry_failure {
+        let policy = act.retry_policy.clone().unwrap_or_default();
+        let time_left = act
+            .expiration_time
+            .as_ref()
+            .map(|e| std::time::Duration::from_nanos(u64::try_from(timestamp_to_nanos(e) - m.now_nanos).unwrap_or(0)));
+        match decide(&policy, act.attempt, failure, time_left) {
+            RetryDecision::Retry(backoff) => {
+                if let Outcome::Failed { details: Some(d), .. } = &outcome {
+                    act.heartbeat_details = Some(d.clone());
+                }
+                act.last_failure = Some(failure.clone());
+                act.last_worker_identity = identity.to_owned();
+                act.attempt += 1;
+                act.stamp += 1;
+                act.started_time = None;
+                act.started_request_id.clear();
+                act.last_attempt_complete_time = Some(m.now);
+                let at = m
+                    .now_nanos
+                    .saturating_add(i64::try_from(backoff.as_nanos()).unwrap_or(i64::MAX));
+                act.current_attempt_scheduled_time = Some(sundial_common::time::nanos_to_timestamp(at));
+                m.timer_at(
+                    at,
+                    TimerTask {
+                        r#type: TimerTaskType::ActivityRetry as i32,
+                        event_id: scheduled,
+                        attempt: act.attempt,
+                        stamp: act.stamp,
+                        ..Default::default()
+                    },
+                );
+                m.ms.activities.insert(scheduled, act);
+                m.dirty = true;
+                return false;
+            }
+            RetryDecision::Stop(state) => retry_state = state,
+        }
+    }
+    let started_event_id = if act.started_time.is_some() {
+        let id = m.add_or_buffer(Attributes::ActivityTaskStartedEventAttributes(
+            ActivityTaskStartedEventAttributes {
+                scheduled_event_id: scheduled,
+                identity: act.last_worker_identity.clone(),
+                request_id: act.started_request_id.clone(),
+                attempt: act.attempt,
+                last_failure: act.last_failure.clone(),
+                ..Default::default()
+            },
+        ));
+        id.unwrap_or(BUFFERED_STARTED_ID)
+    } else {
+        0
+    };
+    let attrs = match outcome {
+        Outcome::Completed(result) => {
+            Attributes::ActivityTaskCompletedEventAttributes(ActivityTaskCompletedEventAttributes {
+                result,
+                scheduled_event_id: scheduled,
+                started_event_id,
+                identity: identity.to_owned(),
+                ..Default::default()
+            })
+        }
+        Outcome::Failed { failure, .. } => {
+            Attributes::ActivityTaskFailedEventAttributes(ActivityTaskFailedEventAttributes {
+                failure: Some(*failure),
+                scheduled_event_id: scheduled,
+                started_event_id,
+                identity: identity.to_owned(),
+                retry_state: retry_state as i32,
+                ..Default::default()
+            })
+        }
+        Outcome::Canceled(details) => {
+            Attributes::ActivityTaskCanceledEventAttributes(ActivityTaskCanceledEventAttributes {
+                details,
+                latest_cancel_requested_event_id: act.cancel_request_event_id,
+                scheduled_event_id: scheduled,
+                started_event_id,
+                identity: identity.to_owned(),
+                ..Default::default()
+            })
+        }
+        Outcome::TimedOut(_) => Attributes::ActivityTaskTimedOutEventAttributes(ActivityTaskTimedOutEventAttributes {
+            failure: retry_failure,
+            scheduled_event_id: scheduled,
+            started_event_id,
+            retry_state: retry_state as i32,
+        }),
+    };
+    m.add_or_buffer(attrs);
+    m.ms.activities.remove(&scheduled);
+    m.schedule_workflow_task(1);
+    true
+}
+
+impl HistoryEngine {
+    pub(crate) async fn record_activity_task_started(
+        &self,
+        req: RecordActivityTaskStartedRequest,
+    ) -> Result<PollActivityTaskQueueResponse, ServiceError> {
+        let exec = req.execution.clone().unwrap_or_default();
+        let run: RunKey = (req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        let poll = req.poll_request.clone().unwrap_or_default();
+        let (act, workflow_type) = shard
+            .update(&run, |m| {
+                if !m.is_running() {
+                    return Err(completed_error());
+                }
+                let mut act =
+                    m.ms.activities
+                        .get(&req.scheduled_event_id)
+                        .cloned()
+                        .ok_or_else(activity_not_found)?;
+                let workflow_type = m.info_ref().workflow_type.clone();
+                if act.started_time.is_some() {
+                    if act.started_request_id == req.request_id {
+                        return Ok((act, workflow_type));
+                    }
+                    return Err(ServiceError::FailedPrecondition(
+                        "Activity task already started.".into(),
+                    ));
+                }
+                act.started_time = Some(m.now);
+                act.started_request_id = req.request_id.clone();
+                act.last_worker_identity = poll.identity.clone();
+                if let Some(t) = act
+                    .start_to_close_timeout
+                    .as_ref()
+                    .and_then(duration_from_pb)
+                    .filter(|d| !d.is_zero())
+                {
+                    m.timer_after(t, activity_timer(&act, TimeoutType::StartToClose));
+                }
+                if let Some(t) = act
+                    .heartbeat_timeout
+                    .as_ref()
+                    .and_then(duration_from_pb)
+                    .filter(|d| !d.is_zero())
+                {
+                    m.timer_after(t, activity_timer(&act, TimeoutType::Heartbeat));
+                }
+                m.ms.activities.insert(act.scheduled_event_id, act.clone());
+                m.dirty = true;
+                Ok((act, workflow_type))
+            })
+            .await?;
+        let tok = TaskToken {
+            namespace_id: run.0.clone(),
+            workflow_id: run.1.clone(),
+            run_id: run.2.clone(),
+            scheduled_event_id: act.scheduled_event_id,
+            attempt: act.attempt,
+            activity_id: act.activity_id.clone(),
+            activity_type: act.activity_type.clone(),
+            ..Default::default()
+        };
+        Ok(PollActivityTaskQueueResponse {
+            task_token: token::encode(&tok),
+            workflow_namespace: poll.namespace.clone(),
+            workflow_type: Some(WorkflowType { name: workflow_type }),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: run.1.clone(),
+                run_id: run.2.clone(),
+            }),
+            activity_type: Some(ActivityType {
+                name: act.activity_type.clone(),
+            }),
+            activity_id: act.activity_id.clone(),
+            header: act.header.clone(),
+            input: act.input.clone(),
+            heartbeat_details: act.heartbeat_details.clone(),
+            scheduled_time: act.scheduled_time,
+            current_attempt_scheduled_time: act.current_attempt_scheduled_time,
+            started_time: act.started_time,
+            attempt: act.attempt,
+            schedule_to_close_timeout: act.schedule_to_close_timeout,
+            start_to_close_timeout: act.start_to_close_timeout,
+            heartbeat_timeout: act.heartbeat_timeout,
+            retry_policy: act.retry_policy.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// Records a heartbeat; returns whether cancellation was requested.
+    pub(crate) async fn heartbeat_activity(
+        &self,
+        namespace_id: &str,
+        token_bytes: &[u8],
+        details: Option<Payloads>,
+    ) -> Result<bool, ServiceError> {
+        let tok = token::decode(token_bytes)?;
+        let run: RunKey = (namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        shard
+            .update(&run, |m| {
+                let mut act = find(m, &tok)?;
+                act.heartbeat_details = details.clone();
+                act.last_heartbeat_time = Some(m.now);
+                let cancel = act.cancel_requested;
+                m.ms.activities.insert(act.scheduled_event_id, act);
+                m.dirty = true;
+                Ok(cancel)
+            })
+            .await
+    }
+
+    pub(crate) async fn finish_activity(
+        &self,
+        namespace_id: &str,
+        token_bytes: &[u8],
+        outcome: Outcome,
+        identity: &str,
+    ) -> Result<(), ServiceError> {
+        let tok = token::decode(token_bytes)?;
+        let run: RunKey = (namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        shard
+            .update(&run, |m| {
+                let act = find(m, &tok)?;
+                finish_attempt(m, act, outcome.clone(), identity);
+                Ok(())
+            })
+            .await
+    }
+}
+
+pub(crate) fn activity_timer(act: &ActivityInfo, kind: TimeoutType) -> TimerTask {
+    TimerTask {
+        r#type: TimerTaskType::ActivityTimeout as i32,
+        event_id: act.scheduled_event_id,
+        timeout_type: kind as i32,
+        attempt: act.attempt,
+        stamp: act.stamp,
+        ..Default::default()
+    }
+}
+
+/// A retry timer fired: send the next attempt to matching.
+pub(crate) fn retry_fired(m: &mut Mutation<'_>, scheduled: i64, stamp: i64) {
+    let Some(act) = m.ms.activities.get(&scheduled).cloned() else {
+        return;
+    };
+    if act.stamp != stamp || act.started_time.is_some() || !m.is_running() {
+        return;
+    }
+    dispatch_activity_attempt(m, &act);
+}

@@ -1,0 +1,360 @@
+//! The internal `HistoryService`: unwraps requests, calls the engine, maps errors at the edge.
+
+use crate::HistoryEngine;
+use crate::activity::Outcome;
+use crate::signals::Signal;
+use crate::start::StartSignal;
+use std::sync::Arc;
+use sundial_api::sundial::historyservice::v1::history_service_server::HistoryService;
+use sundial_api::sundial::historyservice::v1::*;
+use sundial_api::temporal::enums::v1::HistoryEventFilterType;
+use sundial_api::workflowservice::v1 as ws;
+use sundial_common::ServiceError;
+use tonic::{Request, Response, Status};
+
+#[derive(Clone)]
+pub struct HistoryHandler {
+    engine: Arc<HistoryEngine>,
+}
+
+impl HistoryHandler {
+    pub fn new(engine: Arc<HistoryEngine>) -> Self {
+        Self { engine }
+    }
+}
+
+fn missing(what: &str) -> Status {
+    ServiceError::invalid(format!("{what} is not set on request.")).into()
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+fn ok<T>(r: Result<T, ServiceError>) -> R<T> {
+    r.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl HistoryService for HistoryHandler {
+    async fn start_workflow_execution(
+        &self,
+        request: Request<StartWorkflowExecutionRequest>,
+    ) -> R<ws::StartWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let inner = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.start_workflow(&req.namespace_id, inner, None).await)
+    }
+
+    async fn signal_workflow_execution(
+        &self,
+        request: Request<SignalWorkflowExecutionRequest>,
+    ) -> R<ws::SignalWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let exec = r.workflow_execution.unwrap_or_default();
+        let signal = Signal {
+            name: r.signal_name,
+            input: r.input,
+            header: r.header,
+            identity: r.identity,
+            request_id: r.request_id,
+        };
+        ok(self
+            .engine
+            .signal(&req.namespace_id, &exec.workflow_id, &exec.run_id, signal)
+            .await
+            .map(|_| ws::SignalWorkflowExecutionResponse::default()))
+    }
+
+    async fn signal_with_start_workflow_execution(
+        &self,
+        request: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> R<ws::SignalWithStartWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let start = ws::StartWorkflowExecutionRequest {
+            namespace: r.namespace.clone(),
+            workflow_id: r.workflow_id.clone(),
+            workflow_type: r.workflow_type.clone(),
+            task_queue: r.task_queue.clone(),
+            input: r.input.clone(),
+            workflow_execution_timeout: r.workflow_execution_timeout,
+            workflow_run_timeout: r.workflow_run_timeout,
+            workflow_task_timeout: r.workflow_task_timeout,
+            identity: r.identity.clone(),
+            request_id: r.request_id.clone(),
+            workflow_id_reuse_policy: r.workflow_id_reuse_policy,
+            workflow_id_conflict_policy: r.workflow_id_conflict_policy,
+            retry_policy: r.retry_policy.clone(),
+            cron_schedule: r.cron_schedule.clone(),
+            memo: r.memo.clone(),
+            search_attributes: r.search_attributes.clone(),
+            header: r.header.clone(),
+            workflow_start_delay: r.workflow_start_delay,
+            user_metadata: r.user_metadata.clone(),
+            priority: r.priority.clone(),
+            ..Default::default()
+        };
+        let signal = StartSignal {
+            name: r.signal_name.clone(),
+            input: r.signal_input.clone(),
+            header: r.header.clone(),
+            identity: r.identity.clone(),
+        };
+        let started = self
+            .engine
+            .start_workflow(&req.namespace_id, start, Some(signal))
+            .await
+            .map_err(Status::from)?;
+        if !started.started {
+            // The run already existed: deliver the signal to it.
+            let signal = Signal {
+                name: r.signal_name,
+                input: r.signal_input,
+                header: r.header,
+                identity: r.identity,
+                request_id: r.request_id,
+            };
+            self.engine
+                .signal(&req.namespace_id, &r.workflow_id, &started.run_id, signal)
+                .await
+                .map_err(Status::from)?;
+        }
+        Ok(Response::new(ws::SignalWithStartWorkflowExecutionResponse {
+            run_id: started.run_id,
+            started: started.started,
+            ..Default::default()
+        }))
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        request: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> R<ws::RequestCancelWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let exec = r.workflow_execution.unwrap_or_default();
+        ok(self
+            .engine
+            .request_cancel(
+                &req.namespace_id,
+                &exec.workflow_id,
+                &exec.run_id,
+                &r.reason,
+                &r.identity,
+            )
+            .await
+            .map(|_| ws::RequestCancelWorkflowExecutionResponse::default()))
+    }
+
+    async fn terminate_workflow_execution(
+        &self,
+        request: Request<TerminateWorkflowExecutionRequest>,
+    ) -> R<ws::TerminateWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let exec = r.workflow_execution.unwrap_or_default();
+        ok(self
+            .engine
+            .terminate(
+                &req.namespace_id,
+                &exec.workflow_id,
+                &exec.run_id,
+                &r.reason,
+                r.details,
+                &r.identity,
+            )
+            .await
+            .map(|_| ws::TerminateWorkflowExecutionResponse::default()))
+    }
+
+    async fn describe_workflow_execution(
+        &self,
+        request: Request<DescribeWorkflowExecutionRequest>,
+    ) -> R<ws::DescribeWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .describe(&req.namespace_id, r.execution.unwrap_or_default())
+            .await)
+    }
+
+    async fn get_workflow_execution_history(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryRequest>,
+    ) -> R<ws::GetWorkflowExecutionHistoryResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.get_history(&req.namespace_id, r).await)
+    }
+
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> R<ws::GetWorkflowExecutionHistoryReverseResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        // Read everything forward, then page from the end.
+        let mut events = Vec::new();
+        let mut token = Vec::new();
+        loop {
+            let page = self
+                .engine
+                .get_history(
+                    &req.namespace_id,
+                    ws::GetWorkflowExecutionHistoryRequest {
+                        namespace: r.namespace.clone(),
+                        execution: r.execution.clone(),
+                        next_page_token: token,
+                        history_event_filter_type: HistoryEventFilterType::AllEvent as i32,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(Status::from)?;
+            events.extend(page.history.unwrap_or_default().events);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        events.reverse();
+        let start = if r.next_page_token.is_empty() {
+            0
+        } else {
+            std::str::from_utf8(&r.next_page_token)
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .ok_or_else(|| Status::from(ServiceError::invalid("Invalid NextPageToken.")))?
+        };
+        let size = usize::try_from(r.maximum_page_size)
+            .ok()
+            .filter(|s| *s > 0)
+            .unwrap_or(1000);
+        let end = (start + size).min(events.len());
+        let next_page_token = if end < events.len() {
+            end.to_string().into_bytes()
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(ws::GetWorkflowExecutionHistoryReverseResponse {
+            history: Some(sundial_api::temporal::history::v1::History {
+                events: events.get(start..end).map(<[_]>::to_vec).unwrap_or_default(),
+            }),
+            next_page_token,
+        }))
+    }
+
+    async fn query_workflow(&self, request: Request<QueryWorkflowRequest>) -> R<ws::QueryWorkflowResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.query(&req.namespace_id, r).await)
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        request: Request<ResetStickyTaskQueueRequest>,
+    ) -> R<ws::ResetStickyTaskQueueResponse> {
+        let req = request.into_inner();
+        let exec = req.execution.unwrap_or_default();
+        ok(self
+            .engine
+            .reset_sticky(&req.namespace_id, &exec.workflow_id, &exec.run_id)
+            .await
+            .map(|_| ws::ResetStickyTaskQueueResponse::default()))
+    }
+
+    async fn record_workflow_task_started(
+        &self,
+        request: Request<RecordWorkflowTaskStartedRequest>,
+    ) -> R<ws::PollWorkflowTaskQueueResponse> {
+        ok(self.engine.record_workflow_task_started(request.into_inner()).await)
+    }
+
+    async fn record_activity_task_started(
+        &self,
+        request: Request<RecordActivityTaskStartedRequest>,
+    ) -> R<ws::PollActivityTaskQueueResponse> {
+        ok(self.engine.record_activity_task_started(request.into_inner()).await)
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        request: Request<RespondWorkflowTaskCompletedRequest>,
+    ) -> R<ws::RespondWorkflowTaskCompletedResponse> {
+        ok(self.engine.respond_workflow_task_completed(request.into_inner()).await)
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        request: Request<RespondWorkflowTaskFailedRequest>,
+    ) -> R<ws::RespondWorkflowTaskFailedResponse> {
+        ok(self.engine.respond_workflow_task_failed(request.into_inner()).await)
+    }
+
+    async fn record_activity_task_heartbeat(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> R<ws::RecordActivityTaskHeartbeatResponse> {
+        let req = request.into_inner();
+        ok(self
+            .engine
+            .heartbeat_activity(&req.namespace_id, &req.task_token, req.details)
+            .await
+            .map(|cancel_requested| ws::RecordActivityTaskHeartbeatResponse {
+                cancel_requested,
+                ..Default::default()
+            }))
+    }
+
+    async fn respond_activity_task_completed(
+        &self,
+        request: Request<RespondActivityTaskCompletedRequest>,
+    ) -> R<ws::RespondActivityTaskCompletedResponse> {
+        let req = request.into_inner();
+        ok(self
+            .engine
+            .finish_activity(
+                &req.namespace_id,
+                &req.task_token,
+                Outcome::Completed(req.result),
+                &req.identity,
+            )
+            .await
+            .map(|_| ws::RespondActivityTaskCompletedResponse::default()))
+    }
+
+    async fn respond_activity_task_failed(
+        &self,
+        request: Request<RespondActivityTaskFailedRequest>,
+    ) -> R<ws::RespondActivityTaskFailedResponse> {
+        let req = request.into_inner();
+        let r = req.request.unwrap_or_default();
+        let outcome = Outcome::Failed {
+            failure: Box::new(r.failure.unwrap_or_default()),
+            details: r.last_heartbeat_details,
+        };
+        ok(self
+            .engine
+            .finish_activity(&req.namespace_id, &req.task_token, outcome, &r.identity)
+            .await
+            .map(|_| ws::RespondActivityTaskFailedResponse::default()))
+    }
+
+    async fn respond_activity_task_canceled(
+        &self,
+        request: Request<RespondActivityTaskCanceledRequest>,
+    ) -> R<ws::RespondActivityTaskCanceledResponse> {
+        let req = request.into_inner();
+        ok(self
+            .engine
+            .finish_activity(
+                &req.namespace_id,
+                &req.task_token,
+                Outcome::Canceled(req.details),
+                &req.identity,
+            )
+            .await
+            .map(|_| ws::RespondActivityTaskCanceledResponse::default()))
+    }
+}

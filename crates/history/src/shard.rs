@@ -1,0 +1,340 @@
+//! A history shard: the `range_id` lease, task-id allocation, the cache of loaded runs with a
+//! lock per run, and `update`/`create`, which turn a `Mutation` into one fenced transaction and
+//! then hand the new outbox tasks to the shard's queue processors.
+
+use crate::mutation::{Mutation, PendingTask};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask, WorkflowMutableState};
+use sundial_api::temporal::history::v1::History;
+use sundial_common::ServiceError;
+use sundial_common::time::now_nanos;
+use sundial_persistence::{
+    CurrentCondition, CurrentExecution, ExecutionKey, ExecutionWrite, HistoryBatch, NewTask, PersistenceError,
+    ShardRecord, Store,
+};
+use tokio::sync::{mpsc, watch};
+
+/// Task ids of one lease are `[range_id << RANGE_BITS, (range_id + 1) << RANGE_BITS)`.
+const RANGE_BITS: u32 = 20;
+const CACHE_CAPACITY: usize = 20_000;
+const CONFLICT_RETRIES: usize = 5;
+
+pub(crate) type RunKey = (String, String, String);
+
+/// What long polls on a run wait for.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct RunProgress {
+    pub next_event_id: i64,
+    pub closed: bool,
+}
+
+pub(crate) struct Loaded {
+    pub db_version: i64,
+    pub ms: WorkflowMutableState,
+}
+
+pub(crate) struct Entry {
+    pub state: tokio::sync::Mutex<Option<Loaded>>,
+    pub progress: watch::Sender<RunProgress>,
+}
+
+/// Where committed tasks go: the shard's queue processors.
+pub(crate) struct QueueInbox {
+    pub transfer: mpsc::UnboundedSender<(i64, TransferTask)>,
+    pub timer: mpsc::UnboundedSender<(i64, i64, TimerTask)>,
+    pub visibility: mpsc::UnboundedSender<(i64, VisibilityTask)>,
+}
+
+struct IdBlock {
+    next: i64,
+    end: i64,
+}
+
+pub(crate) struct Shard {
+    pub id: i32,
+    pub store: Arc<dyn Store>,
+    range_id: std::sync::atomic::AtomicI64,
+    ids: tokio::sync::Mutex<IdBlock>,
+    cache: Mutex<HashMap<RunKey, Arc<Entry>>>,
+    inbox: QueueInbox,
+}
+
+impl Shard {
+    /// Takes ownership of shard `id` by bumping its `range_id`.
+    pub async fn acquire(
+        id: i32,
+        store: Arc<dyn Store>,
+        owner: &str,
+        inbox: QueueInbox,
+    ) -> Result<Arc<Shard>, ServiceError> {
+        let current = store.get_or_create_shard(id).await?;
+        let mut next = current.clone();
+        next.range_id += 1;
+        next.info.owner = owner.to_owned();
+        next.info.update_time = Some(sundial_common::time::now_timestamp());
+        store.update_shard(&next, current.range_id).await?;
+        tracing::info!(shard = id, range_id = next.range_id, "acquired history shard");
+        Ok(Arc::new(Shard {
+            id,
+            store,
+            range_id: next.range_id.into(),
+            ids: tokio::sync::Mutex::new(IdBlock {
+                next: next.range_id << RANGE_BITS,
+                end: (next.range_id + 1) << RANGE_BITS,
+            }),
+            cache: Mutex::new(HashMap::new()),
+            inbox,
+        }))
+    }
+
+    fn range_id(&self) -> i64 {
+        self.range_id.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Allocates `n` consecutive task ids, renewing the lease when the block runs out.
+    async fn allocate_ids(&self, n: usize) -> Result<i64, ServiceError> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let mut ids = self.ids.lock().await;
+        if ids.next + n > ids.end {
+            let current = self.range_id();
+            let mut record = self.store.get_or_create_shard(self.id).await?;
+            if record.range_id != current {
+                return Err(ServiceError::Unavailable(format!("shard {} ownership lost", self.id)));
+            }
+            record = ShardRecord {
+                range_id: current + 1,
+                ..record
+            };
+            self.store.update_shard(&record, current).await?;
+            self.range_id.store(current + 1, std::sync::atomic::Ordering::Release);
+            ids.next = (current + 1) << RANGE_BITS;
+            ids.end = (current + 2) << RANGE_BITS;
+        }
+        let first = ids.next;
+        ids.next += n;
+        Ok(first)
+    }
+
+    pub fn key(&self, run: &RunKey) -> ExecutionKey {
+        ExecutionKey {
+            shard_id: self.id,
+            namespace_id: run.0.clone(),
+            workflow_id: run.1.clone(),
+            run_id: run.2.clone(),
+        }
+    }
+
+    pub fn entry(&self, run: &RunKey) -> Arc<Entry> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = cache.get(run) {
+            return e.clone();
+        }
+        if cache.len() >= CACHE_CAPACITY {
+            // Drop runs nobody is using; a dropped run is simply reloaded on next use.
+            cache.retain(|_, e| Arc::strong_count(e) > 1 || e.progress.receiver_count() > 0);
+        }
+        let entry = Arc::new(Entry {
+            state: tokio::sync::Mutex::new(None),
+            progress: watch::channel(RunProgress::default()).0,
+        });
+        cache.insert(run.clone(), entry.clone());
+        entry
+    }
+
+    async fn load(&self, run: &RunKey, slot: &mut Option<Loaded>) -> Result<(), ServiceError> {
+        if slot.is_some() {
+            return Ok(());
+        }
+        let stored = self.store.get_execution(&self.key(run)).await?;
+        let Some(stored) = stored else {
+            return Err(ServiceError::NotFound(format!(
+                "workflow execution not found for workflow ID \"{}\" and run ID \"{}\"",
+                run.1, run.2
+            )));
+        };
+        let progress =
+            RunProgress {
+                next_event_id: stored.state.info.as_ref().map_or(0, |i| i.next_event_id),
+                closed: stored.state.info.as_ref().is_some_and(|i| {
+                    i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32
+                }),
+            };
+        *slot = Some(Loaded {
+            db_version: stored.db_record_version,
+            ms: stored.state,
+        });
+        if let Some(entry) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(run) {
+            entry.progress.send_replace(progress);
+        }
+        Ok(())
+    }
+
+    /// A copy of the run's current mutable state.
+    pub async fn snapshot(&self, run: &RunKey) -> Result<WorkflowMutableState, ServiceError> {
+        let entry = self.entry(run);
+        let mut guard = entry.state.lock().await;
+        self.load(run, &mut guard).await?;
+        Ok(guard.as_ref().map(|l| l.ms.clone()).unwrap_or_default())
+    }
+
+    /// Runs one transition of an existing run: lock, load, `f`, persist, notify. On a write
+    /// conflict the cached state is dropped and `f` runs again on a fresh load. If `f` fails,
+    /// the in-memory state it may have half-changed is dropped too.
+    pub async fn update<R>(
+        &self,
+        run: &RunKey,
+        mut f: impl FnMut(&mut Mutation<'_>) -> Result<R, ServiceError>,
+    ) -> Result<R, ServiceError> {
+        let entry = self.entry(run);
+        for _ in 0..CONFLICT_RETRIES {
+            let mut guard = entry.state.lock().await;
+            self.load(run, &mut guard).await?;
+            let Some(loaded) = guard.as_mut() else {
+                return Err(ServiceError::Internal("execution vanished from cache".into()));
+            };
+            let mut m = Mutation::new(&mut loaded.ms, now_nanos());
+            let result = match f(&mut m) {
+                Ok(r) => r,
+                Err(e) => {
+                    *guard = None;
+                    return Err(e);
+                }
+            };
+            let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
+            if events.is_empty() && tasks.is_empty() && closed.is_none() && !m.dirty {
+                return Ok(result);
+            }
+            let version = loaded.db_version + 1;
+            match self
+                .persist(run, &mut loaded.ms, version, events, tasks, closed, None)
+                .await
+            {
+                Ok(progress) => {
+                    loaded.db_version = version;
+                    entry.progress.send_replace(progress);
+                    return Ok(result);
+                }
+                Err(PersistenceError::ConditionFailed(reason)) => {
+                    tracing::debug!(%reason, "execution write conflict; reloading");
+                    *guard = None;
+                }
+                Err(e) => {
+                    *guard = None;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "too many concurrent updates to the workflow; retry".into(),
+        ))
+    }
+
+    /// Creates a run from a prepared mutable state and its first transition.
+    pub async fn create(
+        &self,
+        run: &RunKey,
+        mut ms: WorkflowMutableState,
+        m_events: Vec<sundial_api::temporal::history::v1::HistoryEvent>,
+        m_tasks: Vec<PendingTask>,
+        condition: CurrentCondition,
+        current: CurrentExecution,
+    ) -> Result<(), PersistenceError> {
+        let entry = self.entry(run);
+        let mut guard = entry.state.lock().await;
+        let progress = self
+            .persist(run, &mut ms, 1, m_events, m_tasks, None, Some((condition, current)))
+            .await?;
+        *guard = Some(Loaded { db_version: 1, ms });
+        entry.progress.send_replace(progress);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn persist(
+        &self,
+        run: &RunKey,
+        ms: &mut WorkflowMutableState,
+        db_version: i64,
+        mut events: Vec<sundial_api::temporal::history::v1::HistoryEvent>,
+        tasks: Vec<PendingTask>,
+        closed: Option<i32>,
+        create: Option<(CurrentCondition, CurrentExecution)>,
+    ) -> Result<RunProgress, PersistenceError> {
+        let first_id = self
+            .allocate_ids(tasks.len() + 1)
+            .await
+            .map_err(|e| PersistenceError::ConditionFailed(e.to_string()))?;
+        let info = ms.info.get_or_insert_with(Default::default);
+        info.state_transition_count += 1;
+        let history = if events.is_empty() {
+            None
+        } else {
+            for e in &mut events {
+                e.task_id = first_id;
+            }
+            let history = History { events };
+            info.history_size_bytes += sundial_api::prost::Message::encoded_len(&history) as i64;
+            info.history_batch_count += 1;
+            Some(HistoryBatch {
+                first_event_id: history.events.first().map_or(0, |e| e.event_id),
+                txn_id: db_version,
+                history,
+            })
+        };
+        let next_event_id = info.next_event_id;
+        let visibility_task = VisibilityTask {
+            namespace_id: run.0.clone(),
+            workflow_id: run.1.clone(),
+            run_id: run.2.clone(),
+        };
+        let new_tasks: Vec<NewTask> = tasks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let task_id = first_id + 1 + i as i64;
+                match t {
+                    PendingTask::Transfer(task) => NewTask::Transfer { task_id, task },
+                    PendingTask::Timer { fire_at, task } => NewTask::Timer { fire_at, task_id, task },
+                    PendingTask::Visibility => NewTask::Visibility {
+                        task_id,
+                        task: visibility_task.clone(),
+                    },
+                }
+            })
+            .collect();
+        let key = self.key(run);
+        let write = ExecutionWrite {
+            key: &key,
+            state: ms,
+            next_event_id,
+            db_record_version: db_version,
+            history,
+            tasks: new_tasks.clone(),
+        };
+        match create {
+            Some((condition, current)) => {
+                self.store
+                    .create_execution(self.range_id(), write, condition, &current)
+                    .await?
+            }
+            None => self.store.update_execution(self.range_id(), write, closed).await?,
+        }
+        for task in new_tasks {
+            // A closed receiver means the shard is stopping; the tasks are durable and will be
+            // loaded by the next owner.
+            let _ = match task {
+                NewTask::Transfer { task_id, task } => self.inbox.transfer.send((task_id, task)).map_err(|_| ()),
+                NewTask::Timer { fire_at, task_id, task } => {
+                    self.inbox.timer.send((fire_at, task_id, task)).map_err(|_| ())
+                }
+                NewTask::Visibility { task_id, task } => self.inbox.visibility.send((task_id, task)).map_err(|_| ()),
+            };
+        }
+        let closed = ms
+            .info
+            .as_ref()
+            .is_some_and(|i| i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32);
+        Ok(RunProgress { next_event_id, closed })
+    }
+}

@@ -1,0 +1,170 @@
+//! Requests from outside the run: signal, cancel request, terminate, reset sticky queue.
+
+use crate::HistoryEngine;
+use crate::mutation::Mutation;
+use crate::workflow_task::clear_sticky;
+use sundial_api::temporal::common::v1::{Header, Payloads};
+use sundial_api::temporal::enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use sundial_api::temporal::history::v1::history_event::Attributes;
+use sundial_api::temporal::history::v1::{
+    WorkflowExecutionCancelRequestedEventAttributes, WorkflowExecutionSignaledEventAttributes,
+    WorkflowExecutionTerminatedEventAttributes, WorkflowTaskFailedEventAttributes,
+};
+use sundial_common::ServiceError;
+
+/// Temporal keeps this many signal request ids for de-duplication.
+const MAX_SIGNAL_REQUEST_IDS: usize = 1000;
+
+fn completed_error() -> ServiceError {
+    ServiceError::NotFound("workflow execution already completed".into())
+}
+
+pub(crate) struct Signal {
+    pub name: String,
+    pub input: Option<Payloads>,
+    pub header: Option<Header>,
+    pub identity: String,
+    pub request_id: String,
+}
+
+/// Closes the run as terminated. A running workflow task is failed first, as Temporal does,
+/// so the history shows it never completed.
+pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<Payloads>, identity: &str) {
+    if let Some(wt) = m.ms.workflow_task.clone()
+        && wt.started_event_id != 0
+    {
+        m.materialize_transient_task();
+        m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
+            WorkflowTaskFailedEventAttributes {
+                scheduled_event_id: wt.scheduled_event_id,
+                started_event_id: wt.started_event_id,
+                cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
+                identity: identity.to_owned(),
+                ..Default::default()
+            },
+        ));
+        m.ms.workflow_task = None;
+    }
+    m.close(
+        WorkflowExecutionStatus::Terminated,
+        Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
+            reason: reason.to_owned(),
+            details,
+            identity: identity.to_owned(),
+        }),
+    );
+}
+
+impl HistoryEngine {
+    pub(crate) async fn signal(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+        signal: Signal,
+    ) -> Result<(), ServiceError> {
+        let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
+        let shard = self.shard(namespace_id, workflow_id).clone();
+        shard
+            .update(&run, |m| {
+                if !m.is_running() {
+                    return Err(completed_error());
+                }
+                if !signal.request_id.is_empty() {
+                    if m.ms.signal_request_ids.contains(&signal.request_id) {
+                        return Ok(());
+                    }
+                    m.ms.signal_request_ids.push(signal.request_id.clone());
+                    if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
+                        m.ms.signal_request_ids.remove(0);
+                    }
+                }
+                m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
+                    WorkflowExecutionSignaledEventAttributes {
+                        signal_name: signal.name.clone(),
+                        input: signal.input.clone(),
+                        identity: signal.identity.clone(),
+                        header: signal.header.clone(),
+                        request_id: signal.request_id.clone(),
+                        ..Default::default()
+                    },
+                ));
+                m.schedule_workflow_task(1);
+                m.dirty = true;
+                Ok(())
+            })
+            .await
+    }
+
+    pub(crate) async fn request_cancel(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+        reason: &str,
+        identity: &str,
+    ) -> Result<(), ServiceError> {
+        let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
+        let shard = self.shard(namespace_id, workflow_id).clone();
+        shard
+            .update(&run, |m| {
+                // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
+                if !m.is_running() || m.info_ref().cancel_requested {
+                    return Ok(());
+                }
+                m.info().cancel_requested = true;
+                m.add_or_buffer(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+                    WorkflowExecutionCancelRequestedEventAttributes {
+                        cause: reason.to_owned(),
+                        identity: identity.to_owned(),
+                        ..Default::default()
+                    },
+                ));
+                m.schedule_workflow_task(1);
+                m.dirty = true;
+                Ok(())
+            })
+            .await
+    }
+
+    pub(crate) async fn terminate(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+        reason: &str,
+        details: Option<Payloads>,
+        identity: &str,
+    ) -> Result<(), ServiceError> {
+        let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
+        let shard = self.shard(namespace_id, workflow_id).clone();
+        shard
+            .update(&run, |m| {
+                if !m.is_running() {
+                    return Err(completed_error());
+                }
+                terminate_in(m, reason, details.clone(), identity);
+                Ok(())
+            })
+            .await
+    }
+
+    pub(crate) async fn reset_sticky(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<(), ServiceError> {
+        let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
+        let shard = self.shard(namespace_id, workflow_id).clone();
+        shard
+            .update(&run, |m| {
+                if !m.info_ref().sticky_task_queue.is_empty() {
+                    clear_sticky(m);
+                    m.dirty = true;
+                }
+                Ok(())
+            })
+            .await
+    }
+}

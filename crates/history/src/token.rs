@@ -1,0 +1,20 @@
+//! Task tokens: what workers hand back to identify the task they completed.
+
+use sundial_api::prost::Message;
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_common::ServiceError;
+
+pub(crate) fn encode(token: &TaskToken) -> Vec<u8> {
+    token.encode_to_vec()
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
+    if bytes.is_empty() {
+        return Err(ServiceError::invalid("Task token not set on request."));
+    }
+    let token = TaskToken::decode(bytes).map_err(|_| ServiceError::invalid("Error deserializing task token."))?;
+    if token.workflow_id.is_empty() || token.run_id.is_empty() {
+        return Err(ServiceError::invalid("Error deserializing task token."));
+    }
+    Ok(token)
+}

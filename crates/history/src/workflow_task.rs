@@ -1,0 +1,410 @@
+//! Workflow tasks: started (a poller took it), completed (commands), failed, and the response
+//! a worker receives with the history it needs.
+
+use crate::HistoryEngine;
+use crate::commands::{CommandFailure, apply_commands};
+use crate::mutation::{Mutation, scheduled_attributes, started_attributes};
+use crate::shard::{RunKey, Shard};
+use crate::token;
+use std::sync::Arc;
+use sundial_api::sundial::historyservice::v1::{
+    RecordWorkflowTaskStartedRequest, RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskFailedRequest,
+};
+use sundial_api::sundial::persistence::v1::{TimerTask, TimerTaskType, WorkflowMutableState, WorkflowTaskInfo};
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::{WorkflowExecution, WorkflowType};
+use sundial_api::temporal::enums::v1::{TaskQueueKind, TimeoutType, WorkflowTaskFailedCause};
+use sundial_api::temporal::failure::v1::Failure;
+use sundial_api::temporal::history::v1::history_event::Attributes;
+use sundial_api::temporal::history::v1::{
+    History, HistoryEvent, WorkflowTaskCompletedEventAttributes, WorkflowTaskFailedEventAttributes,
+    WorkflowTaskStartedEventAttributes,
+};
+use sundial_api::temporal::taskqueue::v1::TaskQueue;
+use sundial_api::workflowservice::v1::{
+    PollWorkflowTaskQueueResponse, RespondWorkflowTaskCompletedResponse, RespondWorkflowTaskFailedResponse,
+};
+use sundial_common::ServiceError;
+use sundial_common::time::duration_from_pb;
+
+/// What a started workflow task needs to become a poll response.
+pub(crate) struct StartedTask {
+    pub wt: WorkflowTaskInfo,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub previous_started_event_id: i64,
+    /// Whether the worker has the run cached (sticky): it gets only the new events.
+    pub partial_history: bool,
+}
+
+fn task_not_found() -> ServiceError {
+    ServiceError::NotFound("Workflow task not found.".into())
+}
+
+fn completed_error() -> ServiceError {
+    ServiceError::NotFound("Workflow execution already completed.".into())
+}
+
+/// Marks the scheduled workflow task started in `m`; returns what the response needs.
+pub(crate) fn start_task(
+    m: &mut Mutation<'_>,
+    identity: &str,
+    request_id: &str,
+    partial_history: bool,
+) -> Option<StartedTask> {
+    let mut wt = m.ms.workflow_task.clone()?;
+    wt.identity = identity.to_owned();
+    wt.request_id = request_id.to_owned();
+    wt.started_time = Some(m.now);
+    wt.started_event_id = if wt.transient {
+        wt.scheduled_event_id + 1
+    } else {
+        let history_size_bytes = m.info_ref().history_size_bytes;
+        m.add_event(Attributes::WorkflowTaskStartedEventAttributes(
+            WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: wt.scheduled_event_id,
+                identity: identity.to_owned(),
+                request_id: request_id.to_owned(),
+                history_size_bytes,
+                ..Default::default()
+            },
+        ))
+    };
+    m.ms.workflow_task = Some(wt.clone());
+    if let Some(t) = wt.start_to_close_timeout.as_ref().and_then(duration_from_pb) {
+        m.timer_after(
+            t,
+            TimerTask {
+                r#type: TimerTaskType::WorkflowTaskTimeout as i32,
+                event_id: wt.scheduled_event_id,
+                timeout_type: TimeoutType::StartToClose as i32,
+                attempt: wt.attempt,
+                stamp: wt.stamp,
+                ..Default::default()
+            },
+        );
+    }
+    let info = m.info_ref();
+    Some(StartedTask {
+        wt,
+        workflow_type: info.workflow_type.clone(),
+        task_queue: info.task_queue.clone(),
+        previous_started_event_id: info.last_completed_workflow_task_started_event_id,
+        partial_history,
+    })
+}
+
+/// Fails the running workflow task: records why (first attempt only; later attempts are
+/// transient), writes what was buffered, and schedules the next attempt.
+pub(crate) fn fail_task(
+    m: &mut Mutation<'_>,
+    cause: WorkflowTaskFailedCause,
+    failure: Option<Failure>,
+    identity: &str,
+    binary_checksum: &str,
+) {
+    let Some(wt) = m.ms.workflow_task.clone() else { return };
+    if !wt.transient {
+        m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
+            WorkflowTaskFailedEventAttributes {
+                scheduled_event_id: wt.scheduled_event_id,
+                started_event_id: wt.started_event_id,
+                cause: cause as i32,
+                failure,
+                identity: identity.to_owned(),
+                binary_checksum: binary_checksum.to_owned(),
+                ..Default::default()
+            },
+        ));
+    }
+    m.ms.workflow_task = None;
+    clear_sticky(m);
+    let flushed = m.flush_buffered();
+    m.schedule_workflow_task(if flushed { 1 } else { wt.attempt + 1 });
+}
+
+pub(crate) fn clear_sticky(m: &mut Mutation<'_>) {
+    let info = m.info();
+    info.sticky_task_queue.clear();
+    info.sticky_schedule_to_start_timeout = None;
+}
+
+/// Checks that `token` names the workflow task that is running now.
+fn check_token(m: &Mutation<'_>, token: &TaskToken) -> Result<WorkflowTaskInfo, ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    let wt = m.ms.workflow_task.clone().ok_or_else(task_not_found)?;
+    if wt.scheduled_event_id != token.scheduled_event_id
+        || wt.started_event_id == 0
+        || wt.started_event_id != token.started_event_id
+        || (token.workflow_task_stamp != 0 && wt.stamp != token.workflow_task_stamp)
+    {
+        return Err(task_not_found());
+    }
+    Ok(wt)
+}
+
+impl HistoryEngine {
+    pub(crate) async fn record_workflow_task_started(
+        &self,
+        req: RecordWorkflowTaskStartedRequest,
+    ) -> Result<PollWorkflowTaskQueueResponse, ServiceError> {
+        let exec = req.execution.clone().unwrap_or_default();
+        let run: RunKey = (req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        let poll = req.poll_request.clone().unwrap_or_default();
+        let partial = poll
+            .task_queue
+            .as_ref()
+            .is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+        let started = shard
+            .update(&run, |m| {
+                if !m.is_running() {
+                    return Err(completed_error());
+                }
+                let wt = m.ms.workflow_task.clone().ok_or_else(task_not_found)?;
+                if wt.scheduled_event_id != req.scheduled_event_id {
+                    return Err(task_not_found());
+                }
+                if wt.started_event_id != 0 {
+                    if wt.request_id == req.request_id {
+                        let info = m.info_ref();
+                        return Ok(StartedTask {
+                            wt,
+                            workflow_type: info.workflow_type.clone(),
+                            task_queue: info.task_queue.clone(),
+                            previous_started_event_id: info.last_completed_workflow_task_started_event_id,
+                            partial_history: partial,
+                        });
+                    }
+                    return Err(ServiceError::FailedPrecondition(
+                        "Workflow task already started.".into(),
+                    ));
+                }
+                start_task(m, &poll.identity, &req.request_id, partial).ok_or_else(task_not_found)
+            })
+            .await?;
+        self.workflow_task_response(&shard, &run, started).await
+    }
+
+    /// Builds the poll response for a started workflow task, reading the events it needs.
+    pub(crate) async fn workflow_task_response(
+        &self,
+        shard: &Arc<Shard>,
+        run: &RunKey,
+        t: StartedTask,
+    ) -> Result<PollWorkflowTaskQueueResponse, ServiceError> {
+        let from = if t.partial_history {
+            t.previous_started_event_id + 1
+        } else {
+            1
+        };
+        let mut events = self.read_events(shard, run, from, t.wt.started_event_id).await?;
+        if t.wt.transient {
+            let mut scheduled = crate::events::new_event(
+                t.wt.scheduled_event_id,
+                t.wt.scheduled_time.unwrap_or_default(),
+                scheduled_attributes(&t.wt, &t.task_queue),
+            );
+            scheduled.task_id = 0;
+            events.push(scheduled);
+            events.push(crate::events::new_event(
+                t.wt.started_event_id,
+                t.wt.started_time.unwrap_or_default(),
+                started_attributes(&t.wt),
+            ));
+        }
+        let token = TaskToken {
+            namespace_id: run.0.clone(),
+            workflow_id: run.1.clone(),
+            run_id: run.2.clone(),
+            scheduled_event_id: t.wt.scheduled_event_id,
+            started_event_id: t.wt.started_event_id,
+            attempt: t.wt.attempt,
+            workflow_task_stamp: t.wt.stamp,
+            ..Default::default()
+        };
+        Ok(PollWorkflowTaskQueueResponse {
+            task_token: token::encode(&token),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: run.1.clone(),
+                run_id: run.2.clone(),
+            }),
+            workflow_type: Some(WorkflowType { name: t.workflow_type }),
+            previous_started_event_id: t.previous_started_event_id,
+            started_event_id: t.wt.started_event_id,
+            attempt: t.wt.attempt,
+            history: Some(History { events }),
+            workflow_execution_task_queue: Some(TaskQueue {
+                name: t.task_queue,
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            scheduled_time: t.wt.scheduled_time,
+            started_time: t.wt.started_time,
+            ..Default::default()
+        })
+    }
+
+    /// Events `from..=to` of a run. Reads from the batch that starts at `from` when there is
+    /// one (the usual sticky case), else the whole history.
+    pub(crate) async fn read_events(
+        &self,
+        shard: &Shard,
+        run: &RunKey,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<HistoryEvent>, ServiceError> {
+        let mut start = from;
+        loop {
+            let mut events = Vec::new();
+            let mut cursor = start;
+            loop {
+                let batches = shard.store.read_history(shard.id, &run.2, cursor, 256).await?;
+                let Some(last) = batches.last() else { break };
+                cursor = last.history.events.last().map_or(cursor + 1, |e| e.event_id + 1);
+                let done = batches.len() < 256;
+                for b in batches {
+                    events.extend(
+                        b.history
+                            .events
+                            .into_iter()
+                            .filter(|e| e.event_id >= from && e.event_id <= to),
+                    );
+                }
+                if done || cursor > to {
+                    break;
+                }
+            }
+            if events.first().is_some_and(|e| e.event_id == from) || start == 1 || from > to {
+                return Ok(events);
+            }
+            start = 1;
+        }
+    }
+
+    pub(crate) async fn respond_workflow_task_completed(
+        &self,
+        req: RespondWorkflowTaskCompletedRequest,
+    ) -> Result<RespondWorkflowTaskCompletedResponse, ServiceError> {
+        let request = req.request.unwrap_or_default();
+        let tok = token::decode(&request.task_token)?;
+        let run: RunKey = (req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        let inline = shard
+            .update(&run, |m| {
+                let wt = check_token(m, &tok)?;
+                let snapshot: WorkflowMutableState = m.ms.clone();
+                let events_before = m.events.len();
+                m.materialize_transient_task();
+                let completed_id = m.add_event(Attributes::WorkflowTaskCompletedEventAttributes(
+                    WorkflowTaskCompletedEventAttributes {
+                        scheduled_event_id: wt.scheduled_event_id,
+                        started_event_id: wt.started_event_id,
+                        identity: request.identity.clone(),
+                        binary_checksum: request.binary_checksum.clone(),
+                        worker_version: request.worker_version_stamp.clone(),
+                        sdk_metadata: request.sdk_metadata.clone(),
+                        metering_metadata: request.metering_metadata,
+                        ..Default::default()
+                    },
+                ));
+                m.info().last_completed_workflow_task_started_event_id = wt.started_event_id;
+                m.ms.workflow_task = None;
+                match &request.sticky_attributes {
+                    Some(s) if s.worker_task_queue.as_ref().is_some_and(|q| !q.name.is_empty()) => {
+                        let info = m.info();
+                        info.sticky_task_queue =
+                            s.worker_task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+                        info.sticky_schedule_to_start_timeout = s.schedule_to_start_timeout;
+                    }
+                    _ => clear_sticky(m),
+                }
+                let new_events_arrived = !m.ms.buffered_events.is_empty();
+                if let Err(failure) = apply_commands(m, &request.commands, completed_id, new_events_arrived) {
+                    // A bad command fails the whole task: nothing it did is kept.
+                    *m.ms = snapshot;
+                    m.events.truncate(events_before);
+                    m.tasks.clear();
+                    m.closed = None;
+                    return Ok(failed_by_command(
+                        m,
+                        failure,
+                        &request.identity,
+                        &request.binary_checksum,
+                    ));
+                }
+                let flushed = m.flush_buffered();
+                if m.closed.is_some() {
+                    return Ok(None);
+                }
+                if flushed || request.force_create_new_workflow_task {
+                    m.schedule_workflow_task(1);
+                }
+                if request.return_new_workflow_task
+                    && m.ms.workflow_task.as_ref().is_some_and(|w| w.started_event_id == 0)
+                {
+                    // Hand the new task straight back: no trip through matching.
+                    let scheduled = m.ms.workflow_task.as_ref().map_or(0, |w| w.scheduled_event_id);
+                    m.tasks.retain(|t| {
+                        !matches!(t, crate::mutation::PendingTask::Transfer(tt) if tt.scheduled_event_id == scheduled)
+                    });
+                    let sticky = !m.info_ref().sticky_task_queue.is_empty();
+                    let request_id = uuid::Uuid::new_v4().to_string();
+                    return Ok(start_task(m, &request.identity, &request_id, sticky));
+                }
+                Ok(None)
+            })
+            .await?;
+        let workflow_task = match inline {
+            Some(t) => Some(self.workflow_task_response(&shard, &run, t).await?),
+            None => None,
+        };
+        Ok(RespondWorkflowTaskCompletedResponse {
+            workflow_task,
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn respond_workflow_task_failed(
+        &self,
+        req: RespondWorkflowTaskFailedRequest,
+    ) -> Result<RespondWorkflowTaskFailedResponse, ServiceError> {
+        let request = req.request.unwrap_or_default();
+        let tok = token::decode(&request.task_token)?;
+        let run: RunKey = (req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.0, &run.1).clone();
+        shard
+            .update(&run, |m| {
+                check_token(m, &tok)?;
+                let cause =
+                    WorkflowTaskFailedCause::try_from(request.cause).unwrap_or(WorkflowTaskFailedCause::Unspecified);
+                fail_task(
+                    m,
+                    cause,
+                    request.failure.clone(),
+                    &request.identity,
+                    &request.binary_checksum,
+                );
+                Ok(())
+            })
+            .await?;
+        Ok(RespondWorkflowTaskFailedResponse::default())
+    }
+}
+
+fn failed_by_command(
+    m: &mut Mutation<'_>,
+    failure: CommandFailure,
+    identity: &str,
+    binary_checksum: &str,
+) -> Option<StartedTask> {
+    tracing::info!(cause = ?failure.cause, message = %failure.message, "workflow task failed by a bad command");
+    let f = Failure {
+        message: failure.message,
+        ..Default::default()
+    };
+    fail_task(m, failure.cause, Some(f), identity, binary_checksum);
+    None
+}

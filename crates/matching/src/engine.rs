@@ -1,0 +1,367 @@
+//! `MatchingEngine`: owns the loaded partitions, adds tasks (sync match or backlog), runs long
+//! polls, and records a matched task as started with history before the poller sees it.
+
+use crate::MatchingConfig;
+use crate::error::MatchingError;
+use crate::partition::{Offer, POLLER_HISTORY, Partition, PollStart, WaitOutcome, lock};
+use crate::query::QueryRegistry;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use sundial_api::sundial::historyservice::v1::{RecordActivityTaskStartedRequest, RecordWorkflowTaskStartedRequest};
+use sundial_api::sundial::matchingservice::v1::TaskInfo;
+use sundial_api::workflowservice::v1::{
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollWorkflowTaskQueueRequest,
+    PollWorkflowTaskQueueResponse,
+};
+use sundial_persistence::{PersistenceError, TaskQueueKey, TaskQueueStore};
+use sundial_rpc::HistoryClient;
+use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
+use tonic::{Code, Status};
+
+/// Partitions with nothing to do for this long are unloaded (`matching.maxTaskQueueIdleTime`).
+const IDLE_UNLOAD: Duration = Duration::from_secs(300);
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// Losing a lease mid-request is retried on a freshly loaded partition this many times.
+const RELOAD_ATTEMPTS: usize = 3;
+
+type Slot = Arc<OnceCell<Arc<Partition>>>;
+
+pub struct MatchingEngine {
+    store: Arc<dyn TaskQueueStore>,
+    history: HistoryClient,
+    pub(crate) config: MatchingConfig,
+    partitions: Mutex<HashMap<TaskQueueKey, Slot>>,
+    pub(crate) queries: QueryRegistry,
+    shutting_down: AtomicBool,
+    sweeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The poll a task is matched to; its request is forwarded to history.
+#[derive(Clone, Debug)]
+pub(crate) enum PollRequest {
+    Workflow(PollWorkflowTaskQueueRequest),
+    Activity(PollActivityTaskQueueRequest),
+}
+
+#[derive(Debug)]
+pub(crate) enum Polled {
+    Workflow(PollWorkflowTaskQueueResponse),
+    Activity(PollActivityTaskQueueResponse),
+}
+
+/// A poll as matching sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Poll {
+    pub namespace_id: String,
+    pub poller_id: String,
+    pub identity: String,
+    pub request: PollRequest,
+}
+
+/// History's answer for a matched task, after acks or re-queueing were handled.
+enum Recorded {
+    Started(Box<Polled>),
+    Stale,
+    Failed(Status),
+}
+
+/// NOT_FOUND (workflow or task gone), ALREADY_EXISTS (started already), FAILED_PRECONDITION
+/// (task no longer current): the task is stale and must not be retried.
+fn is_stale(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::NotFound | Code::AlreadyExists | Code::FailedPrecondition
+    )
+}
+
+impl MatchingEngine {
+    pub fn new(store: Arc<dyn TaskQueueStore>, history: HistoryClient, config: MatchingConfig) -> Arc<Self> {
+        let engine = Arc::new(Self {
+            store,
+            history,
+            config,
+            partitions: Mutex::new(HashMap::new()),
+            queries: QueryRegistry::default(),
+            shutting_down: AtomicBool::new(false),
+            sweeper: Mutex::new(None),
+        });
+        let sweeper = tokio::spawn(sweep_idle(Arc::downgrade(&engine)));
+        *lock(&engine.sweeper) = Some(sweeper);
+        engine
+    }
+
+    /// Stops background work, releases waiting pollers and saves ack levels. Idempotent.
+    pub async fn shutdown(&self) {
+        if self.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(handle) = lock(&self.sweeper).take() {
+            handle.abort();
+        }
+        let slots: Vec<Slot> = lock(&self.partitions).drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            if let Some(p) = slot.get() {
+                p.stop();
+                p.flush_acks().await;
+            }
+        }
+        self.queries.clear();
+    }
+
+    fn check_running(&self) -> Result<(), MatchingError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(MatchingError::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    /// The loaded partition for `key`, leasing it on first use.
+    pub(crate) async fn partition(&self, key: &TaskQueueKey, sticky: bool) -> Result<Arc<Partition>, MatchingError> {
+        for _ in 0..RELOAD_ATTEMPTS {
+            self.check_running()?;
+            let slot = lock(&self.partitions).entry(key.clone()).or_default().clone();
+            let loaded = slot
+                .get_or_try_init(|| Partition::load(self.store.clone(), key.clone(), sticky))
+                .await;
+            match loaded {
+                Ok(p) if !p.is_lost() => {
+                    if self.shutting_down.load(Ordering::SeqCst) {
+                        p.stop();
+                        return Err(MatchingError::ShuttingDown);
+                    }
+                    return Ok(p.clone());
+                }
+                Ok(_) => self.unload(key, &slot),
+                Err(e) => {
+                    self.unload(key, &slot);
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(MatchingError::Persistence(PersistenceError::ConditionFailed(format!(
+            "task queue {key} keeps losing its lease"
+        ))))
+    }
+
+    /// The partition if it is loaded (sticky adds never load one: no load, no recent poller).
+    pub(crate) fn loaded(&self, key: &TaskQueueKey) -> Option<Arc<Partition>> {
+        let map = lock(&self.partitions);
+        map.get(key)
+            .and_then(|slot| slot.get().cloned())
+            .filter(|p| !p.is_lost())
+    }
+
+    /// Removes `slot` if it is still the one registered for `key`.
+    fn unload(&self, key: &TaskQueueKey, slot: &Slot) {
+        let removed = {
+            let mut map = lock(&self.partitions);
+            match map.get(key) {
+                Some(current) if Arc::ptr_eq(current, slot) => map.remove(key),
+                _ => None,
+            }
+        };
+        if let Some(p) = removed.as_ref().and_then(|s| s.get()) {
+            p.stop();
+        }
+    }
+
+    /// Adds a task: to a waiting poller, else to the backlog. Returns once a poller owns the
+    /// task or it is committed. Sticky queues without a recent poller refuse the task.
+    pub(crate) async fn add_task(
+        self: &Arc<Self>,
+        key: TaskQueueKey,
+        sticky: bool,
+        info: TaskInfo,
+    ) -> Result<(), MatchingError> {
+        self.check_running()?;
+        if sticky {
+            let recent = self
+                .loaded(&key)
+                .is_some_and(|p| p.has_recent_poller(self.config.sticky_poller_window));
+            if !recent {
+                return Err(MatchingError::StickyWorkerUnavailable { task_queue: key.name });
+            }
+        }
+        self.place_task(&key, sticky, info).await
+    }
+
+    /// Sync match or backlog, retrying on a reloaded partition if the lease moved meanwhile.
+    async fn place_task(&self, key: &TaskQueueKey, sticky: bool, info: TaskInfo) -> Result<(), MatchingError> {
+        let mut last_err = None;
+        for _ in 0..RELOAD_ATTEMPTS {
+            let partition = self.partition(key, sticky).await?;
+            loop {
+                match partition.try_sync_match(&info) {
+                    // Accepted: the poller owns the task now. Dropped: it left; try the next.
+                    Ok(Some(accepted)) => {
+                        if accepted.await.is_ok() {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(()) => break,
+                }
+            }
+            match partition.append(info.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e @ PersistenceError::TaskQueueOwnershipLost { .. }) => last_err = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last_err.map(MatchingError::from).unwrap_or(MatchingError::ShuttingDown))
+    }
+
+    /// Long-polls `key` until a task is started with history, `timeout` passes (`Ok(None)`),
+    /// or history fails retryably (the task is put back and the error returned).
+    pub(crate) async fn poll(
+        self: &Arc<Self>,
+        key: TaskQueueKey,
+        sticky: bool,
+        poll: Poll,
+        timeout: Duration,
+    ) -> Result<Option<Polled>, MatchingError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let poll = Arc::new(poll);
+        loop {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            let partition = self.partition(&key, sticky).await?;
+            let offer = match partition.poll_start(&poll.identity) {
+                None => continue,
+                Some(PollStart::Ready(offer)) => offer,
+                Some(PollStart::Wait(mut guard)) => match guard.wait(deadline).await {
+                    WaitOutcome::Offer(offer) => offer,
+                    WaitOutcome::TimedOut => {
+                        partition.touch_poller(&poll.identity);
+                        return Ok(None);
+                    }
+                    WaitOutcome::Unloaded => continue,
+                },
+            };
+            match self.start_task(&partition, &poll, offer).await {
+                Recorded::Started(polled) => {
+                    partition.touch_poller(&poll.identity);
+                    return Ok(Some(*polled));
+                }
+                Recorded::Stale => continue,
+                Recorded::Failed(status) => return Err(MatchingError::History(status)),
+            }
+        }
+    }
+
+    /// Turns an offer into a started task. History is called from a spawned task, so the
+    /// outcome (ack, or putting the task back) is handled even if this poll is dropped.
+    async fn start_task(self: &Arc<Self>, partition: &Arc<Partition>, poll: &Arc<Poll>, offer: Offer) -> Recorded {
+        let (info, task_id, accepted) = match offer {
+            Offer::Query(q) => {
+                return Recorded::Started(Box::new(Polled::Workflow(*q.response)));
+            }
+            Offer::Sync { info, accepted } => (info, None, Some(accepted)),
+            Offer::Backlog { task_id, info } => (info, Some(task_id), None),
+        };
+        let engine = self.clone();
+        let partition = partition.clone();
+        let poll = poll.clone();
+        let recording = tokio::spawn(async move {
+            let request_id = match task_id {
+                Some(id) => format!("{}:{id}", poll.poller_id),
+                None => format!("{}:{}", poll.poller_id, uuid::Uuid::new_v4()),
+            };
+            let result = engine.record_started(&poll, &info, request_id).await;
+            match (&result, task_id) {
+                (Ok(_), Some(id)) => partition.ack(id),
+                (Err(s), Some(id)) if is_stale(s) => partition.ack(id),
+                (Err(s), Some(id)) => {
+                    tracing::debug!(task_queue = %partition.key, error = %s, "re-queueing backlog task");
+                    partition.give_back(Offer::Backlog { task_id: id, info });
+                }
+                (Err(s), None) if !is_stale(s) => {
+                    tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
+                    if let Err(e) = engine.place_task(&partition.key, partition.sticky, info).await {
+                        tracing::error!(task_queue = %partition.key, error = %e,
+                            "could not put back a task after history failed; history's timeout will retry it");
+                    }
+                }
+                _ => {}
+            }
+            result
+        });
+        // From here the spawned task owns the task: the adder may return.
+        if let Some(accepted) = accepted {
+            let _ = accepted.send(());
+        }
+        match recording.await {
+            Ok(Ok(polled)) => Recorded::Started(Box::new(polled)),
+            Ok(Err(status)) if is_stale(&status) => {
+                tracing::debug!(error = %status, "dropping stale task");
+                Recorded::Stale
+            }
+            Ok(Err(status)) => Recorded::Failed(status),
+            Err(join) => Recorded::Failed(Status::internal(format!("recording task start failed: {join}"))),
+        }
+    }
+
+    async fn record_started(&self, poll: &Poll, info: &TaskInfo, request_id: String) -> Result<Polled, Status> {
+        let mut history = self.history.clone();
+        match &poll.request {
+            PollRequest::Workflow(request) => history
+                .record_workflow_task_started(RecordWorkflowTaskStartedRequest {
+                    namespace_id: poll.namespace_id.clone(),
+                    execution: info.execution.clone(),
+                    scheduled_event_id: info.scheduled_event_id,
+                    request_id,
+                    poll_request: Some(request.clone()),
+                })
+                .await
+                .map(|r| Polled::Workflow(r.into_inner())),
+            PollRequest::Activity(request) => history
+                .record_activity_task_started(RecordActivityTaskStartedRequest {
+                    namespace_id: poll.namespace_id.clone(),
+                    execution: info.execution.clone(),
+                    scheduled_event_id: info.scheduled_event_id,
+                    request_id,
+                    poll_request: Some(request.clone()),
+                })
+                .await
+                .map(|r| Polled::Activity(r.into_inner())),
+        }
+    }
+
+    /// Pollers of `key` seen in the last five minutes (identity, Unix nanos), and the number
+    /// of backlog tasks in memory. Does not load the partition.
+    pub(crate) fn describe(&self, key: &TaskQueueKey) -> (Vec<(String, i64)>, usize) {
+        match self.loaded(key) {
+            Some(p) => (p.recent_pollers(), p.buffered_count()),
+            None => (Vec::new(), 0),
+        }
+    }
+
+    fn unload_idle(&self) {
+        let idle: Vec<(TaskQueueKey, Slot)> = lock(&self.partitions)
+            .iter()
+            .filter(|(_, slot)| slot.get().is_some_and(|p| p.is_idle(IDLE_UNLOAD)))
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
+        for (key, slot) in idle {
+            tracing::debug!(task_queue = %key, "unloading idle task queue");
+            self.unload(&key, &slot);
+        }
+    }
+}
+
+/// Unloads idle partitions now and then; ends with the engine.
+async fn sweep_idle(engine: Weak<MatchingEngine>) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL.min(POLLER_HISTORY));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match engine.upgrade() {
+            Some(engine) => engine.unload_idle(),
+            None => return,
+        }
+    }
+}

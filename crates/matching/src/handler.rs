@@ -1,0 +1,266 @@
+//! `MatchingHandler`: the gRPC edge of the matching engine. Validates requests, derives the
+//! partition and the wait budget (config capped by the caller's deadline), maps errors.
+
+use crate::engine::{MatchingEngine, Poll, PollRequest, Polled};
+use crate::error::MatchingError;
+use std::sync::Arc;
+use std::time::Duration;
+use sundial_api::prost::Message;
+use sundial_api::sundial::matchingservice::v1::matching_service_server::MatchingService;
+use sundial_api::sundial::matchingservice::v1::*;
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::WorkflowExecution;
+use sundial_api::temporal::enums::v1::{TaskQueueKind, TaskQueueType};
+use sundial_api::temporal::taskqueue::v1::{PollerInfo, TaskQueue, TaskQueueStats};
+use sundial_api::workflowservice::v1::{
+    DescribeTaskQueueResponse, PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse,
+};
+use sundial_common::time::{duration_from_pb, nanos_to_timestamp, now_nanos};
+use sundial_persistence::{TASK_TYPE_ACTIVITY, TASK_TYPE_WORKFLOW, TaskQueueKey};
+use tonic::{Request, Response, Status};
+
+/// How long QueryWorkflow waits for a worker's answer unless the caller's deadline is sooner.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Temporal reports this as every poller's rate (no per-poller rate limit).
+const POLLER_RATE_PER_SECOND: f64 = 100_000.0;
+
+pub struct MatchingHandler(Arc<MatchingEngine>);
+
+impl MatchingHandler {
+    pub fn new(engine: Arc<MatchingEngine>) -> Self {
+        Self(engine)
+    }
+}
+
+/// Parses a `grpc-timeout` header value ("<digits><unit>", unit one of H M S m u n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// `limit`, or less if the caller's deadline comes first: we answer a little before it so the
+/// caller gets our (empty) response rather than DEADLINE_EXCEEDED.
+fn wait_budget(metadata: &tonic::metadata::MetadataMap, limit: Duration) -> Duration {
+    let deadline = metadata
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout);
+    match deadline {
+        Some(d) => limit.min(d - (d / 10).min(Duration::from_secs(1))),
+        None => limit,
+    }
+}
+
+fn queue_key(
+    namespace_id: &str,
+    task_queue: Option<&TaskQueue>,
+    task_type: i32,
+) -> Result<(TaskQueueKey, bool), MatchingError> {
+    if namespace_id.is_empty() {
+        return Err(MatchingError::InvalidArgument("namespace_id is required".into()));
+    }
+    let tq = task_queue
+        .filter(|tq| !tq.name.is_empty())
+        .ok_or_else(|| MatchingError::InvalidArgument("task_queue name is required".into()))?;
+    let sticky = tq.kind == TaskQueueKind::Sticky as i32;
+    Ok((TaskQueueKey::new(namespace_id, &tq.name, task_type), sticky))
+}
+
+fn task_info(
+    execution: Option<WorkflowExecution>,
+    scheduled_event_id: i64,
+    schedule_to_start: Option<&sundial_api::prost_wkt_types::Duration>,
+) -> Result<TaskInfo, MatchingError> {
+    let execution = execution
+        .filter(|e| !e.workflow_id.is_empty())
+        .ok_or_else(|| MatchingError::InvalidArgument("execution is required".into()))?;
+    let now = now_nanos();
+    let expiry_time = schedule_to_start
+        .and_then(duration_from_pb)
+        .filter(|d| !d.is_zero())
+        .map(|d| nanos_to_timestamp(now.saturating_add(d.as_nanos() as i64)));
+    Ok(TaskInfo {
+        execution: Some(execution),
+        scheduled_event_id,
+        create_time: Some(nanos_to_timestamp(now)),
+        expiry_time,
+    })
+}
+
+#[tonic::async_trait]
+impl MatchingService for MatchingHandler {
+    async fn add_workflow_task(
+        &self,
+        request: Request<AddWorkflowTaskRequest>,
+    ) -> Result<Response<AddWorkflowTaskResponse>, Status> {
+        let req = request.into_inner();
+        let (key, sticky) = queue_key(&req.namespace_id, req.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let info = task_info(
+            req.execution,
+            req.scheduled_event_id,
+            req.schedule_to_start_timeout.as_ref(),
+        )?;
+        self.0.add_task(key, sticky, info).await?;
+        Ok(Response::new(AddWorkflowTaskResponse {}))
+    }
+
+    async fn add_activity_task(
+        &self,
+        request: Request<AddActivityTaskRequest>,
+    ) -> Result<Response<AddActivityTaskResponse>, Status> {
+        let req = request.into_inner();
+        let (key, sticky) = queue_key(&req.namespace_id, req.task_queue.as_ref(), TASK_TYPE_ACTIVITY)?;
+        let info = task_info(
+            req.execution,
+            req.scheduled_event_id,
+            req.schedule_to_start_timeout.as_ref(),
+        )?;
+        self.0.add_task(key, sticky, info).await?;
+        Ok(Response::new(AddActivityTaskResponse {}))
+    }
+
+    async fn poll_workflow_task_queue(
+        &self,
+        request: Request<PollWorkflowTaskQueueRequest>,
+    ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
+        let budget = wait_budget(request.metadata(), self.0.config.long_poll_timeout);
+        let req = request.into_inner();
+        let poll = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let poll = Poll {
+            namespace_id: req.namespace_id,
+            poller_id: req.poller_id,
+            identity: poll.identity.clone(),
+            request: PollRequest::Workflow(poll),
+        };
+        match self.0.poll(key, sticky, poll, budget).await? {
+            Some(Polled::Workflow(response)) => Ok(Response::new(response)),
+            _ => Ok(Response::new(PollWorkflowTaskQueueResponse::default())),
+        }
+    }
+
+    async fn poll_activity_task_queue(
+        &self,
+        request: Request<PollActivityTaskQueueRequest>,
+    ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
+        let budget = wait_budget(request.metadata(), self.0.config.long_poll_timeout);
+        let req = request.into_inner();
+        let poll = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_ACTIVITY)?;
+        let poll = Poll {
+            namespace_id: req.namespace_id,
+            poller_id: req.poller_id,
+            identity: poll.identity.clone(),
+            request: PollRequest::Activity(poll),
+        };
+        match self.0.poll(key, sticky, poll, budget).await? {
+            Some(Polled::Activity(response)) => Ok(Response::new(response)),
+            _ => Ok(Response::new(PollActivityTaskQueueResponse::default())),
+        }
+    }
+
+    async fn query_workflow(
+        &self,
+        request: Request<QueryWorkflowRequest>,
+    ) -> Result<Response<QueryWorkflowResponse>, Status> {
+        let budget = wait_budget(request.metadata(), QUERY_TIMEOUT);
+        let response = self.0.query_workflow(request.into_inner(), budget).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
+        let req = request.into_inner();
+        let answer = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        // The frontend normally passes the id; fall back to the worker's task token.
+        let query_task_id = if req.query_task_id.is_empty() {
+            TaskToken::decode(answer.task_token.as_slice())
+                .map(|t| t.query_task_id)
+                .map_err(|_| MatchingError::InvalidArgument("malformed task token".into()))?
+        } else {
+            req.query_task_id
+        };
+        if query_task_id.is_empty() {
+            return Err(MatchingError::InvalidArgument("query_task_id is required".into()).into());
+        }
+        self.0.respond_query_task_completed(&query_task_id, answer)?;
+        Ok(Response::new(RespondQueryTaskCompletedResponse {}))
+    }
+
+    async fn describe_task_queue(
+        &self,
+        request: Request<DescribeTaskQueueRequest>,
+    ) -> Result<Response<DescribeTaskQueueResponse>, Status> {
+        let req = request.into_inner();
+        let describe = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        let task_type = if describe.task_queue_type == TaskQueueType::Activity as i32 {
+            TASK_TYPE_ACTIVITY
+        } else {
+            TASK_TYPE_WORKFLOW
+        };
+        let (key, _) = queue_key(&req.namespace_id, describe.task_queue.as_ref(), task_type)?;
+        let (pollers, buffered) = self.0.describe(&key);
+        let pollers = pollers
+            .into_iter()
+            .map(|(identity, seen)| PollerInfo {
+                identity,
+                last_access_time: Some(nanos_to_timestamp(seen)),
+                rate_per_second: POLLER_RATE_PER_SECOND,
+                ..Default::default()
+            })
+            .collect();
+        let stats = describe.report_stats.then(|| TaskQueueStats {
+            approximate_backlog_count: buffered as i64,
+            ..Default::default()
+        });
+        Ok(Response::new(DescribeTaskQueueResponse {
+            pollers,
+            stats,
+            ..Default::default()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_and_cap_the_wait() {
+        assert_eq!(parse_grpc_timeout("70S"), Some(Duration::from_secs(70)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+        assert_eq!(parse_grpc_timeout("10x"), None);
+
+        let mut md = tonic::metadata::MetadataMap::new();
+        let limit = Duration::from_secs(60);
+        assert_eq!(wait_budget(&md, limit), limit);
+        md.insert("grpc-timeout", "70S".parse().expect("ascii"));
+        assert_eq!(wait_budget(&md, limit), limit);
+        md.insert("grpc-timeout", "20S".parse().expect("ascii"));
+        assert_eq!(wait_budget(&md, limit), Duration::from_secs(19));
+        md.insert("grpc-timeout", "500m".parse().expect("ascii"));
+        assert_eq!(wait_budget(&md, limit), Duration::from_millis(450));
+    }
+}

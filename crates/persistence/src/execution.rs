@@ -1,0 +1,166 @@
+//! Workflow executions: the traits and types history uses to persist one state transition
+//! (mutable state + event batch + outbox tasks) atomically, and to read them back.
+
+use crate::Result;
+use async_trait::async_trait;
+use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask, WorkflowMutableState};
+use sundial_api::temporal::history::v1::History;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExecutionKey {
+    pub shard_id: i32,
+    pub namespace_id: String,
+    pub workflow_id: String,
+    pub run_id: String,
+}
+
+/// The `current_executions` row: which run of a workflow id is the latest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentExecution {
+    pub run_id: String,
+    pub create_request_id: String,
+    /// `WorkflowExecutionStatus`; RUNNING (1) while open.
+    pub status: i32,
+    pub start_time: i64,
+}
+
+/// A stored mutable state and the version that guards its next update.
+#[derive(Clone, Debug)]
+pub struct StoredExecution {
+    pub db_record_version: i64,
+    pub state: WorkflowMutableState,
+}
+
+/// One batch of events, written by one transition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryBatch {
+    /// Event id of the first event in the batch (the `node_id`).
+    pub first_event_id: i64,
+    /// Increases with every write of the run; newer wins if a node is written twice.
+    pub txn_id: i64,
+    pub history: History,
+}
+
+/// An outbox task written in the same transaction as the state that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NewTask {
+    Transfer {
+        task_id: i64,
+        task: TransferTask,
+    },
+    Timer {
+        fire_at: i64,
+        task_id: i64,
+        task: TimerTask,
+    },
+    Visibility {
+        task_id: i64,
+        task: VisibilityTask,
+    },
+}
+
+/// What a transition writes for one run.
+#[derive(Clone, Debug)]
+pub struct ExecutionWrite<'a> {
+    pub key: &'a ExecutionKey,
+    pub state: &'a WorkflowMutableState,
+    pub next_event_id: i64,
+    /// The version this write stores (previous + 1; 1 for a new run).
+    pub db_record_version: i64,
+    pub history: Option<HistoryBatch>,
+    pub tasks: Vec<NewTask>,
+}
+
+/// How creating a run treats the workflow id's current run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CurrentCondition {
+    /// No current row may exist.
+    BrandNew,
+    /// The current row must point at this (closed) run; it is replaced.
+    Replace { previous_run_id: String },
+}
+
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Creates a run: shard fence, current-row condition, execution row, first event batch and
+    /// tasks, in one transaction. `CurrentExecutionExists` when the condition fails.
+    async fn create_execution(
+        &self,
+        range_id: i64,
+        write: ExecutionWrite<'_>,
+        condition: CurrentCondition,
+        current: &CurrentExecution,
+    ) -> Result<()>;
+
+    /// Updates a run: shard fence, compare-and-set on `db_record_version` (expects
+    /// `write.db_record_version - 1`), event batch, tasks; and the current row's status if
+    /// `current_status` is given. `ConditionFailed` when another writer got there first.
+    async fn update_execution(
+        &self,
+        range_id: i64,
+        write: ExecutionWrite<'_>,
+        current_status: Option<i32>,
+    ) -> Result<()>;
+
+    async fn get_execution(&self, key: &ExecutionKey) -> Result<Option<StoredExecution>>;
+
+    async fn get_current_execution(
+        &self,
+        shard_id: i32,
+        namespace_id: &str,
+        workflow_id: &str,
+    ) -> Result<Option<CurrentExecution>>;
+
+    /// Event batches of a run from the batch starting at `from_event_id`, in order.
+    async fn read_history(
+        &self,
+        shard_id: i32,
+        run_id: &str,
+        from_event_id: i64,
+        max_batches: usize,
+    ) -> Result<Vec<HistoryBatch>>;
+
+    async fn load_transfer_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, TransferTask)>>;
+    async fn delete_transfer_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()>;
+    /// Timer tasks due at or before `until` (nanoseconds), earliest first.
+    async fn load_timer_tasks(&self, shard_id: i32, until: i64, limit: usize) -> Result<Vec<(i64, i64, TimerTask)>>;
+    async fn delete_timer_tasks(&self, shard_id: i32, keys: &[(i64, i64)]) -> Result<()>;
+    async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>>;
+    async fn delete_visibility_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()>;
+}
+
+/// One row of `executions_visibility`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VisibilityRecord {
+    pub namespace_id: String,
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_type: String,
+    pub status: i32,
+    pub start_time: i64,
+    pub execution_time: i64,
+    pub close_time: Option<i64>,
+    pub history_length: i64,
+    pub history_size_bytes: i64,
+    pub state_transition_count: i64,
+    pub task_queue: String,
+    /// Encoded `temporal.api.common.v1.Memo`, if any.
+    pub memo: Option<Vec<u8>>,
+    /// Monotonic per run; an upsert with an older version is ignored.
+    pub version: i64,
+}
+
+/// A page of visibility records and the token for the next page (empty when done).
+#[derive(Debug)]
+pub struct VisibilityPage {
+    pub records: Vec<VisibilityRecord>,
+    pub next_page_token: Vec<u8>,
+}
+
+#[async_trait]
+pub trait VisibilityStore: Send + Sync {
+    async fn upsert_visibility(&self, record: &VisibilityRecord) -> Result<()>;
+    /// Executions of a namespace, open ones first, then newest first.
+    async fn list_visibility(&self, namespace_id: &str, page_size: usize, token: &[u8]) -> Result<VisibilityPage>;
+    async fn count_visibility(&self, namespace_id: &str) -> Result<i64>;
+}
