@@ -46,8 +46,10 @@ async def test_get_system_info(client: Client):
     if IS_SUNDIAL:
         # Capabilities are promises: nothing that is not implemented yet may be advertised.
         for flag in ("supports_schedules", "eager_workflow_start", "build_id_based_versioning",
-                     "nexus", "upsert_memo", "count_group_by_execution_status"):
+                     "nexus", "upsert_memo"):
             assert not getattr(info.capabilities, flag), flag
+        assert info.capabilities.count_group_by_execution_status
+        assert info.capabilities.activity_failure_include_heartbeat
 
 
 async def test_get_cluster_info(client: Client):

@@ -11,13 +11,16 @@ use sundial_api::prost::Message;
 use sundial_api::sundial::historyservice::v1 as hs;
 use sundial_api::sundial::matchingservice::v1 as ms;
 use sundial_api::sundial::token::v1::TaskToken;
-use sundial_api::temporal::common::v1::{Memo, WorkflowExecution, WorkflowType};
+use sundial_api::temporal::common::v1::{Memo, Payloads, WorkflowExecution, WorkflowType};
 use sundial_api::temporal::enums::v1::{DescribeTaskQueueMode, TaskQueueType};
+use sundial_api::temporal::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
 use sundial_api::temporal::taskqueue::v1::{TaskQueueTypeInfo, TaskQueueVersionInfo};
 use sundial_api::temporal::workflow::v1::WorkflowExecutionInfo;
 use sundial_api::workflowservice::v1::*;
 use sundial_common::ServiceError;
 use sundial_common::time::nanos_to_timestamp;
+use sundial_dynconfig::limits::{LimitError, NamespaceRateLimiters, PollerLimiter};
+use sundial_dynconfig::{DynamicConfig, Scope, TaskType, keys};
 use sundial_persistence::{VisibilityRecord, VisibilityStore};
 use sundial_rpc::{HistoryClient, MatchingClient};
 use tonic::Status;
@@ -28,6 +31,21 @@ pub struct ExecutionHandler {
     history: HistoryClient,
     matching: MatchingClient,
     visibility: Arc<dyn VisibilityStore>,
+    dc: DynamicConfig,
+    rate: Arc<NamespaceRateLimiters>,
+    pollers: PollerLimiter,
+}
+
+fn limit_error(e: LimitError) -> ServiceError {
+    let cause = match e {
+        LimitError::NamespaceRate { .. } => ResourceExhaustedCause::RpsLimit,
+        _ => ResourceExhaustedCause::ConcurrentLimit,
+    };
+    ServiceError::ResourceExhausted {
+        message: e.to_string(),
+        cause: cause as i32,
+        scope: ResourceExhaustedScope::Namespace as i32,
+    }
 }
 
 /// Resolves the namespace name of a request to its id, with Temporal's errors.
@@ -63,17 +81,63 @@ impl ExecutionHandler {
         history: HistoryClient,
         matching: MatchingClient,
         visibility: Arc<dyn VisibilityStore>,
+        dc: DynamicConfig,
     ) -> Self {
         Self {
             registry,
             history,
             matching,
             visibility,
+            rate: Arc::new(NamespaceRateLimiters::new(dc.clone())),
+            pollers: PollerLimiter::new(dc.clone()),
+            dc,
         }
     }
 
+    /// Resolves the namespace and takes a token of its rate limit (`frontend.namespaceRPS`).
     async fn ns(&self, name: &str) -> Res<String> {
-        Ok(namespace_id(&self.registry, name).await?)
+        let id = namespace_id(&self.registry, name).await?;
+        self.rate.check(name).map_err(limit_error)?;
+        Ok(id)
+    }
+
+    /// `limit.maxIDLength` and `limit.blobSize.error` for what a start or signal carries.
+    fn check_sizes(
+        &self,
+        namespace: &str,
+        ids: &[(&str, &str)],
+        blobs: &[Option<&Payloads>],
+    ) -> Result<(), ServiceError> {
+        let max_id = usize::try_from(self.dc.get(&keys::MAX_ID_LENGTH, &Scope::global())).unwrap_or(usize::MAX);
+        for (what, id) in ids {
+            if id.len() > max_id {
+                return Err(ServiceError::invalid(format!(
+                    "{what} exceeds maximum allowed length ({}/{max_id})",
+                    id.len()
+                )));
+            }
+        }
+        let max_blob = self.dc.get(&keys::BLOB_SIZE_LIMIT_ERROR, &Scope::namespace(namespace));
+        for blob in blobs.iter().flatten() {
+            if max_blob > 0 && blob.encoded_len() as i64 > max_blob {
+                return Err(ServiceError::invalid("Blob data size exceeds limit."));
+            }
+        }
+        Ok(())
+    }
+
+    /// Search attributes given at start must be registered and of their registered type.
+    async fn check_search_attributes(
+        &self,
+        namespace: &str,
+        attrs: Option<&sundial_api::temporal::common::v1::SearchAttributes>,
+    ) -> Res<()> {
+        if attrs.is_none_or(|a| a.indexed_fields.is_empty()) {
+            return Ok(());
+        }
+        let ns = self.registry.by_name(namespace).await?;
+        crate::search_attributes::validate_search_attributes(&ns.detail, attrs)?;
+        Ok(())
     }
 
     fn history(&self) -> HistoryClient {
@@ -86,6 +150,8 @@ impl ExecutionHandler {
 
     pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
+        self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
+            .await?;
         v::workflow_id(&req.workflow_id)?;
         v::named(
             req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
@@ -100,6 +166,7 @@ impl ExecutionHandler {
         v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
         v::timeout(req.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
         v::retry_policy(req.retry_policy.as_ref())?;
+        v::cron_schedule(&req.cron_schedule)?;
         v::request_id(&req.request_id)?;
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
@@ -119,6 +186,8 @@ impl ExecutionHandler {
         mut req: SignalWithStartWorkflowExecutionRequest,
     ) -> Res<SignalWithStartWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
+        self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
+            .await?;
         v::workflow_id(&req.workflow_id)?;
         v::named(
             req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
@@ -126,6 +195,11 @@ impl ExecutionHandler {
         )?;
         v::task_queue(req.task_queue.as_ref())?;
         v::named(&req.signal_name, "SignalName")?;
+        self.check_sizes(
+            &req.namespace,
+            &[("WorkflowId", &req.workflow_id)],
+            &[req.input.as_ref(), req.signal_input.as_ref()],
+        )?;
         v::timeout(
             req.workflow_execution_timeout.as_ref(),
             "WorkflowExecutionTimeoutSeconds",
@@ -133,6 +207,7 @@ impl ExecutionHandler {
         v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
         v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
         v::retry_policy(req.retry_policy.as_ref())?;
+        v::cron_schedule(&req.cron_schedule)?;
         v::request_id(&req.request_id)?;
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
@@ -151,6 +226,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.workflow_execution.as_ref())?;
         v::named(&req.signal_name, "SignalName")?;
+        self.check_sizes(&req.namespace, &[], &[req.input.as_ref()])?;
         v::request_id(&req.request_id)?;
         let resp = self
             .history()
@@ -275,6 +351,11 @@ impl ExecutionHandler {
     pub async fn poll_workflow_task(&self, req: PollWorkflowTaskQueueRequest) -> Res<PollWorkflowTaskQueueResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         v::task_queue(req.task_queue.as_ref())?;
+        let queue = req.task_queue.as_ref().map_or("", |q| q.name.as_str());
+        let _permit = self
+            .pollers
+            .acquire(&req.namespace, queue, TaskType::Workflow)
+            .map_err(limit_error)?;
         let resp = self
             .matching()
             .poll_workflow_task_queue(ms::PollWorkflowTaskQueueRequest {
@@ -289,6 +370,11 @@ impl ExecutionHandler {
     pub async fn poll_activity_task(&self, req: PollActivityTaskQueueRequest) -> Res<PollActivityTaskQueueResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         v::task_queue(req.task_queue.as_ref())?;
+        let queue = req.task_queue.as_ref().map_or("", |q| q.name.as_str());
+        let _permit = self
+            .pollers
+            .acquire(&req.namespace, queue, TaskType::Activity)
+            .map_err(limit_error)?;
         let resp = self
             .matching()
             .poll_activity_task_queue(ms::PollActivityTaskQueueRequest {
@@ -555,6 +641,21 @@ impl ExecutionHandler {
         Ok(resp.into_inner())
     }
 
+    /// A worker is going away: its sticky queue stops taking tasks now, so the next workflow
+    /// task of its runs goes to the normal queue at once.
+    pub async fn shutdown_worker(&self, req: ShutdownWorkerRequest) -> Res<ShutdownWorkerResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        if !req.sticky_task_queue.is_empty() {
+            self.matching()
+                .unload_sticky_queue(ms::UnloadStickyQueueRequest {
+                    namespace_id,
+                    task_queue: req.sticky_task_queue,
+                })
+                .await?;
+        }
+        Ok(ShutdownWorkerResponse::default())
+    }
+
     /// The enhanced form reports pollers per task type under the unversioned build id ("").
     async fn describe_task_queue_enhanced(
         &self,
@@ -604,55 +705,16 @@ impl ExecutionHandler {
     }
 
     pub async fn list(&self, req: ListWorkflowExecutionsRequest) -> Res<ListWorkflowExecutionsResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        reject_query(&req.query)?;
-        let page_size = usize::try_from(req.page_size)
-            .ok()
-            .filter(|p| *p > 0)
-            .unwrap_or(1000)
-            .min(1000);
-        let page = self
-            .visibility
-            .list_visibility(&namespace_id, page_size, &req.next_page_token)
-            .await
-            .map_err(|e| match e {
-                sundial_persistence::PersistenceError::ConditionFailed(_) => {
-                    ServiceError::invalid("Invalid NextPageToken.")
-                }
-                other => other.into(),
-            })?;
-        Ok(ListWorkflowExecutionsResponse {
-            executions: page.records.iter().map(execution_info).collect(),
-            next_page_token: page.next_page_token,
-        })
+        Ok(crate::visibility::list(&self.registry, self.visibility.as_ref(), req).await?)
     }
 
     pub async fn count(&self, req: CountWorkflowExecutionsRequest) -> Res<CountWorkflowExecutionsResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        reject_query(&req.query)?;
-        let count = self
-            .visibility
-            .count_visibility(&namespace_id)
-            .await
-            .map_err(ServiceError::from)?;
-        Ok(CountWorkflowExecutionsResponse {
-            count,
-            groups: Vec::new(),
-        })
+        Ok(crate::visibility::count(&self.registry, self.visibility.as_ref(), req).await?)
     }
 }
 
-/// Only the empty query (every execution) is understood until the query language lands.
-fn reject_query(query: &str) -> Result<(), ServiceError> {
-    if !query.trim().is_empty() {
-        return Err(ServiceError::invalid(format!(
-            "invalid query: {query:?}: list filters are not supported by this server yet; use an empty query"
-        )));
-    }
-    Ok(())
-}
-
-fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
+/// A visibility row as list calls return it.
+pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
     WorkflowExecutionInfo {
         execution: Some(WorkflowExecution {
             workflow_id: r.workflow_id.clone(),
@@ -667,6 +729,10 @@ fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
         history_length: r.history_length,
         execution_time: Some(nanos_to_timestamp(r.execution_time)),
         memo: r.memo.as_deref().and_then(|m| Memo::decode(m).ok()),
+        search_attributes: r
+            .search_attributes
+            .as_deref()
+            .and_then(|s| sundial_api::temporal::common::v1::SearchAttributes::decode(s).ok()),
         task_queue: r.task_queue.clone(),
         state_transition_count: r.state_transition_count,
         history_size_bytes: r.history_size_bytes,
@@ -675,9 +741,21 @@ fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
                 u64::try_from(c - r.execution_time).unwrap_or(0),
             ))
         }),
+        parent_execution: r.parent_workflow_id.as_ref().map(|wf| WorkflowExecution {
+            workflow_id: wf.clone(),
+            run_id: r.parent_run_id.clone().unwrap_or_default(),
+        }),
         root_execution: Some(WorkflowExecution {
-            workflow_id: r.workflow_id.clone(),
-            run_id: r.run_id.clone(),
+            workflow_id: if r.root_workflow_id.is_empty() {
+                r.workflow_id.clone()
+            } else {
+                r.root_workflow_id.clone()
+            },
+            run_id: if r.root_run_id.is_empty() {
+                r.run_id.clone()
+            } else {
+                r.root_run_id.clone()
+            },
         }),
         ..Default::default()
     }

@@ -8,6 +8,7 @@ mod registry;
 mod search_attributes;
 mod system;
 mod validation;
+pub mod visibility;
 mod workflow_service;
 
 pub use executions::ExecutionHandler;

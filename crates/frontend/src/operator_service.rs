@@ -1,11 +1,22 @@
-//! `temporal.api.operatorservice.v1.OperatorService`: search attributes for now.
+//! `temporal.api.operatorservice.v1.OperatorService`: custom search attributes per namespace.
+//! On SQL visibility a custom attribute is an alias of a pre-allocated typed column; adding
+//! one picks the first free column of its type and records alias → column in the namespace.
 
 use crate::namespace::NamespaceHandler;
 use crate::search_attributes::system_search_attributes;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorService;
-use sundial_api::operatorservice::v1::{ListSearchAttributesRequest, ListSearchAttributesResponse};
+use sundial_api::operatorservice::v1::{
+    AddSearchAttributesRequest, AddSearchAttributesResponse, ListSearchAttributesRequest, ListSearchAttributesResponse,
+    RemoveSearchAttributesRequest, RemoveSearchAttributesResponse,
+};
+use sundial_api::sundial::persistence::v1::NamespaceDetail;
 use sundial_common::ServiceError;
+use sundial_persistence::PersistenceError;
+use sundial_persistence::visibility::{ValueType, free_column, system_attribute};
 use tonic::{Request, Response, Status};
+
+const UPDATE_ATTEMPTS: usize = 5;
+const MAX_NAME_LENGTH: usize = 255;
 
 #[derive(Clone)]
 pub struct OperatorHandler {
@@ -16,23 +27,225 @@ impl OperatorHandler {
     pub fn new(namespaces: NamespaceHandler) -> Self {
         Self { namespaces }
     }
+
+    /// Applies `change` to the namespace's detail with compare-and-set, re-reading on conflict.
+    async fn update_detail(
+        &self,
+        namespace: &str,
+        change: impl Fn(&mut NamespaceDetail) -> Result<bool, ServiceError>,
+    ) -> Result<(), ServiceError> {
+        let registry = self.namespaces.registry();
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(current) = registry.store().get_namespace_by_name(namespace).await? else {
+                return Err(ServiceError::NamespaceNotFound {
+                    namespace: namespace.to_owned(),
+                });
+            };
+            let mut detail = current.detail.clone();
+            if !change(&mut detail)? {
+                registry.insert(current);
+                return Ok(());
+            }
+            detail.updated_time = Some(sundial_common::time::now_timestamp());
+            match registry
+                .store()
+                .update_namespace(&current.id, current.notification_version, &detail)
+                .await
+            {
+                Ok(record) => {
+                    registry.insert(record);
+                    return Ok(());
+                }
+                Err(PersistenceError::ConditionFailed(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Unavailable(format!(
+            "namespace {namespace} is being updated concurrently; retry"
+        )))
+    }
+}
+
+fn require_namespace(namespace: &str) -> Result<(), ServiceError> {
+    if namespace.is_empty() {
+        return Err(ServiceError::invalid("Namespace is not set on request."));
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> Result<(), ServiceError> {
+    if name.is_empty() {
+        return Err(ServiceError::invalid("Search attribute name is empty."));
+    }
+    if name.len() > MAX_NAME_LENGTH {
+        return Err(ServiceError::invalid(format!(
+            "Search attribute name {name} is longer than {MAX_NAME_LENGTH} characters."
+        )));
+    }
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(ServiceError::invalid(format!(
+            "Search attribute name {name:?} is invalid: use ASCII letters, digits, '_', '-' and '.', starting with a letter or '_'."
+        )));
+    }
+    if system_attribute(name).is_some() {
+        return Err(ServiceError::invalid(format!(
+            "Search attribute {name} is reserved by system."
+        )));
+    }
+    Ok(())
+}
+
+/// Adds `wanted` (name → IndexedValueType) to `detail`; names already there with the same
+/// type are left alone. Returns whether anything changed.
+fn add_attributes(
+    detail: &mut NamespaceDetail,
+    wanted: &[(String, ValueType)],
+    namespace: &str,
+) -> Result<bool, ServiceError> {
+    let mut changed = false;
+    for (name, ty) in wanted {
+        if let Some(existing) = detail.search_attributes.get(name) {
+            if ValueType::from_indexed(*existing) == Some(*ty) && detail.search_attribute_columns.contains_key(name) {
+                continue;
+            }
+            return Err(ServiceError::invalid(format!(
+                "Search attribute {name} already exists in namespace {namespace} with type {}.",
+                ValueType::from_indexed(*existing).map_or("Unspecified", ValueType::name)
+            )));
+        }
+        let Some(column) = free_column(detail, *ty) else {
+            return Err(ServiceError::invalid(format!(
+                "Unable to create search attribute {name}: namespace {namespace} cannot have more than {} search attributes of type {}.",
+                ty.pool().len(),
+                ty.name()
+            )));
+        };
+        detail.search_attributes.insert(name.clone(), ty.indexed() as i32);
+        // Stored as Temporal names the columns (Keyword01, KeywordList02, …).
+        let shown = column.replacen("keywordlist", "KeywordList", 1);
+        let mut chars = shown.chars();
+        let shown = chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default();
+        detail.search_attribute_columns.insert(name.clone(), shown);
+        changed = true;
+    }
+    Ok(changed)
 }
 
 #[tonic::async_trait]
 impl OperatorService for OperatorHandler {
+    async fn add_search_attributes(
+        &self,
+        request: Request<AddSearchAttributesRequest>,
+    ) -> Result<Response<AddSearchAttributesResponse>, Status> {
+        let req = request.into_inner();
+        require_namespace(&req.namespace)?;
+        if req.search_attributes.is_empty() {
+            return Err(ServiceError::invalid("Search attributes are not set on request.").into());
+        }
+        let mut wanted = Vec::new();
+        for (name, ty) in &req.search_attributes {
+            validate_name(name)?;
+            let Some(ty) = ValueType::from_indexed(*ty) else {
+                return Err(ServiceError::invalid(format!("Unknown search attribute type {ty} for {name}.")).into());
+            };
+            wanted.push((name.clone(), ty));
+        }
+        wanted.sort_by(|a, b| a.0.cmp(&b.0));
+        let namespace = req.namespace.clone();
+        self.update_detail(&req.namespace, |d| add_attributes(d, &wanted, &namespace))
+            .await?;
+        tracing::info!(namespace = %req.namespace, attributes = ?wanted, "search attributes added");
+        Ok(Response::new(AddSearchAttributesResponse {}))
+    }
+
+    async fn remove_search_attributes(
+        &self,
+        request: Request<RemoveSearchAttributesRequest>,
+    ) -> Result<Response<RemoveSearchAttributesResponse>, Status> {
+        let req = request.into_inner();
+        require_namespace(&req.namespace)?;
+        if req.search_attributes.is_empty() {
+            return Err(ServiceError::invalid("Search attributes are not set on request.").into());
+        }
+        let names = req.search_attributes.clone();
+        self.update_detail(&req.namespace, |d| {
+            for name in &names {
+                if system_attribute(name).is_some() {
+                    return Err(ServiceError::invalid(format!(
+                        "Unable to remove search attribute {name}: it is a system search attribute."
+                    )));
+                }
+                if d.search_attributes.remove(name).is_none() {
+                    return Err(ServiceError::NotFound(format!(
+                        "Search attribute {name} doesn't exist."
+                    )));
+                }
+                d.search_attribute_columns.remove(name);
+            }
+            Ok(true)
+        })
+        .await?;
+        tracing::info!(namespace = %req.namespace, attributes = ?req.search_attributes, "search attributes removed");
+        Ok(Response::new(RemoveSearchAttributesResponse {}))
+    }
+
     async fn list_search_attributes(
         &self,
         request: Request<ListSearchAttributesRequest>,
     ) -> Result<Response<ListSearchAttributesResponse>, Status> {
         let req = request.into_inner();
-        if req.namespace.is_empty() {
-            return Err(ServiceError::invalid("Namespace is not set on request.").into());
-        }
+        require_namespace(&req.namespace)?;
         let ns = self.namespaces.registry().by_name(&req.namespace).await?;
         Ok(Response::new(ListSearchAttributesResponse {
             custom_attributes: ns.detail.search_attributes.clone(),
             system_attributes: system_search_attributes(),
             storage_schema: Default::default(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("CustomerId").is_ok());
+        assert!(validate_name("_x-1.y").is_ok());
+        for bad in ["", "1abc", "a b", "a'b", "WorkflowId", "ExecutionStatus"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn columns_are_allocated_per_type_and_reused_idempotently() {
+        let mut d = NamespaceDetail::default();
+        let kw = |n: &str| (n.to_owned(), ValueType::Keyword);
+        assert_eq!(add_attributes(&mut d, &[kw("A"), kw("B")], "ns").ok(), Some(true));
+        assert_eq!(d.search_attribute_columns["A"], "Keyword01");
+        assert_eq!(d.search_attribute_columns["B"], "Keyword02");
+        assert_eq!(add_attributes(&mut d, &[kw("A")], "ns").ok(), Some(false));
+        assert!(add_attributes(&mut d, &[("A".into(), ValueType::Int)], "ns").is_err());
+        assert_eq!(
+            add_attributes(&mut d, &[("L".into(), ValueType::KeywordList)], "ns").ok(),
+            Some(true)
+        );
+        assert_eq!(d.search_attribute_columns["L"], "KeywordList01");
+        let many: Vec<_> = (0..8).map(|i| kw(&format!("K{i}"))).collect();
+        assert_eq!(add_attributes(&mut d, &many, "ns").ok(), Some(true));
+        let err = add_attributes(&mut d, &[kw("Z")], "ns").err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("more than 10")));
+        d.search_attributes.remove("B");
+        d.search_attribute_columns.remove("B");
+        assert_eq!(add_attributes(&mut d, &[kw("Z")], "ns").ok(), Some(true));
+        assert_eq!(d.search_attribute_columns["Z"], "Keyword02");
     }
 }

@@ -1,46 +1,46 @@
-//! The system search attributes every namespace has, with Temporal's names and types.
+//! Search attributes: the system ones every namespace has (Temporal's names and types), and
+//! the check of client-set values against a namespace's registered custom attributes.
 
 use std::collections::HashMap;
-use sundial_api::temporal::enums::v1::IndexedValueType;
+use sundial_api::sundial::persistence::v1::NamespaceDetail;
+use sundial_api::temporal::common::v1::SearchAttributes;
+use sundial_common::ServiceError;
 
 pub(crate) fn system_search_attributes() -> HashMap<String, i32> {
-    use IndexedValueType::*;
-    [
-        ("BatcherNamespace", Keyword),
-        ("BatcherUser", Keyword),
-        ("BinaryChecksums", KeywordList),
-        ("BuildIds", KeywordList),
-        ("CloseTime", Datetime),
-        ("ExecutionDuration", Int),
-        ("ExecutionStatus", Keyword),
-        ("ExecutionTime", Datetime),
-        ("HistoryLength", Int),
-        ("HistorySizeBytes", Int),
-        ("ParentRunId", Keyword),
-        ("ParentWorkflowId", Keyword),
-        ("RootRunId", Keyword),
-        ("RootWorkflowId", Keyword),
-        ("RunId", Keyword),
-        ("StartTime", Datetime),
-        ("StateTransitionCount", Int),
-        ("TaskQueue", Keyword),
-        ("TemporalChangeVersion", KeywordList),
-        ("TemporalExternalPayloadCount", Int),
-        ("TemporalExternalPayloadSizeBytes", Int),
-        ("TemporalNamespaceDivision", Keyword),
-        ("TemporalPauseInfo", KeywordList),
-        ("TemporalReportedProblems", KeywordList),
-        ("TemporalSchedulePaused", Bool),
-        ("TemporalScheduledById", Keyword),
-        ("TemporalScheduledStartTime", Datetime),
-        ("TemporalUsedWorkerDeploymentVersions", KeywordList),
-        ("TemporalWorkerDeployment", Keyword),
-        ("TemporalWorkerDeploymentVersion", Keyword),
-        ("TemporalWorkflowVersioningBehavior", Keyword),
-        ("WorkflowId", Keyword),
-        ("WorkflowType", Keyword),
-    ]
-    .into_iter()
-    .map(|(name, ty)| (name.to_owned(), ty as i32))
-    .collect()
+    sundial_persistence::visibility::system_attribute_types()
+}
+
+/// Checks search attributes set by a client (StartWorkflowExecution,
+/// SignalWithStartWorkflowExecution) against the namespace's registered attributes and their
+/// types; `INVALID_ARGUMENT` naming the attribute otherwise.
+pub fn validate_search_attributes(
+    detail: &NamespaceDetail,
+    attrs: Option<&SearchAttributes>,
+) -> Result<(), ServiceError> {
+    match attrs {
+        Some(a) if !a.indexed_fields.is_empty() => {
+            sundial_persistence::visibility::validate_search_attributes(detail, a)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sundial_api::temporal::enums::v1::IndexedValueType;
+
+    #[test]
+    fn system_attributes_keep_temporal_names_and_types() {
+        let sys = system_search_attributes();
+        assert_eq!(sys.get("WorkflowType"), Some(&(IndexedValueType::Keyword as i32)));
+        assert_eq!(sys.get("StartTime"), Some(&(IndexedValueType::Datetime as i32)));
+        assert_eq!(
+            sys.get("TemporalChangeVersion"),
+            Some(&(IndexedValueType::KeywordList as i32))
+        );
+        assert_eq!(sys.get("HistoryLength"), Some(&(IndexedValueType::Int as i32)));
+        assert_eq!(sys.len(), 33);
+        assert!(validate_search_attributes(&NamespaceDetail::default(), None).is_ok());
+    }
 }

@@ -24,6 +24,8 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             encoded_failure_attributes: true,
             // Heartbeat details sent with an activity failure reach the next attempt.
             activity_failure_include_heartbeat: true,
+            // CountWorkflowExecutions answers `GROUP BY ExecutionStatus`.
+            count_group_by_execution_status: true,
             ..Default::default()
         }),
     }

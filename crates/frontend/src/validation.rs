@@ -106,6 +106,15 @@ pub(crate) fn retry_policy(p: Option<&RetryPolicy>) -> Result<(), ServiceError> 
     Ok(())
 }
 
+pub(crate) fn cron_schedule(spec: &str) -> Result<(), ServiceError> {
+    if spec.is_empty() {
+        return Ok(());
+    }
+    sundial_common::cron::CronSchedule::parse(spec)
+        .map(|_| ())
+        .map_err(|e| ServiceError::invalid(format!("Invalid CronSchedule. {e}")))
+}
+
 pub(crate) fn request_id(id: &str) -> Result<(), ServiceError> {
     if id.len() > MAX_ID_LENGTH {
         return Err(ServiceError::invalid("RequestId exceeds length limit."));

@@ -303,6 +303,33 @@ impl WorkflowService for WorkflowHandler {
 
     /// Sticky queues of a stopped worker stop receiving tasks once matching has not seen a
     /// poll on them for its sticky window; nothing else needs to happen here yet.
+    async fn scan_workflow_executions(
+        &self,
+        request: Request<ScanWorkflowExecutionsRequest>,
+    ) -> Result<Response<ScanWorkflowExecutionsResponse>, Status> {
+        crate::visibility::scan(&self.executions, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_open_workflow_executions(
+        &self,
+        request: Request<ListOpenWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListOpenWorkflowExecutionsResponse>, Status> {
+        crate::visibility::list_open(&self.executions, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_closed_workflow_executions(
+        &self,
+        request: Request<ListClosedWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListClosedWorkflowExecutionsResponse>, Status> {
+        crate::visibility::list_closed(&self.executions, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ShutdownWorkerRequest>,

@@ -8,7 +8,7 @@ use sundial_api::sundial::persistence::v1::{ActivityInfo, TimerInfo, TimerTask, 
 use sundial_api::temporal::command::v1::command::Attributes as Cmd;
 use sundial_api::temporal::command::v1::{Command, ScheduleActivityTaskCommandAttributes};
 use sundial_api::temporal::common::v1::{Memo, SearchAttributes};
-use sundial_api::temporal::enums::v1::{RetryState, TimeoutType, WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use sundial_api::temporal::enums::v1::{TimeoutType, WorkflowExecutionStatus, WorkflowTaskFailedCause};
 use sundial_api::temporal::history::v1::history_event::Attributes;
 use sundial_api::temporal::history::v1::*;
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
@@ -168,32 +168,15 @@ fn apply(
             Ok(())
         }
         Cmd::CompleteWorkflowExecutionCommandAttributes(a) => {
-            m.close(
-                WorkflowExecutionStatus::Completed,
-                Attributes::WorkflowExecutionCompletedEventAttributes(WorkflowExecutionCompletedEventAttributes {
-                    result: a.result.clone(),
-                    workflow_task_completed_event_id: completed_id,
-                    new_execution_run_id: String::new(),
-                }),
-            );
+            crate::chain::complete(m, a.result.clone(), completed_id);
             Ok(())
         }
         Cmd::FailWorkflowExecutionCommandAttributes(a) => {
-            let retry_state = if m.info_ref().retry_policy.is_some() {
-                // Workflow retries are not implemented yet: a failed run is final.
-                RetryState::NonRetryableFailure
-            } else {
-                RetryState::RetryPolicyNotSet
-            };
-            m.close(
-                WorkflowExecutionStatus::Failed,
-                Attributes::WorkflowExecutionFailedEventAttributes(WorkflowExecutionFailedEventAttributes {
-                    failure: a.failure.clone(),
-                    retry_state: retry_state as i32,
-                    workflow_task_completed_event_id: completed_id,
-                    new_execution_run_id: String::new(),
-                }),
-            );
+            crate::chain::fail(m, a.failure.clone(), completed_id);
+            Ok(())
+        }
+        Cmd::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
+            crate::chain::continue_as_new(m, a, completed_id);
             Ok(())
         }
         Cmd::CancelWorkflowExecutionCommandAttributes(a) => {
@@ -263,10 +246,26 @@ fn apply(
 fn command_name(attrs: &Cmd) -> &'static str {
     match attrs {
         Cmd::StartChildWorkflowExecutionCommandAttributes(_) => "StartChildWorkflowExecution",
-        Cmd::ContinueAsNewWorkflowExecutionCommandAttributes(_) => "ContinueAsNewWorkflowExecution",
         Cmd::SignalExternalWorkflowExecutionCommandAttributes(_) => "SignalExternalWorkflowExecution",
         Cmd::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => "RequestCancelExternalWorkflowExecution",
         _ => "this command",
+    }
+}
+
+/// The namespace's default activity retry policy (`workflow.defaultActivityRetryPolicy`).
+fn namespace_retry_policy(m: &Mutation<'_>) -> sundial_api::temporal::common::v1::RetryPolicy {
+    let p =
+        m.dc.get(&sundial_dynconfig::keys::DEFAULT_ACTIVITY_RETRY_POLICY, &m.scope());
+    if p == sundial_dynconfig::RetryPolicy::DEFAULT {
+        return default_retry_policy();
+    }
+    let to_pb = sundial_common::time::duration_to_pb;
+    sundial_api::temporal::common::v1::RetryPolicy {
+        initial_interval: Some(to_pb(p.initial_interval)),
+        backoff_coefficient: p.backoff_coefficient,
+        maximum_interval: Some(to_pb(p.effective_maximum_interval())),
+        maximum_attempts: p.maximum_attempts,
+        non_retryable_error_types: Vec::new(),
     }
 }
 
@@ -369,7 +368,7 @@ fn schedule_activity(
         None => m.info_ref().task_queue.clone(),
     };
     let retry_policy = Some(fill_retry_policy(
-        a.retry_policy.clone().unwrap_or_else(default_retry_policy),
+        a.retry_policy.clone().unwrap_or_else(|| namespace_retry_policy(m)),
     ));
     let scheduled = m.add_event(Attributes::ActivityTaskScheduledEventAttributes(
         ActivityTaskScheduledEventAttributes {

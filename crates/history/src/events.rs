@@ -34,6 +34,7 @@ pub(crate) fn event_type(attrs: &Attributes) -> EventType {
         A::WorkflowExecutionCanceledEventAttributes(_) => EventType::WorkflowExecutionCanceled,
         A::UpsertWorkflowSearchAttributesEventAttributes(_) => EventType::UpsertWorkflowSearchAttributes,
         A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
+        A::WorkflowExecutionContinuedAsNewEventAttributes(_) => EventType::WorkflowExecutionContinuedAsNew,
         _ => EventType::Unspecified,
     }
 }

@@ -8,9 +8,11 @@
 #![allow(deprecated)]
 
 mod activity;
+mod chain;
 mod commands;
 mod events;
 mod handler;
+mod limits;
 mod mutation;
 mod queues;
 mod read;
@@ -26,29 +28,16 @@ pub use handler::HistoryHandler;
 
 use shard::{QueueInbox, RunKey, Shard};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use sundial_common::ServiceError;
 use sundial_persistence::Store;
 use sundial_rpc::MatchingClient;
 use tokio::task::JoinHandle;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct HistoryConfig {
     pub shard_count: i32,
-    /// How long `GetWorkflowExecutionHistory` with `wait_new_event` waits (Temporal: 20 s).
-    pub long_poll_timeout: Duration,
-    /// Whether queries go to a worker's sticky queue first (`system.enableStickyQuery`).
-    pub enable_sticky_query: bool,
-}
-
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        Self {
-            shard_count: 1,
-            long_poll_timeout: Duration::from_secs(20),
-            enable_sticky_query: true,
-        }
-    }
+    /// Per-namespace defaults and limits, read live (timeouts, retry policy, sizes, long polls).
+    pub dynamic_config: sundial_dynconfig::DynamicConfig,
 }
 
 pub struct HistoryEngine {
@@ -77,7 +66,7 @@ impl HistoryEngine {
                 timer: timer_tx,
                 visibility: vis_tx,
             };
-            shards.push(Shard::acquire(id, store.clone(), &owner, inbox).await?);
+            shards.push(Shard::acquire(id, store.clone(), &owner, inbox, config.dynamic_config.clone()).await?);
             receivers.push((transfer_rx, timer_rx, vis_rx));
         }
         let engine = Arc::new(HistoryEngine {

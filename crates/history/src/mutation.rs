@@ -37,10 +37,14 @@ pub(crate) struct Mutation<'a> {
     pub closed: Option<i32>,
     /// The state changed without events or tasks (e.g. a heartbeat); persist it anyway.
     pub dirty: bool,
+    /// The run that follows this one, created in the same transaction.
+    pub new_run: Option<crate::chain::NewRun>,
+    /// Live settings (defaults and limits per namespace).
+    pub dc: sundial_dynconfig::DynamicConfig,
 }
 
 impl<'a> Mutation<'a> {
-    pub fn new(ms: &'a mut WorkflowMutableState, now_nanos: i64) -> Self {
+    pub fn new(ms: &'a mut WorkflowMutableState, now_nanos: i64, dc: sundial_dynconfig::DynamicConfig) -> Self {
         Self {
             ms,
             now: sundial_common::time::nanos_to_timestamp(now_nanos),
@@ -49,6 +53,8 @@ impl<'a> Mutation<'a> {
             tasks: Vec::new(),
             closed: None,
             dirty: false,
+            new_run: None,
+            dc,
         }
     }
 
@@ -62,6 +68,12 @@ impl<'a> Mutation<'a> {
             .info
             .as_ref()
             .unwrap_or_else(|| EMPTY.get_or_init(ExecutionInfo::default))
+    }
+
+    /// The dynamic-config scope of this run's namespace.
+    pub fn scope(&self) -> sundial_dynconfig::Scope<'_> {
+        let info = self.info_ref();
+        sundial_dynconfig::Scope::namespace(&info.namespace).with_namespace_id(&info.namespace_id)
     }
 
     pub fn is_running(&self) -> bool {

@@ -335,6 +335,19 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
     };
     let Some(info) = ms.info else { return Ok(()) };
     let running = info.status == sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32;
+    // Custom attributes are aliases of the namespace's pre-allocated columns: read its
+    // mapping only when the run has attributes that are not system ones.
+    let attrs = info.search_attributes.clone().unwrap_or_default();
+    let needs_namespace = attrs
+        .indexed_fields
+        .keys()
+        .any(|k| sundial_persistence::visibility::system_attribute(k).is_none());
+    let namespace = if needs_namespace {
+        shard.store.get_namespace_by_id(&info.namespace_id).await?
+    } else {
+        None
+    };
+    let row = sundial_persistence::visibility::row_attributes(namespace.as_ref().map(|n| &n.detail), &attrs);
     let record = VisibilityRecord {
         namespace_id: info.namespace_id.clone(),
         run_id: info.run_id.clone(),
@@ -352,7 +365,19 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         history_size_bytes: info.history_size_bytes,
         state_transition_count: info.state_transition_count,
         task_queue: info.task_queue.clone(),
-        memo: info.memo.as_ref().map(sundial_api::prost::Message::encode_to_vec),
+        parent_workflow_id: None,
+        parent_run_id: None,
+        root_workflow_id: info.workflow_id.clone(),
+        root_run_id: info.run_id.clone(),
+        memo: info
+            .memo
+            .as_ref()
+            .filter(|m| !m.fields.is_empty())
+            .map(sundial_api::prost::Message::encode_to_vec),
+        search_attributes: (!row.returned.indexed_fields.is_empty())
+            .then(|| sundial_api::prost::Message::encode_to_vec(&row.returned)),
+        temporal_change_version: row.temporal_change_version,
+        custom: row.columns,
         version: info.state_transition_count,
     };
     shard.store.upsert_visibility(&record).await.map_err(Into::into)

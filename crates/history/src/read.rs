@@ -121,7 +121,12 @@ impl HistoryEngine {
         cond: impl Fn(&crate::shard::RunProgress) -> bool,
     ) -> Result<(bool, crate::shard::RunProgress), ServiceError> {
         let shard = self.shard(&run.0, &run.1).clone();
-        let deadline = tokio::time::Instant::now() + self.config().long_poll_timeout;
+        let scope = sundial_dynconfig::Scope::namespace("").with_namespace_id(&run.0);
+        let wait = self
+            .config()
+            .dynamic_config
+            .get(&sundial_dynconfig::keys::HISTORY_LONG_POLL_EXPIRATION_INTERVAL, &scope);
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             shard.snapshot(run).await?;
             let entry = shard.entry(run);
@@ -289,7 +294,12 @@ impl HistoryEngine {
                 ..Default::default()
             });
         }
-        let sticky = self.config().enable_sticky_query && !is_closed(&ms) && !info.sticky_task_queue.is_empty();
+        let scope = sundial_dynconfig::Scope::namespace(&info.namespace).with_namespace_id(namespace_id);
+        let sticky_query = self
+            .config()
+            .dynamic_config
+            .get(&sundial_dynconfig::keys::ENABLE_STICKY_QUERY, &scope);
+        let sticky = sticky_query && !is_closed(&ms) && !info.sticky_task_queue.is_empty();
         let mut queues = Vec::new();
         if sticky {
             queues.push((info.sticky_task_queue.clone(), TaskQueueKind::Sticky));

@@ -6,7 +6,7 @@ use crate::mutation::{Mutation, PendingTask};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask, WorkflowMutableState};
-use sundial_api::temporal::history::v1::History;
+use sundial_api::temporal::history::v1::{History, HistoryEvent};
 use sundial_common::ServiceError;
 use sundial_common::time::now_nanos;
 use sundial_persistence::{
@@ -58,6 +58,7 @@ pub(crate) struct Shard {
     ids: tokio::sync::Mutex<IdBlock>,
     cache: Mutex<HashMap<RunKey, Arc<Entry>>>,
     inbox: QueueInbox,
+    pub dc: sundial_dynconfig::DynamicConfig,
 }
 
 impl Shard {
@@ -67,6 +68,7 @@ impl Shard {
         store: Arc<dyn Store>,
         owner: &str,
         inbox: QueueInbox,
+        dc: sundial_dynconfig::DynamicConfig,
     ) -> Result<Arc<Shard>, ServiceError> {
         let current = store.get_or_create_shard(id).await?;
         let mut next = current.clone();
@@ -85,6 +87,7 @@ impl Shard {
             }),
             cache: Mutex::new(HashMap::new()),
             inbox,
+            dc,
         }))
     }
 
@@ -193,7 +196,7 @@ impl Shard {
             let Some(loaded) = guard.as_mut() else {
                 return Err(ServiceError::Internal("execution vanished from cache".into()));
             };
-            let mut m = Mutation::new(&mut loaded.ms, now_nanos());
+            let mut m = Mutation::new(&mut loaded.ms, now_nanos(), self.dc.clone());
             let result = match f(&mut m) {
                 Ok(r) => r,
                 Err(e) => {
@@ -201,18 +204,42 @@ impl Shard {
                     return Err(e);
                 }
             };
+            if let Some(limit) = crate::limits::exceeded(&m) {
+                // Like Temporal: a run that would outgrow a limit is terminated instead.
+                drop(m);
+                *guard = None;
+                drop(guard);
+                self.terminate_over_limit(run, &limit).await?;
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "workflow terminated: {limit}"
+                )));
+            }
             let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
+            let mut successor = m.new_run.take();
             if events.is_empty() && tasks.is_empty() && closed.is_none() && !m.dirty {
                 return Ok(result);
             }
             let version = loaded.db_version + 1;
             match self
-                .persist(run, &mut loaded.ms, version, events, tasks, closed, None)
+                .persist(
+                    run,
+                    &mut loaded.ms,
+                    version,
+                    events,
+                    tasks,
+                    closed,
+                    None,
+                    successor.as_mut(),
+                )
                 .await
             {
                 Ok(progress) => {
                     loaded.db_version = version;
                     entry.progress.send_replace(progress);
+                    drop(guard);
+                    if let Some(next) = successor {
+                        self.adopt(&(run.0.clone(), run.1.clone(), next.run_id), next.ms);
+                    }
                     return Ok(result);
                 }
                 Err(PersistenceError::ConditionFailed(reason)) => {
@@ -230,6 +257,37 @@ impl Shard {
         ))
     }
 
+    async fn terminate_over_limit(&self, run: &RunKey, reason: &str) -> Result<(), ServiceError> {
+        tracing::warn!(workflow_id = %run.1, run_id = %run.2, %reason, "terminating workflow over a limit");
+        let entry = self.entry(run);
+        let mut guard = entry.state.lock().await;
+        self.load(run, &mut guard).await?;
+        let Some(loaded) = guard.as_mut() else {
+            return Err(ServiceError::Internal("execution vanished from cache".into()));
+        };
+        let mut m = Mutation::new(&mut loaded.ms, now_nanos(), self.dc.clone());
+        if !m.is_running() {
+            return Ok(());
+        }
+        crate::signals::terminate_in(&mut m, reason, None, "sundial-history");
+        let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
+        let version = loaded.db_version + 1;
+        match self
+            .persist(run, &mut loaded.ms, version, events, tasks, closed, None, None)
+            .await
+        {
+            Ok(progress) => {
+                loaded.db_version = version;
+                entry.progress.send_replace(progress);
+                Ok(())
+            }
+            Err(e) => {
+                *guard = None;
+                Err(e.into())
+            }
+        }
+    }
+
     /// Creates a run from a prepared mutable state and its first transition.
     pub async fn create(
         &self,
@@ -243,7 +301,16 @@ impl Shard {
         let entry = self.entry(run);
         let mut guard = entry.state.lock().await;
         let progress = self
-            .persist(run, &mut ms, 1, m_events, m_tasks, None, Some((condition, current)))
+            .persist(
+                run,
+                &mut ms,
+                1,
+                m_events,
+                m_tasks,
+                None,
+                Some((condition, current)),
+                None,
+            )
             .await?;
         *guard = Some(Loaded { db_version: 1, ms });
         entry.progress.send_replace(progress);
@@ -256,53 +323,18 @@ impl Shard {
         run: &RunKey,
         ms: &mut WorkflowMutableState,
         db_version: i64,
-        mut events: Vec<sundial_api::temporal::history::v1::HistoryEvent>,
+        events: Vec<HistoryEvent>,
         tasks: Vec<PendingTask>,
         closed: Option<i32>,
         create: Option<(CurrentCondition, CurrentExecution)>,
+        successor: Option<&mut crate::chain::NewRun>,
     ) -> Result<RunProgress, PersistenceError> {
+        let extra = successor.as_ref().map_or(0, |s| s.tasks.len() + 1);
         let first_id = self
-            .allocate_ids(tasks.len() + 1)
+            .allocate_ids(tasks.len() + 1 + extra)
             .await
             .map_err(|e| PersistenceError::ConditionFailed(e.to_string()))?;
-        let info = ms.info.get_or_insert_with(Default::default);
-        info.state_transition_count += 1;
-        let history = if events.is_empty() {
-            None
-        } else {
-            for e in &mut events {
-                e.task_id = first_id;
-            }
-            let history = History { events };
-            info.history_size_bytes += sundial_api::prost::Message::encoded_len(&history) as i64;
-            info.history_batch_count += 1;
-            Some(HistoryBatch {
-                first_event_id: history.events.first().map_or(0, |e| e.event_id),
-                txn_id: db_version,
-                history,
-            })
-        };
-        let next_event_id = info.next_event_id;
-        let visibility_task = VisibilityTask {
-            namespace_id: run.0.clone(),
-            workflow_id: run.1.clone(),
-            run_id: run.2.clone(),
-        };
-        let new_tasks: Vec<NewTask> = tasks
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let task_id = first_id + 1 + i as i64;
-                match t {
-                    PendingTask::Transfer(task) => NewTask::Transfer { task_id, task },
-                    PendingTask::Timer { fire_at, task } => NewTask::Timer { fire_at, task_id, task },
-                    PendingTask::Visibility => NewTask::Visibility {
-                        task_id,
-                        task: visibility_task.clone(),
-                    },
-                }
-            })
-            .collect();
+        let (history, new_tasks, next_event_id) = prepare(run, ms, db_version, events, tasks, first_id);
         let key = self.key(run);
         let write = ExecutionWrite {
             key: &key,
@@ -312,15 +344,52 @@ impl Shard {
             history,
             tasks: new_tasks.clone(),
         };
-        match create {
-            Some((condition, current)) => {
+        let mut all_tasks = new_tasks;
+        match (create, successor) {
+            (Some((condition, current)), _) => {
                 self.store
                     .create_execution(self.range_id(), write, condition, &current)
                     .await?
             }
-            None => self.store.update_execution(self.range_id(), write, closed).await?,
+            (None, Some(next)) => {
+                let next_run: RunKey = (run.0.clone(), run.1.clone(), next.run_id.clone());
+                let next_first = first_id + 1 + write.tasks.len() as i64;
+                let (next_history, next_tasks, next_next_event) = prepare(
+                    &next_run,
+                    &mut next.ms,
+                    1,
+                    std::mem::take(&mut next.events),
+                    std::mem::take(&mut next.tasks),
+                    next_first,
+                );
+                let next_key = self.key(&next_run);
+                let current = CurrentExecution {
+                    run_id: next.run_id.clone(),
+                    create_request_id: next
+                        .ms
+                        .info
+                        .as_ref()
+                        .map(|i| i.create_request_id.clone())
+                        .unwrap_or_default(),
+                    status: sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32,
+                    start_time: sundial_common::time::now_nanos(),
+                };
+                let next_write = ExecutionWrite {
+                    key: &next_key,
+                    state: &next.ms,
+                    next_event_id: next_next_event,
+                    db_record_version: 1,
+                    history: next_history,
+                    tasks: next_tasks.clone(),
+                };
+                self.store
+                    .continue_execution(self.range_id(), write, next_write, &current)
+                    .await?;
+                all_tasks.extend(next_tasks);
+            }
+            (None, None) => self.store.update_execution(self.range_id(), write, closed).await?,
         }
-        for task in new_tasks {
+        for task in all_tasks {
             // A closed receiver means the shard is stopping; the tasks are durable and will be
             // loaded by the next owner.
             let _ = match task {
@@ -331,10 +400,78 @@ impl Shard {
                 NewTask::Visibility { task_id, task } => self.inbox.visibility.send((task_id, task)).map_err(|_| ()),
             };
         }
-        let closed = ms
-            .info
-            .as_ref()
-            .is_some_and(|i| i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32);
-        Ok(RunProgress { next_event_id, closed })
+        Ok(RunProgress {
+            next_event_id,
+            closed: is_closed(ms),
+        })
     }
+
+    /// Puts a run created by this process into the cache, so its first tasks find it.
+    fn adopt(&self, run: &RunKey, ms: WorkflowMutableState) {
+        let progress = RunProgress {
+            next_event_id: ms.info.as_ref().map_or(0, |i| i.next_event_id),
+            closed: is_closed(&ms),
+        };
+        let entry = self.entry(run);
+        if let Ok(mut slot) = entry.state.try_lock() {
+            *slot = Some(Loaded { db_version: 1, ms });
+        }
+        entry.progress.send_replace(progress);
+    }
+}
+
+fn is_closed(ms: &WorkflowMutableState) -> bool {
+    ms.info
+        .as_ref()
+        .is_some_and(|i| i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32)
+}
+
+/// Numbers the transition's events and tasks (ids from `first_id`) and updates the run's
+/// bookkeeping; returns the event batch, the tasks and the next event id.
+fn prepare(
+    run: &RunKey,
+    ms: &mut WorkflowMutableState,
+    db_version: i64,
+    mut events: Vec<HistoryEvent>,
+    tasks: Vec<PendingTask>,
+    first_id: i64,
+) -> (Option<HistoryBatch>, Vec<NewTask>, i64) {
+    let info = ms.info.get_or_insert_with(Default::default);
+    info.state_transition_count += 1;
+    let history = if events.is_empty() {
+        None
+    } else {
+        for e in &mut events {
+            e.task_id = first_id;
+        }
+        let history = History { events };
+        info.history_size_bytes += sundial_api::prost::Message::encoded_len(&history) as i64;
+        info.history_batch_count += 1;
+        Some(HistoryBatch {
+            first_event_id: history.events.first().map_or(0, |e| e.event_id),
+            txn_id: db_version,
+            history,
+        })
+    };
+    let visibility_task = VisibilityTask {
+        namespace_id: run.0.clone(),
+        workflow_id: run.1.clone(),
+        run_id: run.2.clone(),
+    };
+    let new_tasks = tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let task_id = first_id + 1 + i as i64;
+            match t {
+                PendingTask::Transfer(task) => NewTask::Transfer { task_id, task },
+                PendingTask::Timer { fire_at, task } => NewTask::Timer { fire_at, task_id, task },
+                PendingTask::Visibility => NewTask::Visibility {
+                    task_id,
+                    task: visibility_task.clone(),
+                },
+            }
+        })
+        .collect();
+    (history, new_tasks, info.next_event_id)
 }

@@ -5,10 +5,13 @@ use crate::HistoryEngine;
 use crate::mutation::{DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT_SECS, Mutation};
 use prost_wkt_types::Duration as PbDuration;
 use sundial_api::sundial::persistence::v1::{ExecutionInfo, TimerTask, TimerTaskType, WorkflowMutableState};
-use sundial_api::temporal::common::v1::{Header, Payloads};
+use sundial_api::temporal::common::v1::{
+    Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowType,
+};
 use sundial_api::temporal::enums::v1::{
     ContinueAsNewInitiator, TaskQueueKind, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
+use sundial_api::temporal::failure::v1::Failure;
 use sundial_api::temporal::history::v1::history_event::Attributes;
 use sundial_api::temporal::history::v1::{
     WorkflowExecutionSignaledEventAttributes, WorkflowExecutionStartedEventAttributes,
@@ -16,7 +19,7 @@ use sundial_api::temporal::history::v1::{
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_api::workflowservice::v1::{StartWorkflowExecutionRequest, StartWorkflowExecutionResponse};
 use sundial_common::ServiceError;
-use sundial_common::time::{now_nanos, timestamp_to_nanos};
+use sundial_common::time::now_nanos;
 use sundial_persistence::{CurrentCondition, CurrentExecution, PersistenceError};
 
 /// The signal of a signal-with-start.
@@ -164,134 +167,66 @@ impl HistoryEngine {
     ) -> Result<String, PersistenceError> {
         let run_id = uuid::Uuid::new_v4().to_string();
         let now = now_nanos();
-        let exec_timeout = positive(req.workflow_execution_timeout.as_ref());
-        let mut run_timeout = positive(req.workflow_run_timeout.as_ref()).or(exec_timeout);
-        if let (Some(e), Some(r)) = (exec_timeout, run_timeout)
-            && nanos(&r) > nanos(&e)
-        {
-            run_timeout = Some(e);
+        let mut backoff = positive(req.workflow_start_delay.as_ref());
+        if backoff.is_none() && !req.cron_schedule.is_empty() {
+            // A cron workflow's first run waits for the first scheduled time.
+            backoff = crate::chain::cron_backoff(&req.cron_schedule, now);
         }
-        let mut task_timeout = positive(req.workflow_task_timeout.as_ref()).unwrap_or(DEFAULT_WORKFLOW_TASK_TIMEOUT);
-        if task_timeout.seconds > MAX_WORKFLOW_TASK_TIMEOUT_SECS {
-            task_timeout = PbDuration {
-                seconds: MAX_WORKFLOW_TASK_TIMEOUT_SECS,
-                nanos: 0,
-            };
-        }
-        if let Some(r) = run_timeout
-            && nanos(&task_timeout) > nanos(&r)
-        {
-            task_timeout = r;
-        }
-        let delay = positive(req.workflow_start_delay.as_ref());
-        let delay_nanos = delay.as_ref().map_or(0, nanos);
-        let execution_time = now + delay_nanos;
-        let task_queue = req.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default();
-        let mut ms = WorkflowMutableState {
-            info: Some(ExecutionInfo {
-                namespace_id: namespace_id.to_owned(),
-                workflow_id: req.workflow_id.clone(),
-                run_id: run_id.clone(),
-                first_execution_run_id: run_id.clone(),
-                workflow_type: req.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
-                task_queue: task_queue.clone(),
-                execution_timeout: exec_timeout,
-                run_timeout,
-                task_timeout: Some(task_timeout),
-                status: WorkflowExecutionStatus::Running as i32,
-                start_time: Some(sundial_common::time::nanos_to_timestamp(now)),
-                execution_time: Some(sundial_common::time::nanos_to_timestamp(execution_time)),
-                next_event_id: 1,
-                create_request_id: req.request_id.clone(),
-                retry_policy: req.retry_policy.clone(),
-                cron_schedule: req.cron_schedule.clone(),
-                memo: req.memo.clone(),
-                search_attributes: req.search_attributes.clone(),
-                attempt: 1,
-                execution_expiration_time: exec_timeout
-                    .map(|e| sundial_common::time::nanos_to_timestamp(execution_time + nanos(&e))),
-                run_expiration_time: run_timeout
-                    .map(|r| sundial_common::time::nanos_to_timestamp(execution_time + nanos(&r))),
-                header: req.header.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
+        let dc = &self.config().dynamic_config;
+        let scope = sundial_dynconfig::Scope::namespace(&req.namespace).with_namespace_id(namespace_id);
+        let bounded = |requested: Option<PbDuration>, limit: std::time::Duration| {
+            // The namespace's setting is the default and the upper bound (0: none).
+            if limit.is_zero() {
+                return requested;
+            }
+            let limit = sundial_common::time::duration_to_pb(limit);
+            Some(match requested {
+                Some(r) if nanos(&r) <= nanos(&limit) => r,
+                _ => limit,
+            })
         };
-        let mut m = Mutation::new(&mut ms, now);
-        let expiration = m.info_ref().execution_expiration_time;
-        m.add_event(Attributes::WorkflowExecutionStartedEventAttributes(
-            WorkflowExecutionStartedEventAttributes {
-                workflow_type: req.workflow_type.clone(),
-                task_queue: Some(TaskQueue {
-                    name: task_queue,
-                    kind: TaskQueueKind::Normal as i32,
-                    normal_name: String::new(),
-                }),
-                input: req.input.clone(),
-                workflow_execution_timeout: exec_timeout,
-                workflow_run_timeout: run_timeout,
-                workflow_task_timeout: Some(task_timeout),
-                initiator: ContinueAsNewInitiator::Unspecified as i32,
-                original_execution_run_id: run_id.clone(),
-                identity: req.identity.clone(),
-                first_execution_run_id: run_id.clone(),
-                retry_policy: req.retry_policy.clone(),
-                attempt: 1,
-                workflow_execution_expiration_time: expiration,
-                cron_schedule: req.cron_schedule.clone(),
-                first_workflow_task_backoff: delay,
-                memo: req.memo.clone(),
-                search_attributes: req.search_attributes.clone(),
-                header: req.header.clone(),
-                workflow_id: req.workflow_id.clone(),
-                priority: req.priority.clone(),
-                ..Default::default()
-            },
-        ));
-        if let Some(s) = signal {
-            m.add_event(Attributes::WorkflowExecutionSignaledEventAttributes(
-                WorkflowExecutionSignaledEventAttributes {
-                    signal_name: s.name.clone(),
-                    input: s.input.clone(),
-                    identity: s.identity.clone(),
-                    header: s.header.clone(),
-                    ..Default::default()
-                },
-            ));
-        }
-        match delay {
-            Some(d) => m.timer_at(
-                now + nanos(&d),
-                TimerTask {
-                    r#type: TimerTaskType::WorkflowBackoff as i32,
-                    ..Default::default()
-                },
-            ),
-            None => m.schedule_workflow_task(1),
-        }
-        let run_ts = m.info_ref().run_expiration_time;
-        let exec_ts = m.info_ref().execution_expiration_time;
-        // A run timeout that is just the execution timeout is reported as the execution one.
-        if let Some(r) = run_ts.filter(|r| exec_ts.as_ref() != Some(r)) {
-            m.timer_at(
-                timestamp_to_nanos(&r),
-                TimerTask {
-                    r#type: TimerTaskType::WorkflowRunTimeout as i32,
-                    ..Default::default()
-                },
-            );
-        }
-        if let Some(e) = exec_ts {
-            m.timer_at(
-                timestamp_to_nanos(&e),
-                TimerTask {
-                    r#type: TimerTaskType::WorkflowExecutionTimeout as i32,
-                    ..Default::default()
-                },
-            );
-        }
-        m.visibility();
-        let (events, tasks) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks));
+        let exec_timeout = bounded(
+            positive(req.workflow_execution_timeout.as_ref()),
+            dc.get(&sundial_dynconfig::keys::WORKFLOW_EXECUTION_TIMEOUT, &scope),
+        );
+        let run_timeout = bounded(
+            positive(req.workflow_run_timeout.as_ref()),
+            dc.get(&sundial_dynconfig::keys::WORKFLOW_RUN_TIMEOUT, &scope),
+        );
+        let task_timeout = positive(req.workflow_task_timeout.as_ref()).or_else(|| {
+            Some(sundial_common::time::duration_to_pb(
+                dc.get(&sundial_dynconfig::keys::WORKFLOW_TASK_TIMEOUT, &scope),
+            ))
+        });
+        let spec = RunSpec {
+            namespace_id: namespace_id.to_owned(),
+            namespace: req.namespace.clone(),
+            workflow_id: req.workflow_id.clone(),
+            run_id: run_id.clone(),
+            request_id: req.request_id.clone(),
+            workflow_type: req.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            task_queue: req.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            input: req.input.clone(),
+            execution_timeout: exec_timeout,
+            run_timeout,
+            task_timeout,
+            identity: req.identity.clone(),
+            retry_policy: req.retry_policy.clone(),
+            cron_schedule: req.cron_schedule.clone(),
+            memo: req.memo.clone(),
+            search_attributes: req.search_attributes.clone(),
+            header: req.header.clone(),
+            priority: req.priority.clone(),
+            backoff,
+            first_execution_run_id: run_id.clone(),
+            continued_execution_run_id: String::new(),
+            initiator: ContinueAsNewInitiator::Unspecified,
+            attempt: 1,
+            continued_failure: None,
+            last_completion_result: None,
+            execution_expiration: exec_timeout.map(|e| now + backoff.as_ref().map_or(0, nanos) + nanos(&e)),
+        };
+        let (ms, events, tasks) = build_run(&spec, signal, now, &self.config().dynamic_config);
         let run = (namespace_id.to_owned(), req.workflow_id.clone(), run_id.clone());
         let current = CurrentExecution {
             run_id: run_id.clone(),
@@ -303,6 +238,191 @@ impl HistoryEngine {
         tracing::debug!(workflow_id = %req.workflow_id, %run_id, "workflow started");
         Ok(run_id)
     }
+}
+
+/// Everything that defines a new run, whether started by a client or by its predecessor
+/// (continue-as-new, retry, cron).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunSpec {
+    pub namespace_id: String,
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub request_id: String,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Payloads>,
+    pub execution_timeout: Option<PbDuration>,
+    pub run_timeout: Option<PbDuration>,
+    pub task_timeout: Option<PbDuration>,
+    pub identity: String,
+    pub retry_policy: Option<RetryPolicy>,
+    pub cron_schedule: String,
+    pub memo: Option<Memo>,
+    pub search_attributes: Option<SearchAttributes>,
+    pub header: Option<Header>,
+    pub priority: Option<Priority>,
+    /// Delay before the first workflow task (start delay, retry backoff, cron wait).
+    pub backoff: Option<PbDuration>,
+    pub first_execution_run_id: String,
+    pub continued_execution_run_id: String,
+    pub initiator: ContinueAsNewInitiator,
+    pub attempt: i32,
+    pub continued_failure: Option<Failure>,
+    pub last_completion_result: Option<Payloads>,
+    /// Deadline of the whole chain (execution timeout), nanoseconds.
+    pub execution_expiration: Option<i64>,
+}
+
+/// Builds a new run's mutable state, first events and tasks.
+pub(crate) fn build_run(
+    spec: &RunSpec,
+    signal: Option<&StartSignal>,
+    now: i64,
+    dc: &sundial_dynconfig::DynamicConfig,
+) -> (
+    WorkflowMutableState,
+    Vec<sundial_api::temporal::history::v1::HistoryEvent>,
+    Vec<crate::mutation::PendingTask>,
+) {
+    let execution_time = now + spec.backoff.as_ref().map_or(0, nanos);
+    let exec_timeout = spec.execution_timeout;
+    let mut run_timeout = spec.run_timeout.or(exec_timeout);
+    if let (Some(e), Some(r)) = (exec_timeout, run_timeout)
+        && nanos(&r) > nanos(&e)
+    {
+        run_timeout = Some(e);
+    }
+    let mut task_timeout = spec.task_timeout.unwrap_or(DEFAULT_WORKFLOW_TASK_TIMEOUT);
+    if task_timeout.seconds > MAX_WORKFLOW_TASK_TIMEOUT_SECS {
+        task_timeout = PbDuration {
+            seconds: MAX_WORKFLOW_TASK_TIMEOUT_SECS,
+            nanos: 0,
+        };
+    }
+    if let Some(r) = run_timeout
+        && nanos(&task_timeout) > nanos(&r)
+    {
+        task_timeout = r;
+    }
+    let ts = sundial_common::time::nanos_to_timestamp;
+    let exec_deadline = spec.execution_expiration;
+    let mut run_deadline = run_timeout.map(|r| execution_time + nanos(&r));
+    if let (Some(r), Some(e)) = (run_deadline, exec_deadline)
+        && r >= e
+    {
+        // The run would outlive the chain: the execution timeout is what fires.
+        run_deadline = None;
+    }
+    let mut ms = WorkflowMutableState {
+        info: Some(ExecutionInfo {
+            namespace_id: spec.namespace_id.clone(),
+            namespace: spec.namespace.clone(),
+            workflow_id: spec.workflow_id.clone(),
+            run_id: spec.run_id.clone(),
+            first_execution_run_id: spec.first_execution_run_id.clone(),
+            workflow_type: spec.workflow_type.clone(),
+            task_queue: spec.task_queue.clone(),
+            execution_timeout: exec_timeout,
+            run_timeout,
+            task_timeout: Some(task_timeout),
+            status: WorkflowExecutionStatus::Running as i32,
+            start_time: Some(ts(now)),
+            execution_time: Some(ts(execution_time)),
+            next_event_id: 1,
+            create_request_id: spec.request_id.clone(),
+            retry_policy: spec.retry_policy.clone(),
+            cron_schedule: spec.cron_schedule.clone(),
+            memo: spec.memo.clone(),
+            search_attributes: spec.search_attributes.clone(),
+            attempt: spec.attempt.max(1),
+            execution_expiration_time: exec_deadline.map(ts),
+            run_expiration_time: run_deadline.map(ts),
+            header: spec.header.clone(),
+            input: spec.input.clone(),
+            requested_run_timeout: spec.run_timeout,
+            last_completion_result: spec.last_completion_result.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut m = Mutation::new(&mut ms, now, dc.clone());
+    m.add_event(Attributes::WorkflowExecutionStartedEventAttributes(
+        WorkflowExecutionStartedEventAttributes {
+            workflow_type: Some(WorkflowType {
+                name: spec.workflow_type.clone(),
+            }),
+            task_queue: Some(TaskQueue {
+                name: spec.task_queue.clone(),
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            input: spec.input.clone(),
+            workflow_execution_timeout: exec_timeout,
+            workflow_run_timeout: run_timeout,
+            workflow_task_timeout: Some(task_timeout),
+            continued_execution_run_id: spec.continued_execution_run_id.clone(),
+            initiator: spec.initiator as i32,
+            continued_failure: spec.continued_failure.clone(),
+            last_completion_result: spec.last_completion_result.clone(),
+            original_execution_run_id: spec.run_id.clone(),
+            identity: spec.identity.clone(),
+            first_execution_run_id: spec.first_execution_run_id.clone(),
+            retry_policy: spec.retry_policy.clone(),
+            attempt: spec.attempt.max(1),
+            workflow_execution_expiration_time: exec_deadline.map(ts),
+            cron_schedule: spec.cron_schedule.clone(),
+            first_workflow_task_backoff: spec.backoff,
+            memo: spec.memo.clone(),
+            search_attributes: spec.search_attributes.clone(),
+            header: spec.header.clone(),
+            workflow_id: spec.workflow_id.clone(),
+            priority: spec.priority.clone(),
+            ..Default::default()
+        },
+    ));
+    if let Some(s) = signal {
+        m.add_event(Attributes::WorkflowExecutionSignaledEventAttributes(
+            WorkflowExecutionSignaledEventAttributes {
+                signal_name: s.name.clone(),
+                input: s.input.clone(),
+                identity: s.identity.clone(),
+                header: s.header.clone(),
+                ..Default::default()
+            },
+        ));
+    }
+    match spec.backoff {
+        Some(_) => m.timer_at(
+            execution_time,
+            TimerTask {
+                r#type: TimerTaskType::WorkflowBackoff as i32,
+                ..Default::default()
+            },
+        ),
+        None => m.schedule_workflow_task(1),
+    }
+    if let Some(r) = run_deadline {
+        m.timer_at(
+            r,
+            TimerTask {
+                r#type: TimerTaskType::WorkflowRunTimeout as i32,
+                ..Default::default()
+            },
+        );
+    }
+    if let Some(e) = exec_deadline {
+        m.timer_at(
+            e,
+            TimerTask {
+                r#type: TimerTaskType::WorkflowExecutionTimeout as i32,
+                ..Default::default()
+            },
+        );
+    }
+    m.visibility();
+    let (events, tasks) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks));
+    (ms, events, tasks)
 }
 
 enum Decision {

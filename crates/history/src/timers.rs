@@ -50,17 +50,12 @@ fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
         TimerTaskType::ActivityTimeout => activity_timeout(m, task),
         TimerTaskType::ActivityRetry => retry_fired(m, task.event_id, task.stamp),
         TimerTaskType::WorkflowTaskTimeout => workflow_task_timeout(m, task),
-        TimerTaskType::WorkflowRunTimeout | TimerTaskType::WorkflowExecutionTimeout => {
-            let execution_timeout = task.r#type == TimerTaskType::WorkflowExecutionTimeout as i32;
-            let retry_state = if execution_timeout || m.info_ref().retry_policy.is_some() {
-                RetryState::Timeout
-            } else {
-                RetryState::RetryPolicyNotSet
-            };
+        TimerTaskType::WorkflowRunTimeout => crate::chain::run_timed_out(m),
+        TimerTaskType::WorkflowExecutionTimeout => {
             m.close(
                 WorkflowExecutionStatus::TimedOut,
                 Attributes::WorkflowExecutionTimedOutEventAttributes(WorkflowExecutionTimedOutEventAttributes {
-                    retry_state: retry_state as i32,
+                    retry_state: RetryState::Timeout as i32,
                     new_execution_run_id: String::new(),
                 }),
             );

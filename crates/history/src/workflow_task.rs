@@ -328,6 +328,7 @@ impl HistoryEngine {
                     m.events.truncate(events_before);
                     m.tasks.clear();
                     m.closed = None;
+                    m.new_run = None;
                     return Ok(failed_by_command(
                         m,
                         failure,

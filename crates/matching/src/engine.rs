@@ -154,6 +154,15 @@ impl MatchingEngine {
             .filter(|p| !p.is_lost())
     }
 
+    /// Drops a partition now (a sticky queue whose worker shut down): its waiting pollers are
+    /// released and adds to it fail until a poller loads it again.
+    pub(crate) fn unload_queue(&self, key: &TaskQueueKey) {
+        let removed = lock(&self.partitions).remove(key);
+        if let Some(p) = removed.as_ref().and_then(|s| s.get()) {
+            p.stop();
+        }
+    }
+
     /// Removes `slot` if it is still the one registered for `key`.
     fn unload(&self, key: &TaskQueueKey, slot: &Slot) {
         let removed = {

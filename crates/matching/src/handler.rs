@@ -238,6 +238,22 @@ impl MatchingService for MatchingHandler {
             ..Default::default()
         }))
     }
+
+    async fn unload_sticky_queue(
+        &self,
+        request: Request<UnloadStickyQueueRequest>,
+    ) -> Result<Response<UnloadStickyQueueResponse>, Status> {
+        let req = request.into_inner();
+        if req.namespace_id.is_empty() || req.task_queue.is_empty() {
+            return Err(MatchingError::InvalidArgument("namespace_id and task_queue are required".into()).into());
+        }
+        self.0.unload_queue(&TaskQueueKey::new(
+            &req.namespace_id,
+            &req.task_queue,
+            TASK_TYPE_WORKFLOW,
+        ));
+        Ok(Response::new(UnloadStickyQueueResponse {}))
+    }
 }
 
 #[cfg(test)]

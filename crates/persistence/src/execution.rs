@@ -102,6 +102,17 @@ pub trait ExecutionStore: Send + Sync {
         current_status: Option<i32>,
     ) -> Result<()>;
 
+    /// Closes a run and starts its successor (continue-as-new, retry, cron) in one
+    /// transaction: the old run's update (as `update_execution`), the current row moved from
+    /// the old run to the new one, and the new run's rows.
+    async fn continue_execution(
+        &self,
+        range_id: i64,
+        old: ExecutionWrite<'_>,
+        new: ExecutionWrite<'_>,
+        current: &CurrentExecution,
+    ) -> Result<()>;
+
     async fn get_execution(&self, key: &ExecutionKey) -> Result<Option<StoredExecution>>;
 
     async fn get_current_execution(
@@ -144,23 +155,85 @@ pub struct VisibilityRecord {
     pub history_size_bytes: i64,
     pub state_transition_count: i64,
     pub task_queue: String,
+    pub parent_workflow_id: Option<String>,
+    pub parent_run_id: Option<String>,
+    /// The root of the run's chain of parents (the run itself when it has no parent).
+    pub root_workflow_id: String,
+    pub root_run_id: String,
     /// Encoded `temporal.api.common.v1.Memo`, if any.
     pub memo: Option<Vec<u8>>,
+    /// Encoded `temporal.api.common.v1.SearchAttributes` as list calls return them.
+    pub search_attributes: Option<Vec<u8>>,
+    /// `TemporalChangeVersion` as a JSON array of strings.
+    pub temporal_change_version: Option<String>,
+    /// Custom search attribute values by pre-allocated column (see
+    /// `visibility::row_attributes`); columns not listed are stored as NULL.
+    pub custom: Vec<(&'static str, crate::visibility::AttributeValue)>,
     /// Monotonic per run; an upsert with an older version is ignored.
     pub version: i64,
+}
+
+impl VisibilityRecord {
+    /// A record with only the required fields set (the rest empty).
+    pub fn new(namespace_id: &str, workflow_id: &str, run_id: &str, workflow_type: &str) -> Self {
+        Self {
+            namespace_id: namespace_id.to_owned(),
+            run_id: run_id.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            workflow_type: workflow_type.to_owned(),
+            status: 1,
+            start_time: 0,
+            execution_time: 0,
+            close_time: None,
+            history_length: 0,
+            history_size_bytes: 0,
+            state_transition_count: 0,
+            task_queue: String::new(),
+            parent_workflow_id: None,
+            parent_run_id: None,
+            root_workflow_id: workflow_id.to_owned(),
+            root_run_id: run_id.to_owned(),
+            memo: None,
+            search_attributes: None,
+            temporal_change_version: None,
+            custom: Vec::new(),
+            version: 0,
+        }
+    }
 }
 
 /// A page of visibility records and the token for the next page (empty when done).
 #[derive(Debug)]
 pub struct VisibilityPage {
     pub records: Vec<VisibilityRecord>,
+    /// Opaque; pass back unchanged with the same query.
     pub next_page_token: Vec<u8>,
 }
 
 #[async_trait]
 pub trait VisibilityStore: Send + Sync {
+    /// Inserts or replaces a run's row, unless the stored row has a newer `version`.
     async fn upsert_visibility(&self, record: &VisibilityRecord) -> Result<()>;
-    /// Executions of a namespace, open ones first, then newest first.
-    async fn list_visibility(&self, namespace_id: &str, page_size: usize, token: &[u8]) -> Result<VisibilityPage>;
-    async fn count_visibility(&self, namespace_id: &str) -> Result<i64>;
+    /// Executions of a namespace matching `query`, in its order (by default open runs first,
+    /// then newest start first), `page_size` at a time. A malformed token is
+    /// `ConditionFailed`.
+    async fn list_visibility(
+        &self,
+        namespace_id: &str,
+        query: &crate::visibility::query::VisibilityQuery,
+        page_size: usize,
+        token: &[u8],
+    ) -> Result<VisibilityPage>;
+    /// How many executions of a namespace match `query` (its order and grouping are ignored).
+    async fn count_visibility(
+        &self,
+        namespace_id: &str,
+        query: &crate::visibility::query::VisibilityQuery,
+    ) -> Result<i64>;
+    /// Counts by `WorkflowExecutionStatus` of the executions matching `query`, largest first.
+    async fn count_visibility_by_status(
+        &self,
+        namespace_id: &str,
+        query: &crate::visibility::query::VisibilityQuery,
+    ) -> Result<Vec<(i32, i64)>>;
 }

@@ -7,6 +7,7 @@ mod execution;
 pub mod sql;
 mod task_queue;
 mod traits;
+pub mod visibility;
 
 pub use error::PersistenceError;
 pub use execution::*;

@@ -1,10 +1,11 @@
 //! Static configuration for `sundial start`: a YAML file, then the environment variables of
 //! Temporal's docker image on top (DB, POSTGRES_SEEDS, DB_PORT, POSTGRES_USER, POSTGRES_PWD,
-//! DBNAME, NUM_HISTORY_SHARDS, SERVICES, BIND_ON_IP).
+//! DBNAME, NUM_HISTORY_SHARDS, SERVICES, BIND_ON_IP, DYNAMIC_CONFIG_FILE_PATH).
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use sundial_persistence::sql::PostgresConfig;
 use sundial_persistence::{DbConfig, Role};
 
@@ -20,6 +21,49 @@ pub struct Config {
     pub persistence: PersistenceConfig,
     #[serde(default)]
     pub services: ServicesConfig,
+    /// Dynamic config file, hot-reloaded (Temporal calls the section `dynamicConfigClient`).
+    #[serde(default, alias = "dynamicConfigClient")]
+    pub dynamic_config: Option<DynamicConfigSection>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DynamicConfigSection {
+    /// Path of the YAML file (relative paths are relative to the working directory).
+    pub filepath: PathBuf,
+    /// How often the file's mtime is checked: `"10s"`, `"1m"` or seconds; at least 5 s.
+    #[serde(default)]
+    pub poll_interval: Option<DurationText>,
+}
+
+/// A duration as written in YAML: `60s` or a number of seconds.
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+#[serde(untagged)]
+pub enum DurationText {
+    Seconds(f64),
+    Text(String),
+}
+
+impl DynamicConfigSection {
+    /// The poll interval: default 10 s, at least 5 s.
+    pub fn poll_interval(&self) -> anyhow::Result<Duration> {
+        let interval = match &self.poll_interval {
+            None => return Ok(sundial_dynconfig::DEFAULT_POLL_INTERVAL),
+            Some(DurationText::Seconds(s)) if s.is_finite() && *s >= 0.0 => Duration::from_secs_f64(*s),
+            Some(DurationText::Seconds(s)) => bail!("dynamicConfig.pollInterval {s} is not a duration"),
+            Some(DurationText::Text(t)) => {
+                sundial_dynconfig::parse_duration(t).map_err(|e| anyhow::anyhow!("dynamicConfig.pollInterval: {e}"))?
+            }
+        };
+        if interval < sundial_dynconfig::MIN_POLL_INTERVAL {
+            bail!(
+                "dynamicConfig.pollInterval must be at least {}, not {}",
+                sundial_dynconfig::format_duration(sundial_dynconfig::MIN_POLL_INTERVAL),
+                sundial_dynconfig::format_duration(interval)
+            );
+        }
+        Ok(interval)
+    }
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -210,12 +254,26 @@ impl Config {
         if let Some(ip) = get("BIND_ON_IP") {
             self.bind_on_ip = ip;
         }
+        if let Some(path) = get("DYNAMIC_CONFIG_FILE_PATH").filter(|p| !p.is_empty()) {
+            match &mut self.dynamic_config {
+                Some(section) => section.filepath = PathBuf::from(path),
+                None => {
+                    self.dynamic_config = Some(DynamicConfigSection {
+                        filepath: PathBuf::from(path),
+                        poll_interval: None,
+                    })
+                }
+            }
+        }
         Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.persistence.num_history_shards < 1 {
             bail!("persistence.numHistoryShards must be at least 1");
+        }
+        if let Some(dc) = &self.dynamic_config {
+            dc.poll_interval()?;
         }
         self.db_config().map(|_| ())
     }
@@ -313,6 +371,46 @@ mod tests {
         assert_eq!(config.persistence.num_history_shards, 8);
         assert_eq!(config.bind_on_ip, "0.0.0.0");
         assert_eq!(config.port(Role::Matching), 7235);
+    }
+
+    #[test]
+    fn dynamic_config_section_and_env() {
+        let yaml = "persistence:\n  driver: sqlite\ndynamicConfigClient:\n  filepath: dc.yaml\n  pollInterval: 60s\n";
+        let mut config: Config = serde_yaml::from_str(yaml).expect("parse");
+        let dc = config.dynamic_config.as_ref().expect("section");
+        assert_eq!(dc.poll_interval().expect("interval"), Duration::from_secs(60));
+        config
+            .apply_env(|k| (k == "DYNAMIC_CONFIG_FILE_PATH").then(|| "other.yaml".to_string()))
+            .expect("env");
+        let dc = config.dynamic_config.as_ref().expect("section");
+        assert_eq!(dc.filepath, PathBuf::from("other.yaml"));
+        assert_eq!(dc.poll_interval().expect("kept"), Duration::from_secs(60));
+
+        let short: Config = serde_yaml::from_str(
+            "persistence:\n  driver: sqlite\ndynamicConfig:\n  filepath: dc.yaml\n  pollInterval: 2\n",
+        )
+        .expect("parse");
+        assert!(short.validate().is_err(), "below 5 s");
+        let default: Config =
+            serde_yaml::from_str("persistence:\n  driver: sqlite\ndynamicConfig: {filepath: dc.yaml}\n")
+                .expect("parse");
+        assert_eq!(
+            default
+                .dynamic_config
+                .as_ref()
+                .expect("section")
+                .poll_interval()
+                .expect("default"),
+            Duration::from_secs(10)
+        );
+        assert!(
+            serde_yaml::from_str::<Config>("persistence:\n  driver: sqlite\ndynamicConfig: {filepath: x, poll: 1}\n")
+                .is_err()
+        );
+        let mut none: Config = serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
+        none.apply_env(|k| (k == "DYNAMIC_CONFIG_FILE_PATH").then(|| "d.yaml".to_string()))
+            .expect("env");
+        assert_eq!(none.dynamic_config.expect("from env").filepath, PathBuf::from("d.yaml"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sundial`: a Temporal-compatible workflow server.
 
 mod config;
+mod dynamic;
 mod node;
 
 use anyhow::Context;
@@ -26,6 +27,38 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Check dynamic config files: unknown keys (with a suggestion), constraints a key cannot
+    /// use, bad values, broken YAML. Exits non-zero on any error.
+    ValidateDynamicConfig {
+        /// Dynamic config YAML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the effective value and source of every dynamic config key for a namespace /
+    /// task queue, from a file and `--dynamic-config-value` overrides.
+    ShowDynamicConfig(ShowDynamicConfigArgs),
+}
+
+#[derive(clap::Args)]
+struct ShowDynamicConfigArgs {
+    /// Dynamic config YAML file.
+    #[arg(long = "dynamic-config-file")]
+    file: Option<PathBuf>,
+    /// Override KEY=JSON (repeatable), as for start-dev.
+    #[arg(long = "dynamic-config-value", value_name = "KEY=JSON")]
+    values: Vec<String>,
+    /// Namespace name (without it only unconstrained entries apply).
+    #[arg(long, short = 'n')]
+    namespace: Option<String>,
+    /// Task queue name, for task-queue keys.
+    #[arg(long = "task-queue", short = 't')]
+    task_queue: Option<String>,
+    /// Task type with --task-queue: workflow or activity.
+    #[arg(long = "task-type", default_value = "workflow")]
+    task_type: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -45,6 +78,13 @@ struct StartDevArgs {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long = "log-level", default_value = "warn")]
     log_level: String,
+    /// Dynamic config value KEY=JSON, e.g. limit.maxIDLength=255 or
+    /// workflow.workflowTaskTimeout='"10s"' (repeatable; wins over --dynamic-config-file).
+    #[arg(long = "dynamic-config-value", value_name = "KEY=JSON")]
+    dynamic_config_values: Vec<String>,
+    /// Dynamic config YAML file (Temporal's format), re-read when it changes.
+    #[arg(long = "dynamic-config-file", value_name = "FILE")]
+    dynamic_config_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +113,23 @@ struct SchemaArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    match cli.command {
+        Command::ValidateDynamicConfig { files } => {
+            let ok = dynamic::validate(&files);
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        Command::ShowDynamicConfig(args) => {
+            return dynamic::show(
+                args.file.as_deref(),
+                &args.values,
+                args.namespace.as_deref(),
+                args.task_queue.as_deref(),
+                &args.task_type,
+                args.json,
+            );
+        }
+        _ => {}
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
@@ -81,6 +138,7 @@ fn main() -> anyhow::Result<()> {
             Command::Schema { command } => match command {
                 SchemaCommand::Setup(args) | SchemaCommand::Update(args) => schema_setup(args).await,
             },
+            Command::ValidateDynamicConfig { .. } | Command::ShowDynamicConfig(_) => unreachable!("handled above"),
         }
     })
 }
@@ -98,6 +156,11 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 
 async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level)?;
+    let (dynamic_config, reload) = dynamic::build(
+        args.dynamic_config_file.as_deref(),
+        sundial_dynconfig::DEFAULT_POLL_INTERVAL,
+        &args.dynamic_config_values,
+    )?;
     let offset = |delta: u16| {
         if args.port == 0 {
             0
@@ -125,8 +188,13 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
             (Role::Worker, offset(6)),
         ],
         namespaces,
+        dynamic_config,
     };
-    node::run(opts, shutdown_signal()).await
+    let result = node::run(opts, shutdown_signal()).await;
+    if let Some(r) = reload {
+        r.stop();
+    }
+    result
 }
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
@@ -136,6 +204,10 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     if roles.is_empty() {
         roles = Role::ALL.to_vec();
     }
+    let (dynamic_config, reload) = match &config.dynamic_config {
+        Some(section) => dynamic::build(Some(&section.filepath), section.poll_interval()?, &[])?,
+        None => dynamic::build(None, sundial_dynconfig::DEFAULT_POLL_INTERVAL, &[])?,
+    };
     let opts = node::NodeOptions {
         mode: "start",
         db: config.db_config()?,
@@ -145,8 +217,13 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         bind_ip: config.bind_on_ip.clone(),
         roles: roles.iter().map(|r| (*r, config.port(*r))).collect(),
         namespaces: default_namespace_from_env(|k| std::env::var(k).ok()),
+        dynamic_config,
     };
-    node::run(opts, shutdown_signal()).await
+    let result = node::run(opts, shutdown_signal()).await;
+    if let Some(r) = reload {
+        r.stop();
+    }
+    result
 }
 
 /// Like Temporal's auto-setup image: `default` (or DEFAULT_NAMESPACE) is created unless

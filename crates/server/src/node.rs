@@ -39,6 +39,8 @@ pub struct NodeOptions {
     pub roles: Vec<(Role, u16)>,
     /// Namespaces to create besides `temporal-system` (start-dev: `default` and `--namespace`).
     pub namespaces: Vec<String>,
+    /// Live dynamic config (file + `--dynamic-config-value` overrides, or all defaults).
+    pub dynamic_config: sundial_dynconfig::DynamicConfig,
 }
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -70,19 +72,32 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     for (role, listener, addr) in bound {
         addresses.insert(role.name(), addr);
         let stop = wait_for_stop(stop_rx.clone());
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming = nodelay_incoming(listener);
         let router = match role {
             Role::Frontend => {
                 let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
                 let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
-                let executions = ExecutionHandler::new(registry.clone(), history, matching, store.clone());
+                let executions = ExecutionHandler::new(
+                    registry.clone(),
+                    history,
+                    matching,
+                    store.clone(),
+                    opts.dynamic_config.clone(),
+                );
+                let dc = opts.dynamic_config.clone();
+                sundial_frontend::visibility::set_order_by_disabled(move |ns| {
+                    dc.get(
+                        &sundial_dynconfig::keys::VISIBILITY_DISABLE_ORDER_BY_CLAUSE,
+                        &sundial_dynconfig::Scope::namespace(ns),
+                    )
+                });
                 frontend_router(&registry, executions, &opts.cluster_name, cluster.clone()).await
             }
             Role::History => {
                 let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
                 let config = HistoryConfig {
                     shard_count: cluster.history_shard_count,
-                    ..Default::default()
+                    dynamic_config: opts.dynamic_config.clone(),
                 };
                 let engine = HistoryEngine::start(store.clone(), matching, config).await?;
                 engines.history = Some(engine.clone());
@@ -309,6 +324,18 @@ fn spawn_heartbeat(store: Arc<SqlStore>, role: Role, addr: SocketAddr) -> JoinHa
                 tracing::warn!(role = role.name(), error = %e, "membership heartbeat failed");
             }
         }
+    })
+}
+
+/// Accepted connections with Nagle's algorithm off. `Server::tcp_nodelay` only applies when
+/// tonic binds the socket itself; without this every small response waits ~40 ms for the
+/// peer's delayed ACK.
+fn nodelay_incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
     })
 }
 

@@ -87,6 +87,53 @@ async fn insert_tasks(tx: &mut AnyConnection, shard_id: i32, tasks: &[NewTask]) 
     Ok(())
 }
 
+async fn insert_row(tx: &mut AnyConnection, write: &ExecutionWrite<'_>) -> Result<()> {
+    let key = write.key;
+    sqlx::query(
+        "INSERT INTO executions (shard_id, namespace_id, workflow_id, run_id, next_event_id, db_record_version, data, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(key.shard_id)
+    .bind(&key.namespace_id)
+    .bind(&key.workflow_id)
+    .bind(&key.run_id)
+    .bind(write.next_event_id)
+    .bind(write.db_record_version)
+    .bind(write.state.encode_to_vec())
+    .bind(Vec::<u8>::new())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The compare-and-set update of an execution row: expects `db_record_version - 1`.
+async fn update_row(tx: &mut AnyConnection, write: &ExecutionWrite<'_>) -> Result<()> {
+    let key = write.key;
+    let updated = sqlx::query(
+        "UPDATE executions SET next_event_id = $1, db_record_version = $2, data = $3 \
+         WHERE shard_id = $4 AND namespace_id = $5 AND workflow_id = $6 AND run_id = $7 AND db_record_version = $8",
+    )
+    .bind(write.next_event_id)
+    .bind(write.db_record_version)
+    .bind(write.state.encode_to_vec())
+    .bind(key.shard_id)
+    .bind(&key.namespace_id)
+    .bind(&key.workflow_id)
+    .bind(&key.run_id)
+    .bind(write.db_record_version - 1)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(PersistenceError::ConditionFailed(format!(
+            "execution {}/{} is not at version {}",
+            key.workflow_id,
+            key.run_id,
+            write.db_record_version - 1
+        )));
+    }
+    Ok(())
+}
+
 async fn read_current(
     conn: &mut AnyConnection,
     shard_id: i32,
@@ -188,24 +235,54 @@ impl ExecutionStore for SqlStore {
                 }
             }
         }
-        sqlx::query(
-            "INSERT INTO executions (shard_id, namespace_id, workflow_id, run_id, next_event_id, db_record_version, data, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(key.shard_id)
-        .bind(&key.namespace_id)
-        .bind(&key.workflow_id)
-        .bind(&key.run_id)
-        .bind(write.next_event_id)
-        .bind(write.db_record_version)
-        .bind(write.state.encode_to_vec())
-        .bind(Vec::<u8>::new())
-        .execute(&mut *tx)
-        .await?;
+        insert_row(&mut tx, &write).await?;
         if let Some(batch) = &write.history {
             insert_history(&mut tx, key, batch).await?;
         }
         insert_tasks(&mut tx, key.shard_id, &write.tasks).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn continue_execution(
+        &self,
+        range_id: i64,
+        old: ExecutionWrite<'_>,
+        new: ExecutionWrite<'_>,
+        current: &CurrentExecution,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        self.check_shard(&mut tx, old.key.shard_id, range_id).await?;
+        update_row(&mut tx, &old).await?;
+        let moved = sqlx::query(
+            "UPDATE current_executions SET run_id = $1, create_request_id = $2, status = $3, start_time = $4 \
+             WHERE shard_id = $5 AND namespace_id = $6 AND workflow_id = $7 AND run_id = $8",
+        )
+        .bind(&current.run_id)
+        .bind(&current.create_request_id)
+        .bind(current.status)
+        .bind(current.start_time)
+        .bind(old.key.shard_id)
+        .bind(&old.key.namespace_id)
+        .bind(&old.key.workflow_id)
+        .bind(&old.key.run_id)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Err(PersistenceError::ConditionFailed(format!(
+                "run {} is no longer the current run of {}",
+                old.key.run_id, old.key.workflow_id
+            )));
+        }
+        if let Some(batch) = &old.history {
+            insert_history(&mut tx, old.key, batch).await?;
+        }
+        insert_tasks(&mut tx, old.key.shard_id, &old.tasks).await?;
+        insert_row(&mut tx, &new).await?;
+        if let Some(batch) = &new.history {
+            insert_history(&mut tx, new.key, batch).await?;
+        }
+        insert_tasks(&mut tx, new.key.shard_id, &new.tasks).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,28 +296,7 @@ impl ExecutionStore for SqlStore {
         let key = write.key;
         let mut tx = self.write.begin().await?;
         self.check_shard(&mut tx, key.shard_id, range_id).await?;
-        let updated = sqlx::query(
-            "UPDATE executions SET next_event_id = $1, db_record_version = $2, data = $3 \
-             WHERE shard_id = $4 AND namespace_id = $5 AND workflow_id = $6 AND run_id = $7 AND db_record_version = $8",
-        )
-        .bind(write.next_event_id)
-        .bind(write.db_record_version)
-        .bind(write.state.encode_to_vec())
-        .bind(key.shard_id)
-        .bind(&key.namespace_id)
-        .bind(&key.workflow_id)
-        .bind(&key.run_id)
-        .bind(write.db_record_version - 1)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(PersistenceError::ConditionFailed(format!(
-                "execution {}/{} is not at version {}",
-                key.workflow_id,
-                key.run_id,
-                write.db_record_version - 1
-            )));
-        }
+        update_row(&mut tx, &write).await?;
         if let Some(status) = current_status {
             sqlx::query(
                 "UPDATE current_executions SET status = $1 \

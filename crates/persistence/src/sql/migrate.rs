@@ -25,6 +25,11 @@ const POSTGRES: &[Migration] = &[
         name: "visibility",
         sql: include_str!("../../../../migrations/postgres/0002_visibility.sql"),
     },
+    Migration {
+        version: 3,
+        name: "visibility_queries",
+        sql: include_str!("../../../../migrations/postgres/0003_visibility_queries.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -37,6 +42,11 @@ const SQLITE: &[Migration] = &[
         version: 2,
         name: "visibility",
         sql: include_str!("../../../../migrations/sqlite/0002_visibility.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "visibility_queries",
+        sql: include_str!("../../../../migrations/sqlite/0003_visibility_queries.sql"),
     },
 ];
 

@@ -1,0 +1,268 @@
+//! Visibility reads: `ListWorkflowExecutions`, `CountWorkflowExecutions`,
+//! `ScanWorkflowExecutions` and the older `ListOpen/ListClosedWorkflowExecutions`, answered
+//! from `executions_visibility` with Temporal's list filter language
+//! (`sundial_persistence::visibility::query`).
+
+use crate::executions::ExecutionHandler;
+use crate::registry::NamespaceRegistry;
+use std::sync::{Arc, RwLock};
+use sundial_api::temporal::common::v1::Payload;
+use sundial_api::temporal::filter::v1::StartTimeFilter;
+use sundial_api::workflowservice::v1::count_workflow_executions_response::AggregationGroup;
+use sundial_api::workflowservice::v1::*;
+use sundial_common::ServiceError;
+use sundial_persistence::visibility::query::{self, VisibilityQuery, quote, status_name};
+use sundial_persistence::visibility::{Catalog, format_rfc3339};
+use sundial_persistence::{PersistenceError, VisibilityStore};
+use tonic::Status;
+
+pub use crate::search_attributes::validate_search_attributes;
+
+/// Temporal's `frontend.visibilityMaxPageSize`.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+type OrderByDisabled = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+fn order_by_setting() -> &'static RwLock<Option<OrderByDisabled>> {
+    static SETTING: RwLock<Option<OrderByDisabled>> = RwLock::new(None);
+    &SETTING
+}
+
+/// Installs `system.visibilityDisableOrderByClause`: called with a namespace name, returns
+/// whether `ORDER BY` is refused in that namespace's list queries. Unset: allowed everywhere.
+pub fn set_order_by_disabled(setting: impl Fn(&str) -> bool + Send + Sync + 'static) {
+    *order_by_setting().write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(setting));
+}
+
+fn order_by_disabled(namespace: &str) -> bool {
+    order_by_setting()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|f| f(namespace))
+}
+
+/// Resolves the namespace and compiles `query` against its search attributes.
+async fn prepare(
+    registry: &NamespaceRegistry,
+    namespace: &str,
+    query: &str,
+) -> Result<(String, VisibilityQuery), ServiceError> {
+    if namespace.is_empty() {
+        return Err(ServiceError::invalid("Namespace not set on request."));
+    }
+    let ns = registry.by_name(namespace).await?;
+    let compiled = query::compile(query, &Catalog::from_namespace(&ns.detail))?;
+    Ok((ns.id.clone(), compiled))
+}
+
+fn page_size(requested: i32) -> usize {
+    usize::try_from(requested)
+        .ok()
+        .filter(|p| *p > 0)
+        .unwrap_or(MAX_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE)
+}
+
+fn token_error(e: PersistenceError) -> ServiceError {
+    match e {
+        PersistenceError::ConditionFailed(_) => ServiceError::invalid("Invalid NextPageToken."),
+        other => other.into(),
+    }
+}
+
+/// `ListWorkflowExecutions`.
+pub(crate) async fn list(
+    registry: &NamespaceRegistry,
+    store: &dyn VisibilityStore,
+    req: ListWorkflowExecutionsRequest,
+) -> Result<ListWorkflowExecutionsResponse, ServiceError> {
+    let (namespace_id, q) = prepare(registry, &req.namespace, &req.query).await?;
+    if q.group_by_status {
+        return Err(ServiceError::invalid(
+            "invalid query: GROUP BY is only supported by CountWorkflowExecutions",
+        ));
+    }
+    if !q.order_by.is_empty() && order_by_disabled(&req.namespace) {
+        return Err(ServiceError::invalid(
+            "invalid query: ORDER BY is disabled on this server (system.visibilityDisableOrderByClause)",
+        ));
+    }
+    let page = store
+        .list_visibility(&namespace_id, &q, page_size(req.page_size), &req.next_page_token)
+        .await
+        .map_err(token_error)?;
+    Ok(ListWorkflowExecutionsResponse {
+        executions: page.records.iter().map(crate::executions::execution_info).collect(),
+        next_page_token: page.next_page_token,
+    })
+}
+
+/// A `json/plain` payload of a string, as Temporal sends group values.
+fn json_string_payload(s: &str) -> Payload {
+    Payload {
+        metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
+        data: sundial_persistence::visibility::json::string(s).into_bytes(),
+        ..Default::default()
+    }
+}
+
+/// `CountWorkflowExecutions`, with `GROUP BY ExecutionStatus` answered in `groups`.
+pub(crate) async fn count(
+    registry: &NamespaceRegistry,
+    store: &dyn VisibilityStore,
+    req: CountWorkflowExecutionsRequest,
+) -> Result<CountWorkflowExecutionsResponse, ServiceError> {
+    let (namespace_id, q) = prepare(registry, &req.namespace, &req.query).await?;
+    if !q.order_by.is_empty() {
+        return Err(ServiceError::invalid(
+            "invalid query: ORDER BY is not supported by CountWorkflowExecutions",
+        ));
+    }
+    if !q.group_by_status {
+        let count = store.count_visibility(&namespace_id, &q).await?;
+        return Ok(CountWorkflowExecutionsResponse {
+            count,
+            groups: Vec::new(),
+        });
+    }
+    let rows = store.count_visibility_by_status(&namespace_id, &q).await?;
+    let groups: Vec<AggregationGroup> = rows
+        .iter()
+        .map(|(status, n)| AggregationGroup {
+            group_values: vec![json_string_payload(status_name(*status).unwrap_or("Unspecified"))],
+            count: *n,
+        })
+        .collect();
+    Ok(CountWorkflowExecutionsResponse {
+        count: rows.iter().map(|(_, n)| n).sum(),
+        groups,
+    })
+}
+
+/// `ScanWorkflowExecutions`: a list in no particular order; served as a list.
+pub async fn scan(
+    executions: &ExecutionHandler,
+    req: ScanWorkflowExecutionsRequest,
+) -> Result<ScanWorkflowExecutionsResponse, Status> {
+    let resp = executions
+        .list(ListWorkflowExecutionsRequest {
+            namespace: req.namespace,
+            page_size: req.page_size,
+            next_page_token: req.next_page_token,
+            query: req.query,
+        })
+        .await?;
+    Ok(ScanWorkflowExecutionsResponse {
+        executions: resp.executions,
+        next_page_token: resp.next_page_token,
+    })
+}
+
+fn nanos(ts: &prost_wkt_types::Timestamp) -> i64 {
+    sundial_common::time::timestamp_to_nanos(ts)
+}
+
+/// The older filter-style requests, as a query of the filter language.
+fn time_range(attribute: &str, filter: Option<&StartTimeFilter>, clauses: &mut Vec<String>) {
+    let Some(f) = filter else { return };
+    if let Some(t) = f.earliest_time.as_ref().map(nanos).filter(|n| *n > 0) {
+        clauses.push(format!("{attribute} >= {}", quote(&format_rfc3339(t))));
+    }
+    if let Some(t) = f.latest_time.as_ref().map(nanos).filter(|n| *n > 0) {
+        clauses.push(format!("{attribute} <= {}", quote(&format_rfc3339(t))));
+    }
+}
+
+/// `ListOpenWorkflowExecutions`: running executions, by start time.
+pub async fn list_open(
+    executions: &ExecutionHandler,
+    req: ListOpenWorkflowExecutionsRequest,
+) -> Result<ListOpenWorkflowExecutionsResponse, Status> {
+    use list_open_workflow_executions_request::Filters;
+    let mut clauses = vec!["ExecutionStatus = 'Running'".to_owned()];
+    time_range("StartTime", req.start_time_filter.as_ref(), &mut clauses);
+    match &req.filters {
+        Some(Filters::ExecutionFilter(f)) => {
+            clauses.push(format!("WorkflowId = {}", quote(&f.workflow_id)));
+            if !f.run_id.is_empty() {
+                clauses.push(format!("RunId = {}", quote(&f.run_id)));
+            }
+        }
+        Some(Filters::TypeFilter(f)) => clauses.push(format!("WorkflowType = {}", quote(&f.name))),
+        None => {}
+    }
+    let resp = executions
+        .list(ListWorkflowExecutionsRequest {
+            namespace: req.namespace,
+            page_size: req.maximum_page_size,
+            next_page_token: req.next_page_token,
+            query: clauses.join(" AND "),
+        })
+        .await?;
+    Ok(ListOpenWorkflowExecutionsResponse {
+        executions: resp.executions,
+        next_page_token: resp.next_page_token,
+    })
+}
+
+/// `ListClosedWorkflowExecutions`: closed executions; the time filter applies to close time.
+pub async fn list_closed(
+    executions: &ExecutionHandler,
+    req: ListClosedWorkflowExecutionsRequest,
+) -> Result<ListClosedWorkflowExecutionsResponse, Status> {
+    use list_closed_workflow_executions_request::Filters;
+    let mut clauses = vec!["ExecutionStatus != 'Running'".to_owned()];
+    time_range("CloseTime", req.start_time_filter.as_ref(), &mut clauses);
+    match &req.filters {
+        Some(Filters::ExecutionFilter(f)) => {
+            clauses.push(format!("WorkflowId = {}", quote(&f.workflow_id)));
+            if !f.run_id.is_empty() {
+                clauses.push(format!("RunId = {}", quote(&f.run_id)));
+            }
+        }
+        Some(Filters::TypeFilter(f)) => clauses.push(format!("WorkflowType = {}", quote(&f.name))),
+        Some(Filters::StatusFilter(f)) => match status_name(f.status) {
+            Some(name) => clauses.push(format!("ExecutionStatus = '{name}'")),
+            None => return Err(ServiceError::invalid(format!("Invalid status filter: {}", f.status)).into()),
+        },
+        None => {}
+    }
+    let resp = executions
+        .list(ListWorkflowExecutionsRequest {
+            namespace: req.namespace,
+            page_size: req.maximum_page_size,
+            next_page_token: req.next_page_token,
+            query: clauses.join(" AND "),
+        })
+        .await?;
+    Ok(ListClosedWorkflowExecutionsResponse {
+        executions: resp.executions,
+        next_page_token: resp.next_page_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_are_capped() {
+        assert_eq!(page_size(0), MAX_PAGE_SIZE);
+        assert_eq!(page_size(-3), MAX_PAGE_SIZE);
+        assert_eq!(page_size(10), 10);
+        assert_eq!(page_size(5000), MAX_PAGE_SIZE);
+    }
+
+    #[test]
+    fn group_values_are_json_strings() {
+        let p = json_string_payload("Completed");
+        assert_eq!(p.data, b"\"Completed\"");
+        assert_eq!(p.metadata.get("encoding").map(Vec::as_slice), Some(&b"json/plain"[..]));
+    }
+
+    #[test]
+    fn order_by_knob() {
+        assert!(!order_by_disabled("some-namespace-nobody-configures"));
+    }
+}

@@ -1,0 +1,42 @@
+//! Per-run limits from dynamic config: mutable state size, history length and history size.
+//! A transition that would cross an error limit terminates the run instead, as Temporal does.
+
+use crate::mutation::Mutation;
+use sundial_dynconfig::keys;
+
+/// Names the first limit this transition would exceed, if any.
+pub(crate) fn exceeded(m: &Mutation<'_>) -> Option<String> {
+    if !m.is_running() || m.closed.is_some() {
+        return None;
+    }
+    let scope = m.scope();
+    let state_limit = m.dc.get(&keys::MUTABLE_STATE_SIZE_LIMIT_ERROR, &scope);
+    let state_size = sundial_api::prost::Message::encoded_len(&*m.ms) as i64;
+    if state_limit > 0 && state_size > state_limit {
+        return Some(format!(
+            "mutable state size {state_size} bytes exceeds the limit of {state_limit} bytes \
+             (history.maximumMutableStateSize / limit.mutableStateSize.error)"
+        ));
+    }
+    let info = m.info_ref();
+    let count_limit = m.dc.get(&keys::HISTORY_COUNT_LIMIT_ERROR, &scope);
+    let count = info.next_event_id - 1;
+    if count_limit > 0 && count > count_limit {
+        return Some(format!(
+            "history length {count} events exceeds the limit of {count_limit} (limit.historyCount.error)"
+        ));
+    }
+    let size_limit = m.dc.get(&keys::HISTORY_SIZE_LIMIT_ERROR, &scope);
+    let added: i64 = m
+        .events
+        .iter()
+        .map(|e| sundial_api::prost::Message::encoded_len(e) as i64)
+        .sum();
+    let size = info.history_size_bytes + added;
+    if size_limit > 0 && size > size_limit {
+        return Some(format!(
+            "history size {size} bytes exceeds the limit of {size_limit} bytes (limit.historySize.error)"
+        ));
+    }
+    None
+}

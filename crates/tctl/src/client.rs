@@ -1,0 +1,193 @@
+//! The connection to the frontend: one tonic channel shared by the workflow, operator and
+//! health clients, per-call deadlines from `--context_timeout`, and the translation of gRPC
+//! errors into the one-line messages a user reads on stderr.
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use anyhow::{Context as _, anyhow, bail};
+use std::future::Future;
+use std::time::Duration;
+use sundial_api::operatorservice::v1::operator_service_client::OperatorServiceClient;
+use sundial_api::prost::Message;
+use sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// Everything a command needs: clients, the namespace and the output format.
+pub struct Ctx {
+    pub address: String,
+    pub namespace: String,
+    pub timeout: Duration,
+    pub json: bool,
+    pub workflow: WorkflowServiceClient<Channel>,
+    pub operator: OperatorServiceClient<Channel>,
+    pub channel: Channel,
+}
+
+impl Ctx {
+    pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Ctx> {
+        let tls_flags: Vec<&str> = [
+            ("--tls_cert_path", global.tls_cert_path.is_some()),
+            ("--tls_key_path", global.tls_key_path.is_some()),
+            ("--tls_ca_path", global.tls_ca_path.is_some()),
+            ("--tls_server_name", global.tls_server_name.is_some()),
+            ("--tls_disable_host_verification", global.tls_disable_host_verification),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if !tls_flags.is_empty() {
+            bail!(
+                "TLS is not supported by this build (given: {}); connect to a plaintext frontend",
+                tls_flags.join(", ")
+            );
+        }
+        let address = global.address.trim().to_owned();
+        if address.is_empty() {
+            bail!("--address is empty; expected host:port");
+        }
+        let uri = if address.contains("://") {
+            address.clone()
+        } else {
+            format!("http://{address}")
+        };
+        let timeout = Duration::from_secs(global.context_timeout.max(1));
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| anyhow!("invalid --address {address:?}: {e}"))?
+            .connect_timeout(timeout);
+        let channel = match tokio::time::timeout(timeout, endpoint.connect()).await {
+            Ok(Ok(channel)) => channel,
+            Ok(Err(e)) => bail!("cannot connect to the server at {address}: {}", error_chain(&e)),
+            Err(_) => bail!(
+                "cannot connect to the server at {address}: timed out after {}s",
+                timeout.as_secs()
+            ),
+        };
+        Ok(Ctx {
+            namespace: global.namespace.clone(),
+            timeout,
+            json: global.output == OutputFormat::Json || global.print_json,
+            workflow: WorkflowServiceClient::new(channel.clone()),
+            operator: OperatorServiceClient::new(channel.clone()),
+            channel,
+            address,
+        })
+    }
+
+    /// Runs one RPC under the context timeout; `what` names the operation in errors.
+    pub async fn call<T, F>(&self, what: &str, fut: F) -> Result<T, RpcError>
+    where
+        F: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        self.call_with_timeout(what, self.timeout, fut).await
+    }
+
+    pub async fn call_with_timeout<T, F>(&self, what: &str, timeout: Duration, fut: F) -> Result<T, RpcError>
+    where
+        F: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(Ok(resp)) => Ok(resp.into_inner()),
+            Ok(Err(status)) => Err(RpcError {
+                message: describe_status(what, &status, &self.address),
+                code: Some(status.code()),
+            }),
+            Err(_) => Err(RpcError {
+                message: format!(
+                    "{what} failed: no answer from {} within {}s (raise --context_timeout)",
+                    self.address,
+                    timeout.as_secs()
+                ),
+                code: None,
+            }),
+        }
+    }
+
+    /// A request with the grpc-timeout header set, so the server gives up when we do.
+    pub fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        req.set_timeout(self.timeout);
+        req
+    }
+}
+
+/// A failed RPC: the one-line message, plus the gRPC code to branch on.
+#[derive(Debug)]
+pub struct RpcError {
+    pub message: String,
+    pub code: Option<Code>,
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// The name of the first `temporal.api.errordetails.v1` detail of a status, if any.
+pub fn failure_detail(status: &Status) -> Option<String> {
+    if status.details().is_empty() {
+        return None;
+    }
+    let decoded = sundial_api::google::rpc::Status::decode(status.details()).ok()?;
+    let any = decoded.details.first()?;
+    Some(
+        any.type_url
+            .rsplit(['.', '/'])
+            .next()
+            .unwrap_or(&any.type_url)
+            .to_owned(),
+    )
+}
+
+/// One line saying what went wrong, without gRPC noise.
+pub fn describe_status(what: &str, status: &Status, address: &str) -> String {
+    let message = status.message().trim();
+    match status.code() {
+        Code::Unimplemented => format!("the server does not support {what} (UNIMPLEMENTED: {message})"),
+        Code::Unavailable => format!("{what} failed: the server at {address} is unavailable: {message}"),
+        Code::DeadlineExceeded => format!("{what} failed: deadline exceeded: {message}"),
+        code => {
+            let detail = failure_detail(status).map(|d| format!(" [{d}]")).unwrap_or_default();
+            format!("{what} failed: {}{detail}: {message}", code_name(code))
+        }
+    }
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::Unauthenticated => "Unauthenticated",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::Aborted => "Aborted",
+        Code::Cancelled => "Canceled",
+        Code::Internal => "Internal",
+        Code::OutOfRange => "OutOfRange",
+        Code::DataLoss => "DataLoss",
+        _ => "Unknown",
+    }
+}
+
+/// `a: b: c` from an error and its sources, skipping repeats.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Reads a file named by a flag, with the flag in the error.
+pub fn read_flag_file(flag: &str, path: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {flag} {path}"))
+}
