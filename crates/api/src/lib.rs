@@ -25,7 +25,7 @@ pub mod operatorservice {
     }
 }
 
-/// Sundial's internal protos (persistence blobs, internal services, task tokens).
+/// Sundial's own protos (persistence blobs, internal services, the admin service, task tokens).
 pub mod sundial {
     pub mod persistence {
         pub mod v1 {
@@ -45,6 +45,11 @@ pub mod sundial {
     pub mod matchingservice {
         pub mod v1 {
             tonic::include_proto!("sundial.server.api.matchingservice.v1");
+        }
+    }
+    pub mod adminservice {
+        pub mod v1 {
+            tonic::include_proto!("sundial.server.api.adminservice.v1");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The frontend role: validates public requests, owns namespaces, and answers system queries.
 //! Execution calls will be routed to history and task-queue calls to matching.
 
+mod admin_service;
 mod executions;
 mod namespace;
 mod operator_service;
@@ -11,6 +12,7 @@ mod validation;
 pub mod visibility;
 mod workflow_service;
 
+pub use admin_service::AdminHandler;
 pub use executions::ExecutionHandler;
 pub use namespace::{NamespaceHandler, SystemNamespace, ensure_namespace};
 pub use operator_service::OperatorHandler;

@@ -225,7 +225,12 @@ impl NamespaceHandler {
             info.state = NamespaceState::Registered as i32;
         }
         // Only what Sundial implements is advertised; the rest stays false.
-        info.capabilities = Some(namespace_info::Capabilities::default());
+        info.capabilities = Some(namespace_info::Capabilities {
+            // Workflow updates: waiting for COMPLETED, and returning at ACCEPTED.
+            sync_update: true,
+            async_update: true,
+            ..Default::default()
+        });
         info.limits = Some(namespace_info::Limits {
             blob_size_limit_error: 2 * 1024 * 1024,
             memo_size_limit_error: 2 * 1024 * 1024,

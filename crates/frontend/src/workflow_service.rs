@@ -123,6 +123,39 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn update_workflow_execution(
+        &self,
+        request: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
+        let wait = crate::executions::caller_wait(request.metadata());
+        self.executions
+            .update_workflow(request.into_inner(), wait)
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
+        let wait = crate::executions::caller_wait(request.metadata());
+        self.executions
+            .poll_update(request.into_inner(), wait)
+            .await
+            .map(Response::new)
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        request: Request<ExecuteMultiOperationRequest>,
+    ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
+        let wait = crate::executions::caller_wait(request.metadata());
+        self.executions
+            .execute_multi_operation(request.into_inner(), wait)
+            .await
+            .map(Response::new)
+    }
+
     async fn get_workflow_execution_history_reverse(
         &self,
         request: Request<GetWorkflowExecutionHistoryReverseRequest>,

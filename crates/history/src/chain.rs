@@ -66,6 +66,16 @@ fn successor(m: &Mutation<'_>, initiator: ContinueAsNewInitiator) -> RunSpec {
         continued_failure: None,
         last_completion_result: info.last_completion_result.clone(),
         execution_expiration: info.execution_expiration_time.as_ref().map(timestamp_to_nanos),
+        // A child's later runs still report to the parent.
+        parent: (!info.parent_workflow_id.is_empty()).then(|| crate::start::ParentInfo {
+            namespace_id: info.parent_namespace_id.clone(),
+            namespace: info.parent_namespace.clone(),
+            workflow_id: info.parent_workflow_id.clone(),
+            run_id: info.parent_run_id.clone(),
+            initiated_event_id: info.parent_initiated_event_id,
+            root_workflow_id: info.root_workflow_id.clone(),
+            root_run_id: info.root_run_id.clone(),
+        }),
     }
 }
 

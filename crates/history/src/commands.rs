@@ -236,6 +236,36 @@ fn apply(
             m.visibility();
             Ok(())
         }
+        Cmd::StartChildWorkflowExecutionCommandAttributes(a) => {
+            if a.workflow_id.is_empty() || a.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+                return Err(fail(
+                    C::BadStartChildExecutionAttributes,
+                    "WorkflowId and WorkflowType must be set on StartChildWorkflowExecutionCommand.",
+                ));
+            }
+            crate::children::start_child(m, a, completed_id);
+            Ok(())
+        }
+        Cmd::SignalExternalWorkflowExecutionCommandAttributes(a) => {
+            if a.signal_name.is_empty() || a.execution.as_ref().is_none_or(|e| e.workflow_id.is_empty()) {
+                return Err(fail(
+                    C::BadSignalWorkflowExecutionAttributes,
+                    "SignalName and WorkflowId must be set on SignalExternalWorkflowExecutionCommand.",
+                ));
+            }
+            crate::children::signal_external(m, a, completed_id);
+            Ok(())
+        }
+        Cmd::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
+            if a.workflow_id.is_empty() {
+                return Err(fail(
+                    C::BadRequestCancelExternalWorkflowExecutionAttributes,
+                    "WorkflowId must be set on RequestCancelExternalWorkflowExecutionCommand.",
+                ));
+            }
+            crate::children::cancel_external(m, a, completed_id);
+            Ok(())
+        }
         other => Err(fail(
             C::UnhandledCommand,
             format!("command {} is not supported by this server yet", command_name(other)),
@@ -245,9 +275,8 @@ fn apply(
 
 fn command_name(attrs: &Cmd) -> &'static str {
     match attrs {
-        Cmd::StartChildWorkflowExecutionCommandAttributes(_) => "StartChildWorkflowExecution",
-        Cmd::SignalExternalWorkflowExecutionCommandAttributes(_) => "SignalExternalWorkflowExecution",
-        Cmd::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => "RequestCancelExternalWorkflowExecution",
+        Cmd::ScheduleNexusOperationCommandAttributes(_) => "ScheduleNexusOperation",
+        Cmd::RequestCancelNexusOperationCommandAttributes(_) => "RequestCancelNexusOperation",
         _ => "this command",
     }
 }

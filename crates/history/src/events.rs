@@ -35,6 +35,30 @@ pub(crate) fn event_type(attrs: &Attributes) -> EventType {
         A::UpsertWorkflowSearchAttributesEventAttributes(_) => EventType::UpsertWorkflowSearchAttributes,
         A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
         A::WorkflowExecutionContinuedAsNewEventAttributes(_) => EventType::WorkflowExecutionContinuedAsNew,
+        A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => EventType::StartChildWorkflowExecutionInitiated,
+        A::StartChildWorkflowExecutionFailedEventAttributes(_) => EventType::StartChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionStartedEventAttributes(_) => EventType::ChildWorkflowExecutionStarted,
+        A::ChildWorkflowExecutionCompletedEventAttributes(_) => EventType::ChildWorkflowExecutionCompleted,
+        A::ChildWorkflowExecutionFailedEventAttributes(_) => EventType::ChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionCanceledEventAttributes(_) => EventType::ChildWorkflowExecutionCanceled,
+        A::ChildWorkflowExecutionTimedOutEventAttributes(_) => EventType::ChildWorkflowExecutionTimedOut,
+        A::ChildWorkflowExecutionTerminatedEventAttributes(_) => EventType::ChildWorkflowExecutionTerminated,
+        A::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionInitiated
+        }
+        A::SignalExternalWorkflowExecutionFailedEventAttributes(_) => EventType::SignalExternalWorkflowExecutionFailed,
+        A::ExternalWorkflowExecutionSignaledEventAttributes(_) => EventType::ExternalWorkflowExecutionSignaled,
+        A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionInitiated
+        }
+        A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        }
+        A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionCancelRequested
+        }
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
+        A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
         _ => EventType::Unspecified,
     }
 }

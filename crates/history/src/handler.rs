@@ -57,6 +57,7 @@ impl HistoryService for HistoryHandler {
             header: r.header,
             identity: r.identity,
             request_id: r.request_id,
+            external: None,
         };
         ok(self
             .engine
@@ -113,6 +114,7 @@ impl HistoryService for HistoryHandler {
                 header: r.header,
                 identity: r.identity,
                 request_id: r.request_id,
+                external: None,
             };
             self.engine
                 .signal(&req.namespace_id, &r.workflow_id, &started.run_id, signal)
@@ -356,5 +358,25 @@ impl HistoryService for HistoryHandler {
             )
             .await
             .map(|_| ws::RespondActivityTaskCanceledResponse::default()))
+    }
+
+    async fn update_workflow_execution(
+        &self,
+        request: Request<UpdateWorkflowExecutionRequest>,
+    ) -> R<ws::UpdateWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let wait = std::time::Duration::from_millis(u64::try_from(req.wait_millis).unwrap_or(0));
+        ok(self.engine.update_workflow(&req.namespace_id, r, wait).await)
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> R<ws::PollWorkflowExecutionUpdateResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let wait = std::time::Duration::from_millis(u64::try_from(req.wait_millis).unwrap_or(0));
+        ok(self.engine.poll_update(&req.namespace_id, r, wait).await)
     }
 }

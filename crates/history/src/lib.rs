@@ -9,6 +9,7 @@
 
 mod activity;
 mod chain;
+mod children;
 mod commands;
 mod events;
 mod handler;
@@ -22,6 +23,7 @@ mod signals;
 mod start;
 mod timers;
 mod token;
+mod update;
 mod workflow_task;
 
 pub use handler::HistoryHandler;

@@ -122,13 +122,17 @@ impl<'a> Mutation<'a> {
         for mut event in std::mem::take(&mut self.ms.buffered_events) {
             if let Some(mut attrs) = event.attributes.take() {
                 fix_started_id(&mut attrs, &started_ids);
-                let scheduled = match &attrs {
-                    Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.scheduled_event_id),
-                    _ => None,
+                let (scheduled, child) = match &attrs {
+                    Attributes::ActivityTaskStartedEventAttributes(a) => (Some(a.scheduled_event_id), false),
+                    Attributes::ChildWorkflowExecutionStartedEventAttributes(a) => (Some(a.initiated_event_id), true),
+                    _ => (None, false),
                 };
                 let id = self.add_event(attrs);
                 if let Some(scheduled) = scheduled {
                     started_ids.insert(scheduled, id);
+                    if child && let Some(c) = self.ms.children.get_mut(&scheduled) {
+                        c.started_event_id = id;
+                    }
                 }
                 // Keep the time the event happened, not the time it was written.
                 if let Some(last) = self.events.last_mut()
@@ -173,6 +177,25 @@ impl<'a> Mutation<'a> {
 
     /// Schedules a workflow task unless one is pending. `attempt` > 1 makes it transient.
     pub fn schedule_workflow_task(&mut self, attempt: i32) {
+        self.schedule_task(attempt, false);
+    }
+
+    /// Schedules a *speculative* workflow task (for an update): like a transient one, its
+    /// scheduled and started events reach history only if its completion writes something.
+    /// It is told apart from a transient retry by being transient on attempt 1.
+    pub fn schedule_speculative_workflow_task(&mut self) {
+        self.schedule_task(1, true);
+    }
+
+    /// The pending workflow task is speculative (see `schedule_speculative_workflow_task`).
+    pub fn speculative_task(&self) -> bool {
+        self.ms
+            .workflow_task
+            .as_ref()
+            .is_some_and(|w| w.transient && w.attempt == 1)
+    }
+
+    fn schedule_task(&mut self, attempt: i32, speculative: bool) {
         if self.ms.workflow_task.is_some() || !self.is_running() {
             return;
         }
@@ -187,7 +210,7 @@ impl<'a> Mutation<'a> {
         let sticky_timeout = info.sticky_schedule_to_start_timeout;
         let stamp = info.workflow_task_stamp + 1;
         self.info().workflow_task_stamp = stamp;
-        let transient = attempt > 1;
+        let transient = attempt > 1 || speculative;
         let mut wt = WorkflowTaskInfo {
             scheduled_event_id: 0,
             attempt,
@@ -298,6 +321,7 @@ impl<'a> Mutation<'a> {
         self.ms.workflow_task = None;
         self.closed = Some(status as i32);
         self.visibility();
+        crate::children::on_close(self);
         id
     }
 }
@@ -311,6 +335,15 @@ fn fix_started_id(attrs: &mut Attributes, started: &std::collections::HashMap<i6
         Attributes::ActivityTaskFailedEventAttributes(a) => (a.scheduled_event_id, &mut a.started_event_id),
         Attributes::ActivityTaskTimedOutEventAttributes(a) => (a.scheduled_event_id, &mut a.started_event_id),
         Attributes::ActivityTaskCanceledEventAttributes(a) => (a.scheduled_event_id, &mut a.started_event_id),
+        Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => {
+            (a.initiated_event_id, &mut a.started_event_id)
+        }
+        Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => (a.initiated_event_id, &mut a.started_event_id),
+        Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => (a.initiated_event_id, &mut a.started_event_id),
+        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => (a.initiated_event_id, &mut a.started_event_id),
+        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
+            (a.initiated_event_id, &mut a.started_event_id)
+        }
         _ => return,
     };
     if *slot == BUFFERED_STARTED_ID {

@@ -123,6 +123,21 @@ fn run_of(ns: &str, wf: &str, run: &str) -> RunKey {
 }
 
 async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
+    // Tasks about other runs; they check their own preconditions.
+    let outcome = match TransferTaskType::try_from(task.r#type).unwrap_or(TransferTaskType::Unspecified) {
+        TransferTaskType::StartChild => Some(engine.start_child_task(shard, task).await),
+        TransferTaskType::RecordChildCompletion => Some(engine.record_child_completion_task(shard, task).await),
+        TransferTaskType::ParentClosePolicy => Some(engine.parent_close_policy_task(task).await),
+        TransferTaskType::SignalExternal => Some(engine.signal_external_task(shard, task).await),
+        TransferTaskType::CancelExternal => Some(engine.cancel_external_task(shard, task).await),
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        return match outcome {
+            Err(ServiceError::NotFound(_)) => Ok(()),
+            other => other,
+        };
+    }
     let run = run_of(&task.namespace_id, &task.workflow_id, &task.run_id);
     let ms = match shard.snapshot(&run).await {
         Ok(ms) => ms,
@@ -211,7 +226,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 .map(|_| ())
                 .map_err(status_to_error)
         }
-        TransferTaskType::Unspecified => Ok(()),
+        _ => Ok(()),
     }
 }
 

@@ -237,6 +237,11 @@ impl Shard {
                     loaded.db_version = version;
                     entry.progress.send_replace(progress);
                     drop(guard);
+                    if closed.is_some() {
+                        // Updates still waiting on this run end with it.
+                        let continuing = successor.is_some();
+                        crate::update::apply(run, vec![crate::update::Effect::RunClosed { continuing }]);
+                    }
                     if let Some(next) = successor {
                         self.adopt(&(run.0.clone(), run.1.clone(), next.run_id), next.ms);
                     }

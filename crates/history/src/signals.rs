@@ -25,6 +25,8 @@ pub(crate) struct Signal {
     pub header: Option<Header>,
     pub identity: String,
     pub request_id: String,
+    /// The workflow that sent it, for signals from `SignalExternalWorkflowExecution`.
+    pub external: Option<sundial_api::temporal::common::v1::WorkflowExecution>,
 }
 
 /// Closes the run as terminated. A running workflow task is failed first, as Temporal does,
@@ -86,6 +88,7 @@ impl HistoryEngine {
                         identity: signal.identity.clone(),
                         header: signal.header.clone(),
                         request_id: signal.request_id.clone(),
+                        external_workflow_execution: signal.external.clone(),
                         ..Default::default()
                     },
                 ));

@@ -6,7 +6,7 @@ use crate::mutation::{DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT_S
 use prost_wkt_types::Duration as PbDuration;
 use sundial_api::sundial::persistence::v1::{ExecutionInfo, TimerTask, TimerTaskType, WorkflowMutableState};
 use sundial_api::temporal::common::v1::{
-    Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowType,
+    Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowExecution, WorkflowType,
 };
 use sundial_api::temporal::enums::v1::{
     ContinueAsNewInitiator, TaskQueueKind, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
@@ -47,6 +47,26 @@ impl HistoryEngine {
         req: StartWorkflowExecutionRequest,
         signal: Option<StartSignal>,
     ) -> Result<StartWorkflowExecutionResponse, ServiceError> {
+        self.start_run(namespace_id, req, signal, None).await
+    }
+
+    /// Starts a child workflow for `parent`; an id conflict is `WorkflowAlreadyStarted`.
+    pub(crate) async fn start_workflow_with_parent(
+        &self,
+        namespace_id: &str,
+        req: StartWorkflowExecutionRequest,
+        parent: ParentInfo,
+    ) -> Result<StartWorkflowExecutionResponse, ServiceError> {
+        self.start_run(namespace_id, req, None, Some(parent)).await
+    }
+
+    async fn start_run(
+        &self,
+        namespace_id: &str,
+        req: StartWorkflowExecutionRequest,
+        signal: Option<StartSignal>,
+        parent: Option<ParentInfo>,
+    ) -> Result<StartWorkflowExecutionResponse, ServiceError> {
         let shard = self.shard(namespace_id, &req.workflow_id).clone();
         for _ in 0..3 {
             let current = shard
@@ -70,7 +90,7 @@ impl HistoryEngine {
                 },
             };
             match self
-                .create_run(&shard, namespace_id, &req, signal.as_ref(), condition)
+                .create_run(&shard, namespace_id, &req, signal.as_ref(), condition, parent.as_ref())
                 .await
             {
                 Ok(run_id) => {
@@ -164,6 +184,7 @@ impl HistoryEngine {
         req: &StartWorkflowExecutionRequest,
         signal: Option<&StartSignal>,
         condition: CurrentCondition,
+        parent: Option<&ParentInfo>,
     ) -> Result<String, PersistenceError> {
         let run_id = uuid::Uuid::new_v4().to_string();
         let now = now_nanos();
@@ -225,6 +246,7 @@ impl HistoryEngine {
             continued_failure: None,
             last_completion_result: None,
             execution_expiration: exec_timeout.map(|e| now + backoff.as_ref().map_or(0, nanos) + nanos(&e)),
+            parent: parent.cloned(),
         };
         let (ms, events, tasks) = build_run(&spec, signal, now, &self.config().dynamic_config);
         let run = (namespace_id.to_owned(), req.workflow_id.clone(), run_id.clone());
@@ -272,6 +294,7 @@ pub(crate) struct RunSpec {
     pub last_completion_result: Option<Payloads>,
     /// Deadline of the whole chain (execution timeout), nanoseconds.
     pub execution_expiration: Option<i64>,
+    pub parent: Option<ParentInfo>,
 }
 
 /// Builds a new run's mutable state, first events and tasks.
@@ -306,6 +329,7 @@ pub(crate) fn build_run(
         task_timeout = r;
     }
     let ts = sundial_common::time::nanos_to_timestamp;
+    let parent = spec.parent.clone().unwrap_or_default();
     let exec_deadline = spec.execution_expiration;
     let mut run_deadline = run_timeout.map(|r| execution_time + nanos(&r));
     if let (Some(r), Some(e)) = (run_deadline, exec_deadline)
@@ -342,6 +366,13 @@ pub(crate) fn build_run(
             input: spec.input.clone(),
             requested_run_timeout: spec.run_timeout,
             last_completion_result: spec.last_completion_result.clone(),
+            parent_namespace_id: parent.namespace_id.clone(),
+            parent_namespace: parent.namespace.clone(),
+            parent_workflow_id: parent.workflow_id.clone(),
+            parent_run_id: parent.run_id.clone(),
+            parent_initiated_event_id: parent.initiated_event_id,
+            root_workflow_id: parent.root_workflow_id.clone(),
+            root_run_id: parent.root_run_id.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -378,6 +409,25 @@ pub(crate) fn build_run(
             header: spec.header.clone(),
             workflow_id: spec.workflow_id.clone(),
             priority: spec.priority.clone(),
+            parent_workflow_namespace: parent.namespace.clone(),
+            parent_workflow_namespace_id: parent.namespace_id.clone(),
+            parent_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution {
+                workflow_id: p.workflow_id.clone(),
+                run_id: p.run_id.clone(),
+            }),
+            parent_initiated_event_id: parent.initiated_event_id,
+            root_workflow_execution: Some(WorkflowExecution {
+                workflow_id: if parent.root_workflow_id.is_empty() {
+                    spec.workflow_id.clone()
+                } else {
+                    parent.root_workflow_id.clone()
+                },
+                run_id: if parent.root_run_id.is_empty() {
+                    spec.first_execution_run_id.clone()
+                } else {
+                    parent.root_run_id.clone()
+                },
+            }),
             ..Default::default()
         },
     ));
@@ -423,6 +473,18 @@ pub(crate) fn build_run(
     m.visibility();
     let (events, tasks) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks));
     (ms, events, tasks)
+}
+
+/// The parent of a child workflow, recorded in the child's run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParentInfo {
+    pub namespace_id: String,
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub initiated_event_id: i64,
+    pub root_workflow_id: String,
+    pub root_run_id: String,
 }
 
 enum Decision {

@@ -123,7 +123,12 @@ fn workflow_task_timeout(m: &mut Mutation<'_>, task: &TimerTask) {
         }
         _ => return,
     };
-    if !wt.transient {
+    // A speculative task (an update's, attempt 1) that times out shows in history, as in Temporal.
+    let speculative = wt.transient && wt.attempt == 1 && wt.started_event_id != 0;
+    if speculative {
+        m.materialize_transient_task();
+    }
+    if !wt.transient || speculative {
         m.add_event(Attributes::WorkflowTaskTimedOutEventAttributes(
             WorkflowTaskTimedOutEventAttributes {
                 scheduled_event_id: wt.scheduled_event_id,

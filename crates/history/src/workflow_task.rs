@@ -6,6 +6,7 @@ use crate::commands::{CommandFailure, apply_commands};
 use crate::mutation::{Mutation, scheduled_attributes, started_attributes};
 use crate::shard::{RunKey, Shard};
 use crate::token;
+use crate::update::{Completion, Effect};
 use std::sync::Arc;
 use sundial_api::sundial::historyservice::v1::{
     RecordWorkflowTaskStartedRequest, RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskFailedRequest,
@@ -20,6 +21,7 @@ use sundial_api::temporal::history::v1::{
     History, HistoryEvent, WorkflowTaskCompletedEventAttributes, WorkflowTaskFailedEventAttributes,
     WorkflowTaskStartedEventAttributes,
 };
+use sundial_api::temporal::protocol::v1::Message;
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_api::workflowservice::v1::{
     PollWorkflowTaskQueueResponse, RespondWorkflowTaskCompletedResponse, RespondWorkflowTaskFailedResponse,
@@ -35,6 +37,8 @@ pub(crate) struct StartedTask {
     pub previous_started_event_id: i64,
     /// Whether the worker has the run cached (sticky): it gets only the new events.
     pub partial_history: bool,
+    /// Update requests delivered with the task.
+    pub messages: Vec<Message>,
 }
 
 fn task_not_found() -> ServiceError {
@@ -91,6 +95,7 @@ pub(crate) fn start_task(
         task_queue: info.task_queue.clone(),
         previous_started_event_id: info.last_completed_workflow_task_started_event_id,
         partial_history,
+        messages: Vec::new(),
     })
 }
 
@@ -103,7 +108,15 @@ pub(crate) fn fail_task(
     identity: &str,
     binary_checksum: &str,
 ) {
-    let Some(wt) = m.ms.workflow_task.clone() else { return };
+    let Some(mut wt) = m.ms.workflow_task.clone() else {
+        return;
+    };
+    if m.speculative_task() && wt.started_event_id != 0 {
+        // A failing speculative task must be visible: its events are written first, then
+        // the failure (Temporal's rule).
+        m.materialize_transient_task();
+        wt.transient = false;
+    }
     if !wt.transient {
         m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
             WorkflowTaskFailedEventAttributes {
@@ -170,19 +183,23 @@ impl HistoryEngine {
                 if wt.started_event_id != 0 {
                     if wt.request_id == req.request_id {
                         let info = m.info_ref();
+                        let messages = crate::update::outgoing(&run, wt.started_event_id, true);
                         return Ok(StartedTask {
                             wt,
                             workflow_type: info.workflow_type.clone(),
                             task_queue: info.task_queue.clone(),
                             previous_started_event_id: info.last_completed_workflow_task_started_event_id,
                             partial_history: partial,
+                            messages,
                         });
                     }
                     return Err(ServiceError::FailedPrecondition(
                         "Workflow task already started.".into(),
                     ));
                 }
-                start_task(m, &poll.identity, &req.request_id, partial).ok_or_else(task_not_found)
+                let mut t = start_task(m, &poll.identity, &req.request_id, partial).ok_or_else(task_not_found)?;
+                t.messages = crate::update::outgoing(&run, t.wt.started_event_id, true);
+                Ok(t)
             })
             .await?;
         self.workflow_task_response(&shard, &run, started).await
@@ -243,6 +260,7 @@ impl HistoryEngine {
             }),
             scheduled_time: t.wt.scheduled_time,
             started_time: t.wt.started_time,
+            messages: t.messages,
             ..Default::default()
         })
     }
@@ -292,9 +310,27 @@ impl HistoryEngine {
         let tok = token::decode(&request.task_token)?;
         let run: RunKey = (req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
         let shard = self.shard(&run.0, &run.1).clone();
-        let inline = shard
+        if !request.messages.is_empty() {
+            self.prepare_update_messages(&shard, &run).await?;
+        }
+        let mut effects = Vec::new();
+        let (inline, reset_history_event_id) = shard
             .update(&run, |m| {
+                effects.clear();
                 let wt = check_token(m, &tok)?;
+                if m.speculative_task() && discardable(m, &request) {
+                    // Only rejections: the speculative task disappears as if it never ran.
+                    let mut updates = Completion::default();
+                    if request.messages.iter().all(|msg| updates.handle(m, &run, msg).is_ok()) {
+                        updates.reject_unprocessed(&run);
+                        effects = updates.effects;
+                        m.ms.workflow_task = None;
+                        apply_sticky(m, &request);
+                        m.dirty = true;
+                        let reset = m.info_ref().last_completed_workflow_task_started_event_id;
+                        return Ok((next_task(m, &run, &request), reset));
+                    }
+                }
                 let snapshot: WorkflowMutableState = m.ms.clone();
                 let events_before = m.events.len();
                 m.materialize_transient_task();
@@ -312,58 +348,50 @@ impl HistoryEngine {
                 ));
                 m.info().last_completed_workflow_task_started_event_id = wt.started_event_id;
                 m.ms.workflow_task = None;
-                match &request.sticky_attributes {
-                    Some(s) if s.worker_task_queue.as_ref().is_some_and(|q| !q.name.is_empty()) => {
-                        let info = m.info();
-                        info.sticky_task_queue =
-                            s.worker_task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
-                        info.sticky_schedule_to_start_timeout = s.schedule_to_start_timeout;
-                    }
-                    _ => clear_sticky(m),
-                }
+                apply_sticky(m, &request);
                 let new_events_arrived = !m.ms.buffered_events.is_empty();
-                if let Err(failure) = apply_commands(m, &request.commands, completed_id, new_events_arrived) {
+                let mut updates = Completion::default();
+                if let Err(failure) =
+                    apply_commands_and_messages(m, &run, &request, completed_id, new_events_arrived, &mut updates)
+                {
                     // A bad command fails the whole task: nothing it did is kept.
                     *m.ms = snapshot;
                     m.events.truncate(events_before);
                     m.tasks.clear();
                     m.closed = None;
                     m.new_run = None;
-                    return Ok(failed_by_command(
-                        m,
-                        failure,
-                        &request.identity,
-                        &request.binary_checksum,
+                    return Ok((
+                        failed_by_command(m, failure, &request.identity, &request.binary_checksum),
+                        0,
                     ));
                 }
+                if m.closed.is_none() && !request.force_create_new_workflow_task {
+                    updates.reject_unprocessed(&run);
+                }
+                if m.closed.is_some() {
+                    updates.effects.push(Effect::RunClosed {
+                        continuing: m.new_run.is_some(),
+                    });
+                }
+                effects = updates.effects;
                 let flushed = m.flush_buffered();
                 if m.closed.is_some() {
-                    return Ok(None);
+                    return Ok((None, 0));
                 }
                 if flushed || request.force_create_new_workflow_task {
                     m.schedule_workflow_task(1);
                 }
-                if request.return_new_workflow_task
-                    && m.ms.workflow_task.as_ref().is_some_and(|w| w.started_event_id == 0)
-                {
-                    // Hand the new task straight back: no trip through matching.
-                    let scheduled = m.ms.workflow_task.as_ref().map_or(0, |w| w.scheduled_event_id);
-                    m.tasks.retain(|t| {
-                        !matches!(t, crate::mutation::PendingTask::Transfer(tt) if tt.scheduled_event_id == scheduled)
-                    });
-                    let sticky = !m.info_ref().sticky_task_queue.is_empty();
-                    let request_id = uuid::Uuid::new_v4().to_string();
-                    return Ok(start_task(m, &request.identity, &request_id, sticky));
-                }
-                Ok(None)
+                Ok((next_task(m, &run, &request), 0))
             })
             .await?;
+        crate::update::apply(&run, effects);
         let workflow_task = match inline {
             Some(t) => Some(self.workflow_task_response(&shard, &run, t).await?),
             None => None,
         };
         Ok(RespondWorkflowTaskCompletedResponse {
             workflow_task,
+            reset_history_event_id,
             ..Default::default()
         })
     }
@@ -408,4 +436,109 @@ fn failed_by_command(
     };
     fail_task(m, failure.cause, Some(f), identity, binary_checksum);
     None
+}
+
+/// Records (or clears) the worker's sticky queue as the completion asks.
+fn apply_sticky(m: &mut Mutation<'_>, request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest) {
+    match &request.sticky_attributes {
+        Some(s) if s.worker_task_queue.as_ref().is_some_and(|q| !q.name.is_empty()) => {
+            let info = m.info();
+            info.sticky_task_queue = s.worker_task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+            info.sticky_schedule_to_start_timeout = s.schedule_to_start_timeout;
+        }
+        _ => clear_sticky(m),
+    }
+}
+
+/// Whether a speculative task's completion can be dropped without a trace (Temporal's
+/// `skipWorkflowTaskCompletedEvent`): no commands, no heartbeat, nothing buffered meanwhile,
+/// only update rejections, and few enough events shipped with it.
+fn discardable(
+    m: &Mutation<'_>,
+    request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+) -> bool {
+    if !request.commands.is_empty() || request.force_create_new_workflow_task || !m.ms.buffered_events.is_empty() {
+        return false;
+    }
+    let info = m.info_ref();
+    let shipped = info.next_event_id - info.last_completed_workflow_task_started_event_id - 2;
+    let may_reship = request
+        .capabilities
+        .as_ref()
+        .is_some_and(|c| c.discard_speculative_workflow_task_with_events);
+    if shipped > 0 && (!may_reship || shipped > crate::update::DISCARD_SPECULATIVE_MAX_EVENTS) {
+        return false;
+    }
+    crate::update::only_rejections(&request.messages)
+}
+
+/// After a completion: a task for updates admitted meanwhile (speculative when it can be
+/// handed straight back), and the inline start of the next task when the worker asked for it.
+fn next_task(
+    m: &mut Mutation<'_>,
+    run: &RunKey,
+    request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+) -> Option<StartedTask> {
+    if m.ms.workflow_task.is_none() && m.is_running() && crate::update::has_outgoing(run) {
+        if request.return_new_workflow_task {
+            m.schedule_speculative_workflow_task();
+        } else {
+            m.schedule_workflow_task(1);
+        }
+    }
+    if request.return_new_workflow_task && m.ms.workflow_task.as_ref().is_some_and(|w| w.started_event_id == 0) {
+        // Hand the new task straight back: no trip through matching.
+        let scheduled = m.ms.workflow_task.as_ref().map_or(0, |w| w.scheduled_event_id);
+        m.tasks
+            .retain(|t| !matches!(t, crate::mutation::PendingTask::Transfer(tt) if tt.scheduled_event_id == scheduled));
+        let sticky = !m.info_ref().sticky_task_queue.is_empty();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut t = start_task(m, &request.identity, &request_id, sticky)?;
+        t.messages = crate::update::outgoing(run, t.wt.started_event_id, !request.force_create_new_workflow_task);
+        return Some(t);
+    }
+    None
+}
+
+/// Applies the commands in order; a `ProtocolMessage` command applies the update message it
+/// names at its place, and messages no command names follow all commands (Temporal's order).
+fn apply_commands_and_messages(
+    m: &mut Mutation<'_>,
+    run: &RunKey,
+    request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+    completed_id: i64,
+    new_events_arrived: bool,
+    updates: &mut Completion,
+) -> Result<(), CommandFailure> {
+    use sundial_api::temporal::command::v1::command::Attributes as Cmd;
+    let mut pending: Vec<Option<&Message>> = request.messages.iter().map(Some).collect();
+    let commands = &request.commands;
+    let mut start = 0;
+    for (i, cmd) in commands.iter().enumerate() {
+        let Some(Cmd::ProtocolMessageCommandAttributes(a)) = &cmd.attributes else {
+            continue;
+        };
+        apply_commands(m, &commands[start..i], completed_id, new_events_arrived)?;
+        start = i + 1;
+        let Some(msg) = pending
+            .iter_mut()
+            .find(|p| p.is_some_and(|msg| msg.id == a.message_id))
+            .and_then(Option::take)
+        else {
+            return Err(CommandFailure {
+                cause: WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
+                message: format!("ProtocolMessageCommand referenced absent message ID {}", a.message_id),
+            });
+        };
+        if m.closed.is_none() {
+            updates.handle(m, run, msg)?;
+        }
+    }
+    apply_commands(m, &commands[start..], completed_id, new_events_arrived)?;
+    for msg in pending.into_iter().flatten() {
+        if m.closed.is_none() {
+            updates.handle(m, run, msg)?;
+        }
+    }
+    Ok(())
 }

@@ -8,14 +8,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorServiceServer;
+use sundial_api::sundial::adminservice::v1::admin_service_server::AdminServiceServer;
 use sundial_api::sundial::historyservice::v1::history_service_server::HistoryServiceServer;
 use sundial_api::sundial::matchingservice::v1::matching_service_server::MatchingServiceServer;
 use sundial_api::sundial::persistence::v1::ClusterMetadata;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 use sundial_common::time::{now_nanos, now_timestamp};
 use sundial_frontend::{
-    ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler, SystemNamespace,
-    WorkflowHandler, ensure_namespace,
+    AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
+    SystemNamespace, WorkflowHandler, ensure_namespace,
 };
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
@@ -91,7 +92,14 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         &sundial_dynconfig::Scope::namespace(ns),
                     )
                 });
-                frontend_router(&registry, executions, &opts.cluster_name, cluster.clone()).await
+                frontend_router(
+                    &registry,
+                    executions,
+                    &opts.cluster_name,
+                    cluster.clone(),
+                    opts.dynamic_config.clone(),
+                )
+                .await
             }
             Role::History => {
                 let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
@@ -280,6 +288,7 @@ async fn frontend_router(
     executions: ExecutionHandler,
     cluster_name: &str,
     cluster: ClusterIdentity,
+    dynamic_config: sundial_dynconfig::DynamicConfig,
 ) -> tonic::transport::server::Router {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name);
     let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, cluster))
@@ -288,11 +297,15 @@ async fn frontend_router(
     let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
+    let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config))
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
     Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service(&sundial_frontend::HEALTH_SERVICE_NAMES).await)
         .add_service(workflow)
         .add_service(operator)
+        .add_service(admin)
 }
 
 /// The health service every internal role serves; the role's own service is added to it.

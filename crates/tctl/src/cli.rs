@@ -618,7 +618,16 @@ pub struct AdminClusterDescribeArgs {
 pub enum DynamicConfigCmd {
     /// Show the effective dynamic config for a namespace (and task queue)
     #[command(visible_alias = "d")]
-    Describe(TaskQueueArg),
+    Describe(DynamicConfigDescribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DynamicConfigDescribeArgs {
+    #[command(flatten)]
+    pub taskqueue: TaskQueueArg,
+    /// Task type for task-queue keys, with --taskqueue: workflow (default) or activity
+    #[arg(long = "task_type", visible_alias = "tqt")]
+    pub task_type: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,16 @@
 //! `tctl taskqueue …`, `tctl cluster …` and `tctl admin …`.
 
-use crate::cli::{AdminClusterCmd, AdminCmd, AdminWorkflowCmd, ClusterCmd, DynamicConfigCmd, TaskQueueCmd};
+use crate::cli::{
+    AdminClusterCmd, AdminCmd, AdminWorkflowCmd, ClusterCmd, DynamicConfigCmd, DynamicConfigDescribeArgs, TaskQueueCmd,
+};
 use crate::client::Ctx;
 use crate::render;
 use anyhow::bail;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use sundial_api::operatorservice::v1::ListSearchAttributesRequest;
+use sundial_api::sundial::adminservice::v1::admin_service_client::AdminServiceClient;
+use sundial_api::sundial::adminservice::v1::{DescribeDynamicConfigRequest, DynamicConfigEntry};
 use sundial_api::temporal::enums::v1::{TaskQueueKind, TaskQueueType};
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_api::workflowservice::v1::{
@@ -193,10 +197,7 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         AdminCmd::Cluster(AdminClusterCmd::Describe(args)) => describe_cluster(ctx, args.cluster.as_deref()).await?,
         AdminCmd::Cluster(AdminClusterCmd::GetSearchAttributes) => search_attributes(ctx).await?,
-        AdminCmd::DynamicConfig(DynamicConfigCmd::Describe(_)) => bail!(
-            "the server does not support describing dynamic config over the public API (admin dynamic-config describe); \
-             read the dynamic config file the server was started with"
-        ),
+        AdminCmd::DynamicConfig(DynamicConfigCmd::Describe(args)) => describe_dynamic_config(ctx, args).await?,
         AdminCmd::Workflow(AdminWorkflowCmd::Delete(args)) => {
             return crate::cmd_workflow::run(ctx, crate::cli::WorkflowCmd::Delete(args)).await;
         }
@@ -261,4 +262,74 @@ async fn describe_cluster(ctx: &Ctx, cluster: Option<&str>) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// `admin dynamic-config describe`: every dynamic config key's effective value for the
+/// namespace (and task queue / task type), from Sundial's AdminService.
+async fn describe_dynamic_config(ctx: &Ctx, args: DynamicConfigDescribeArgs) -> anyhow::Result<()> {
+    let task_queue = args.taskqueue.taskqueue.unwrap_or_default();
+    let task_type = match args.task_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => String::new(),
+        Some(_) if task_queue.is_empty() => bail!("option --task_type needs --taskqueue (--tq)"),
+        Some("workflow" | "wf") => "workflow".into(),
+        Some("activity" | "act") => "activity".into(),
+        Some(other) => bail!("option --task_type {other:?} is invalid: use workflow or activity"),
+    };
+    let req = DescribeDynamicConfigRequest {
+        namespace: ctx.namespace.clone(),
+        task_queue,
+        task_type,
+    };
+    let mut client = AdminServiceClient::new(ctx.channel.clone());
+    let resp = ctx
+        .call(
+            "DescribeDynamicConfig",
+            client.describe_dynamic_config(ctx.request(req)),
+        )
+        .await?;
+    if ctx.json {
+        render::print_json(&Value::Array(resp.entries.iter().map(dynamic_config_json).collect()));
+    } else {
+        let rows: Vec<Vec<String>> = resp.entries.iter().map(dynamic_config_row).collect();
+        render::print_table(&["Key", "Value", "Source", "Constraints"], &rows);
+    }
+    Ok(())
+}
+
+fn entry_value(e: &DynamicConfigEntry) -> Value {
+    serde_json::from_str(&e.value_json).unwrap_or_else(|_| Value::String(e.value_json.clone()))
+}
+
+/// The shape of `sundial show-dynamic-config --json`.
+fn dynamic_config_json(e: &DynamicConfigEntry) -> Value {
+    let none_if_empty = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
+    json!({
+        "key": e.key,
+        "aliases": e.aliases,
+        "type": e.kind,
+        "scope": e.scope,
+        "value": entry_value(e),
+        "source": e.source,
+        "writtenAs": none_if_empty(&e.written_as),
+        "constraints": none_if_empty(&e.constraints),
+        "live": e.live,
+        "unit": e.unit,
+    })
+}
+
+/// Key, value (strings unquoted, with the unit), source (and the alias it was written as),
+/// constraints of the winning entry.
+fn dynamic_config_row(e: &DynamicConfigEntry) -> Vec<String> {
+    let mut value = match entry_value(e) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    if !e.unit.is_empty() {
+        value = format!("{value} {}", e.unit);
+    }
+    let mut source = e.source.clone();
+    if !e.written_as.is_empty() && e.written_as != e.key {
+        source = format!("{source} (as {})", e.written_as);
+    }
+    vec![e.key.clone(), value, source, e.constraints.clone()]
 }

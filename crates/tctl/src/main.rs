@@ -1,6 +1,7 @@
 //! `tctl`: Sundial's admin CLI with tctl v1's commands, flags and aliases, talking to the
-//! frontend only through the public Temporal API. Data goes to stdout; errors go to stderr as
-//! one line, with exit code 1 (2 for a bad command line).
+//! frontend through the public Temporal API (and Sundial's AdminService for
+//! `admin dynamic-config describe`). Data goes to stdout; errors go to stderr as one line,
+//! with exit code 1 (2 for a bad command line).
 
 /// `println!` for data: goes through [`out_line`].
 macro_rules! outln {
@@ -165,6 +166,8 @@ mod tests {
         assert!(parse("tctl wf list --op -q x --ps 5 --pjson").is_ok());
         assert!(parse("tctl wf reset -w id --reason r --event_id 4 --reset_type LastWorkflowTask").is_ok());
         assert!(parse("tctl adm cl d").is_ok());
+        assert!(parse("tctl --ns order-service adm dc d -tq q --task_type activity -o json").is_ok());
+        assert!(parse("tctl admin dynamic-config describe --pjson").is_ok());
         assert!(parse("tctl cl h").is_ok());
         assert!(parse("tctl tq desc --tq q --tqt activity").is_ok());
         assert!(parse("tctl wf start -taskq q").is_err());
