@@ -26,6 +26,12 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             activity_failure_include_heartbeat: true,
             // CountWorkflowExecutions answers `GROUP BY ExecutionStatus`.
             count_group_by_execution_status: true,
+            // WorkflowTaskCompleted events keep the SDK's metadata (patches, flags).
+            sdk_metadata: true,
+            // ModifyWorkflowProperties upserts the memo.
+            upsert_memo: true,
+            // Signal and query headers reach the worker.
+            signal_and_query_header: true,
             ..Default::default()
         }),
     }

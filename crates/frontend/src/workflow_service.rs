@@ -363,6 +363,20 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn delete_workflow_execution(
+        &self,
+        request: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
+        self.executions.delete(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn reset_workflow_execution(
+        &self,
+        request: Request<ResetWorkflowExecutionRequest>,
+    ) -> Result<Response<ResetWorkflowExecutionResponse>, Status> {
+        self.executions.reset(request.into_inner()).await.map(Response::new)
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ShutdownWorkerRequest>,

@@ -35,6 +35,28 @@ fn ok<T>(r: Result<T, ServiceError>) -> R<T> {
 
 #[tonic::async_trait]
 impl HistoryService for HistoryHandler {
+    async fn delete_workflow_execution(
+        &self,
+        request: Request<DeleteWorkflowExecutionRequest>,
+    ) -> R<ws::DeleteWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let exec = req.execution.unwrap_or_default();
+        ok(self
+            .engine
+            .delete_run(&req.namespace_id, &exec.workflow_id, &exec.run_id)
+            .await
+            .map(|_| ws::DeleteWorkflowExecutionResponse::default()))
+    }
+
+    async fn reset_workflow_execution(
+        &self,
+        request: Request<ResetWorkflowExecutionRequest>,
+    ) -> R<ws::ResetWorkflowExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.reset(&req.namespace_id, r).await)
+    }
+
     async fn start_workflow_execution(
         &self,
         request: Request<StartWorkflowExecutionRequest>,

@@ -17,6 +17,7 @@ mod limits;
 mod mutation;
 mod queues;
 mod read;
+mod reset;
 mod retry;
 mod shard;
 mod signals;

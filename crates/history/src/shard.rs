@@ -145,6 +145,11 @@ impl Shard {
         entry
     }
 
+    /// Forgets a run's cached state (after it was deleted).
+    pub fn evict(&self, run: &RunKey) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(run);
+    }
+
     async fn load(&self, run: &RunKey, slot: &mut Option<Loaded>) -> Result<(), ServiceError> {
         if slot.is_some() {
             return Ok(());

@@ -113,6 +113,10 @@ pub trait ExecutionStore: Send + Sync {
         current: &CurrentExecution,
     ) -> Result<()>;
 
+    /// Removes a run: its row, its history, its visibility record, and the current-run pointer
+    /// if it points at it. Tasks left for it find nothing and are dropped.
+    async fn delete_execution(&self, key: &ExecutionKey) -> Result<()>;
+
     async fn get_execution(&self, key: &ExecutionKey) -> Result<Option<StoredExecution>>;
 
     async fn get_current_execution(

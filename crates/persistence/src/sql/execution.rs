@@ -287,6 +287,40 @@ impl ExecutionStore for SqlStore {
         Ok(())
     }
 
+    async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "DELETE FROM executions WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
+        )
+        .bind(key.shard_id)
+        .bind(&key.namespace_id)
+        .bind(&key.workflow_id)
+        .bind(&key.run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM current_executions WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
+        )
+        .bind(key.shard_id)
+        .bind(&key.namespace_id)
+        .bind(&key.workflow_id)
+        .bind(&key.run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM history_node WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2")
+            .bind(key.shard_id)
+            .bind(&key.run_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM executions_visibility WHERE namespace_id = $1 AND run_id = $2")
+            .bind(&key.namespace_id)
+            .bind(&key.run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn update_execution(
         &self,
         range_id: i64,

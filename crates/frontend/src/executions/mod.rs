@@ -1,0 +1,440 @@
+//! Execution and task-queue APIs: validated here, then routed to history (by workflow) or to
+//! matching (by task queue). Visibility reads go to the database directly.
+
+// The CLI still sends and reads the versioning-era describe fields (api_mode, versions_info).
+#![allow(deprecated)]
+
+use crate::registry::NamespaceRegistry;
+use crate::validation as v;
+use std::sync::Arc;
+use sundial_api::prost::Message;
+use sundial_api::sundial::historyservice::v1 as hs;
+use sundial_api::sundial::matchingservice::v1 as ms;
+use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::{Memo, Payloads, WorkflowExecution, WorkflowType};
+use sundial_api::temporal::enums::v1::{DescribeTaskQueueMode, TaskQueueType};
+use sundial_api::temporal::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
+use sundial_api::temporal::taskqueue::v1::{TaskQueueTypeInfo, TaskQueueVersionInfo};
+use sundial_api::temporal::workflow::v1::WorkflowExecutionInfo;
+use sundial_api::workflowservice::v1::*;
+use sundial_common::ServiceError;
+use sundial_common::time::nanos_to_timestamp;
+use sundial_dynconfig::limits::{LimitError, NamespaceRateLimiters, PollerLimiter};
+use sundial_dynconfig::{DynamicConfig, Scope, TaskType, keys};
+use sundial_persistence::{VisibilityRecord, VisibilityStore};
+use sundial_rpc::{HistoryClient, MatchingClient};
+use tonic::Status;
+
+#[derive(Clone)]
+pub struct ExecutionHandler {
+    registry: NamespaceRegistry,
+    history: HistoryClient,
+    matching: MatchingClient,
+    visibility: Arc<dyn VisibilityStore>,
+    dc: DynamicConfig,
+    rate: Arc<NamespaceRateLimiters>,
+    pollers: PollerLimiter,
+}
+
+fn limit_error(e: LimitError) -> ServiceError {
+    let cause = match e {
+        LimitError::NamespaceRate { .. } => ResourceExhaustedCause::RpsLimit,
+        _ => ResourceExhaustedCause::ConcurrentLimit,
+    };
+    ServiceError::ResourceExhausted {
+        message: e.to_string(),
+        cause: cause as i32,
+        scope: ResourceExhaustedScope::Namespace as i32,
+    }
+}
+
+/// Resolves the namespace name of a request to its id, with Temporal's errors.
+async fn namespace_id(registry: &NamespaceRegistry, name: &str) -> Result<String, ServiceError> {
+    if name.is_empty() {
+        return Err(ServiceError::invalid("Namespace not set on request."));
+    }
+    Ok(registry.by_name(name).await?.id.clone())
+}
+
+fn decode_token(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
+    v::task_token(bytes)?;
+    TaskToken::decode(bytes)
+        .ok()
+        .filter(|t| !t.workflow_id.is_empty())
+        .ok_or_else(|| ServiceError::invalid("Error deserializing task token."))
+}
+
+fn execution(e: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
+    let e = e
+        .cloned()
+        .ok_or_else(|| ServiceError::invalid("Execution is not set on request."))?;
+    v::workflow_id(&e.workflow_id)?;
+    v::run_id(&e.run_id)?;
+    Ok(e)
+}
+
+type Res<T> = Result<T, Status>;
+
+impl ExecutionHandler {
+    pub fn new(
+        registry: NamespaceRegistry,
+        history: HistoryClient,
+        matching: MatchingClient,
+        visibility: Arc<dyn VisibilityStore>,
+        dc: DynamicConfig,
+    ) -> Self {
+        Self {
+            registry,
+            history,
+            matching,
+            visibility,
+            rate: Arc::new(NamespaceRateLimiters::new(dc.clone())),
+            pollers: PollerLimiter::new(dc.clone()),
+            dc,
+        }
+    }
+
+    /// Resolves the namespace and takes a token of its rate limit (`frontend.namespaceRPS`).
+    async fn ns(&self, name: &str) -> Res<String> {
+        let id = namespace_id(&self.registry, name).await?;
+        self.rate.check(name).map_err(limit_error)?;
+        Ok(id)
+    }
+
+    /// `limit.maxIDLength` and `limit.blobSize.error` for what a start or signal carries.
+    fn check_sizes(
+        &self,
+        namespace: &str,
+        ids: &[(&str, &str)],
+        blobs: &[Option<&Payloads>],
+    ) -> Result<(), ServiceError> {
+        let max_id = usize::try_from(self.dc.get(&keys::MAX_ID_LENGTH, &Scope::global())).unwrap_or(usize::MAX);
+        for (what, id) in ids {
+            if id.len() > max_id {
+                return Err(ServiceError::invalid(format!(
+                    "{what} exceeds maximum allowed length ({}/{max_id})",
+                    id.len()
+                )));
+            }
+        }
+        let max_blob = self.dc.get(&keys::BLOB_SIZE_LIMIT_ERROR, &Scope::namespace(namespace));
+        for blob in blobs.iter().flatten() {
+            if max_blob > 0 && blob.encoded_len() as i64 > max_blob {
+                return Err(ServiceError::invalid("Blob data size exceeds limit."));
+            }
+        }
+        Ok(())
+    }
+
+    /// Search attributes given at start must be registered and of their registered type.
+    async fn check_search_attributes(
+        &self,
+        namespace: &str,
+        attrs: Option<&sundial_api::temporal::common::v1::SearchAttributes>,
+    ) -> Res<()> {
+        if attrs.is_none_or(|a| a.indexed_fields.is_empty()) {
+            return Ok(());
+        }
+        let ns = self.registry.by_name(namespace).await?;
+        crate::search_attributes::validate_search_attributes(&ns.detail, attrs)?;
+        Ok(())
+    }
+
+    fn history(&self) -> HistoryClient {
+        self.history.clone()
+    }
+
+    fn matching(&self) -> MatchingClient {
+        self.matching.clone()
+    }
+
+    pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
+            .await?;
+        v::workflow_id(&req.workflow_id)?;
+        v::named(
+            req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        v::task_queue(req.task_queue.as_ref())?;
+        v::timeout(
+            req.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
+        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        v::timeout(req.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
+        v::retry_policy(req.retry_policy.as_ref())?;
+        v::cron_schedule(&req.cron_schedule)?;
+        v::request_id(&req.request_id)?;
+        if req.request_id.is_empty() {
+            req.request_id = uuid::Uuid::new_v4().to_string();
+        }
+        let resp = self
+            .history()
+            .start_workflow_execution(hs::StartWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn signal_with_start(
+        &self,
+        mut req: SignalWithStartWorkflowExecutionRequest,
+    ) -> Res<SignalWithStartWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
+            .await?;
+        v::workflow_id(&req.workflow_id)?;
+        v::named(
+            req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+            "WorkflowType",
+        )?;
+        v::task_queue(req.task_queue.as_ref())?;
+        v::named(&req.signal_name, "SignalName")?;
+        self.check_sizes(
+            &req.namespace,
+            &[("WorkflowId", &req.workflow_id)],
+            &[req.input.as_ref(), req.signal_input.as_ref()],
+        )?;
+        v::timeout(
+            req.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
+        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        v::retry_policy(req.retry_policy.as_ref())?;
+        v::cron_schedule(&req.cron_schedule)?;
+        v::request_id(&req.request_id)?;
+        if req.request_id.is_empty() {
+            req.request_id = uuid::Uuid::new_v4().to_string();
+        }
+        let resp = self
+            .history()
+            .signal_with_start_workflow_execution(hs::SignalWithStartWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn signal(&self, req: SignalWorkflowExecutionRequest) -> Res<SignalWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        v::named(&req.signal_name, "SignalName")?;
+        self.check_sizes(&req.namespace, &[], &[req.input.as_ref()])?;
+        v::request_id(&req.request_id)?;
+        let resp = self
+            .history()
+            .signal_workflow_execution(hs::SignalWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn request_cancel(
+        &self,
+        req: RequestCancelWorkflowExecutionRequest,
+    ) -> Res<RequestCancelWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        let resp = self
+            .history()
+            .request_cancel_workflow_execution(hs::RequestCancelWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn terminate(
+        &self,
+        mut req: TerminateWorkflowExecutionRequest,
+    ) -> Res<TerminateWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        if req.reason.is_empty() {
+            req.reason = "terminated by user via frontend".into();
+        }
+        if req.identity.is_empty() {
+            req.identity = "frontend-service".into();
+        }
+        let resp = self
+            .history()
+            .terminate_workflow_execution(hs::TerminateWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn delete(&self, req: DeleteWorkflowExecutionRequest) -> Res<DeleteWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = execution(req.workflow_execution.as_ref())?;
+        let resp = self
+            .history()
+            .delete_workflow_execution(hs::DeleteWorkflowExecutionRequest {
+                namespace_id,
+                execution: Some(exec),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn reset(&self, req: ResetWorkflowExecutionRequest) -> Res<ResetWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.workflow_execution.as_ref())?;
+        if req.workflow_task_finish_event_id <= 0 {
+            return Err(ServiceError::invalid("WorkflowTaskFinishEventId is not set on request.").into());
+        }
+        v::request_id(&req.request_id)?;
+        let resp = self
+            .history()
+            .reset_workflow_execution(hs::ResetWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn describe(&self, req: DescribeWorkflowExecutionRequest) -> Res<DescribeWorkflowExecutionResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .describe_workflow_execution(hs::DescribeWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn history_page(
+        &self,
+        req: GetWorkflowExecutionHistoryRequest,
+    ) -> Res<GetWorkflowExecutionHistoryResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .get_workflow_execution_history(hs::GetWorkflowExecutionHistoryRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn history_reverse(
+        &self,
+        req: GetWorkflowExecutionHistoryReverseRequest,
+    ) -> Res<GetWorkflowExecutionHistoryReverseResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .get_workflow_execution_history_reverse(hs::GetWorkflowExecutionHistoryReverseRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn query(&self, req: QueryWorkflowRequest) -> Res<QueryWorkflowResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        execution(req.execution.as_ref())?;
+        v::named(req.query.as_ref().map_or("", |q| q.query_type.as_str()), "QueryType")?;
+        let resp = self
+            .history()
+            .query_workflow(hs::QueryWorkflowRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn reset_sticky(&self, req: ResetStickyTaskQueueRequest) -> Res<ResetStickyTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = execution(req.execution.as_ref())?;
+        let resp = self
+            .history()
+            .reset_sticky_task_queue(hs::ResetStickyTaskQueueRequest {
+                namespace_id,
+                execution: Some(exec),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn list(&self, req: ListWorkflowExecutionsRequest) -> Res<ListWorkflowExecutionsResponse> {
+        Ok(crate::visibility::list(&self.registry, self.visibility.as_ref(), req).await?)
+    }
+
+    pub async fn count(&self, req: CountWorkflowExecutionsRequest) -> Res<CountWorkflowExecutionsResponse> {
+        Ok(crate::visibility::count(&self.registry, self.visibility.as_ref(), req).await?)
+    }
+}
+
+/// A visibility row as list calls return it.
+pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
+    WorkflowExecutionInfo {
+        execution: Some(WorkflowExecution {
+            workflow_id: r.workflow_id.clone(),
+            run_id: r.run_id.clone(),
+        }),
+        r#type: Some(WorkflowType {
+            name: r.workflow_type.clone(),
+        }),
+        start_time: Some(nanos_to_timestamp(r.start_time)),
+        close_time: r.close_time.map(nanos_to_timestamp),
+        status: r.status,
+        history_length: r.history_length,
+        execution_time: Some(nanos_to_timestamp(r.execution_time)),
+        memo: r.memo.as_deref().and_then(|m| Memo::decode(m).ok()),
+        search_attributes: r
+            .search_attributes
+            .as_deref()
+            .and_then(|s| sundial_api::temporal::common::v1::SearchAttributes::decode(s).ok()),
+        task_queue: r.task_queue.clone(),
+        state_transition_count: r.state_transition_count,
+        history_size_bytes: r.history_size_bytes,
+        execution_duration: r.close_time.map(|c| {
+            sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
+                u64::try_from(c - r.execution_time).unwrap_or(0),
+            ))
+        }),
+        parent_execution: r.parent_workflow_id.as_ref().map(|wf| WorkflowExecution {
+            workflow_id: wf.clone(),
+            run_id: r.parent_run_id.clone().unwrap_or_default(),
+        }),
+        root_execution: Some(WorkflowExecution {
+            workflow_id: if r.root_workflow_id.is_empty() {
+                r.workflow_id.clone()
+            } else {
+                r.root_workflow_id.clone()
+            },
+            run_id: if r.root_run_id.is_empty() {
+                r.run_id.clone()
+            } else {
+                r.root_run_id.clone()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+mod tasks;
+mod updates;
+pub(crate) use updates::caller_wait;

@@ -1,0 +1,362 @@
+//! Task APIs of the frontend: polls, workflow-task and activity-task completions (by token
+//! and by id), query-task answers, task-queue description and worker shutdown.
+
+use super::*;
+
+impl ExecutionHandler {
+    pub async fn poll_workflow_task(&self, req: PollWorkflowTaskQueueRequest) -> Res<PollWorkflowTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        let queue = req.task_queue.as_ref().map_or("", |q| q.name.as_str());
+        let _permit = self
+            .pollers
+            .acquire(&req.namespace, queue, TaskType::Workflow)
+            .map_err(limit_error)?;
+        let resp = self
+            .matching()
+            .poll_workflow_task_queue(ms::PollWorkflowTaskQueueRequest {
+                namespace_id,
+                poller_id: uuid::Uuid::new_v4().to_string(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn poll_activity_task(&self, req: PollActivityTaskQueueRequest) -> Res<PollActivityTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        let queue = req.task_queue.as_ref().map_or("", |q| q.name.as_str());
+        let _permit = self
+            .pollers
+            .acquire(&req.namespace, queue, TaskType::Activity)
+            .map_err(limit_error)?;
+        let resp = self
+            .matching()
+            .poll_activity_task_queue(ms::PollActivityTaskQueueRequest {
+                namespace_id,
+                poller_id: uuid::Uuid::new_v4().to_string(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn workflow_task_completed(
+        &self,
+        req: RespondWorkflowTaskCompletedRequest,
+    ) -> Res<RespondWorkflowTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .respond_workflow_task_completed(hs::RespondWorkflowTaskCompletedRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn workflow_task_failed(
+        &self,
+        req: RespondWorkflowTaskFailedRequest,
+    ) -> Res<RespondWorkflowTaskFailedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .respond_workflow_task_failed(hs::RespondWorkflowTaskFailedRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    /// The namespace of a task token; the request's namespace, when given, must agree.
+    async fn ns_for_token(&self, name: &str, token: &TaskToken) -> Res<String> {
+        if name.is_empty() {
+            return Ok(self.registry.by_id(&token.namespace_id).await?.id.clone());
+        }
+        let id = self.ns(name).await?;
+        if id != token.namespace_id {
+            return Err(ServiceError::invalid("Operation requested with a token from a different namespace.").into());
+        }
+        Ok(id)
+    }
+
+    /// A token for the `*ById` activity calls: history finds the activity by its id.
+    async fn token_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+    ) -> Res<(String, Vec<u8>)> {
+        let namespace_id = self.ns(namespace).await?;
+        v::workflow_id(workflow_id)?;
+        v::run_id(run_id)?;
+        v::named(activity_id, "ActivityId")?;
+        let token = TaskToken {
+            namespace_id: namespace_id.clone(),
+            workflow_id: workflow_id.to_owned(),
+            run_id: run_id.to_owned(),
+            activity_id: activity_id.to_owned(),
+            ..Default::default()
+        };
+        Ok((namespace_id, token.encode_to_vec()))
+    }
+
+    pub async fn heartbeat(&self, req: RecordActivityTaskHeartbeatRequest) -> Res<RecordActivityTaskHeartbeatResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let resp = self
+            .history()
+            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+                namespace_id,
+                task_token: req.task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    pub async fn heartbeat_by_id(
+        &self,
+        req: RecordActivityTaskHeartbeatByIdRequest,
+    ) -> Res<RecordActivityTaskHeartbeatByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        let resp = self
+            .history()
+            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+                namespace_id,
+                task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?
+            .into_inner();
+        Ok(RecordActivityTaskHeartbeatByIdResponse {
+            cancel_requested: resp.cancel_requested,
+            activity_paused: resp.activity_paused,
+            activity_reset: resp.activity_reset,
+        })
+    }
+
+    pub async fn activity_completed(
+        &self,
+        req: RespondActivityTaskCompletedRequest,
+    ) -> Res<RespondActivityTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.history()
+            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+                namespace_id,
+                task_token: req.task_token,
+                result: req.result,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCompletedResponse::default())
+    }
+
+    pub async fn activity_completed_by_id(
+        &self,
+        req: RespondActivityTaskCompletedByIdRequest,
+    ) -> Res<RespondActivityTaskCompletedByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        self.history()
+            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+                namespace_id,
+                task_token,
+                result: req.result,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCompletedByIdResponse::default())
+    }
+
+    pub async fn activity_failed(
+        &self,
+        req: RespondActivityTaskFailedRequest,
+    ) -> Res<RespondActivityTaskFailedResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let task_token = req.task_token.clone();
+        self.history()
+            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+                namespace_id,
+                task_token,
+                request: Some(req),
+            })
+            .await?;
+        Ok(RespondActivityTaskFailedResponse::default())
+    }
+
+    pub async fn activity_failed_by_id(
+        &self,
+        req: RespondActivityTaskFailedByIdRequest,
+    ) -> Res<RespondActivityTaskFailedByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        let inner = RespondActivityTaskFailedRequest {
+            namespace: req.namespace,
+            failure: req.failure,
+            identity: req.identity,
+            last_heartbeat_details: req.last_heartbeat_details,
+            ..Default::default()
+        };
+        self.history()
+            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+                namespace_id,
+                task_token,
+                request: Some(inner),
+            })
+            .await?;
+        Ok(RespondActivityTaskFailedByIdResponse::default())
+    }
+
+    pub async fn activity_canceled(
+        &self,
+        req: RespondActivityTaskCanceledRequest,
+    ) -> Res<RespondActivityTaskCanceledResponse> {
+        let token = decode_token(&req.task_token)?;
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.history()
+            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+                namespace_id,
+                task_token: req.task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCanceledResponse::default())
+    }
+
+    pub async fn activity_canceled_by_id(
+        &self,
+        req: RespondActivityTaskCanceledByIdRequest,
+    ) -> Res<RespondActivityTaskCanceledByIdResponse> {
+        let (namespace_id, task_token) = self
+            .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
+            .await?;
+        self.history()
+            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+                namespace_id,
+                task_token,
+                details: req.details,
+                identity: req.identity,
+            })
+            .await?;
+        Ok(RespondActivityTaskCanceledByIdResponse::default())
+    }
+
+    pub async fn query_task_completed(
+        &self,
+        req: RespondQueryTaskCompletedRequest,
+    ) -> Res<RespondQueryTaskCompletedResponse> {
+        let token = decode_token(&req.task_token)?;
+        if token.query_task_id.is_empty() {
+            return Err(ServiceError::invalid("Error deserializing task token.").into());
+        }
+        let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        self.matching()
+            .respond_query_task_completed(ms::RespondQueryTaskCompletedRequest {
+                namespace_id,
+                task_queue: Some(sundial_api::temporal::taskqueue::v1::TaskQueue {
+                    name: token.task_queue.clone(),
+                    ..Default::default()
+                }),
+                query_task_id: token.query_task_id.clone(),
+                request: Some(req),
+            })
+            .await?;
+        Ok(RespondQueryTaskCompletedResponse::default())
+    }
+
+    pub async fn describe_task_queue(&self, req: DescribeTaskQueueRequest) -> Res<DescribeTaskQueueResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        if req.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
+            return self.describe_task_queue_enhanced(namespace_id, req).await;
+        }
+        let resp = self
+            .matching()
+            .describe_task_queue(ms::DescribeTaskQueueRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    /// A worker is going away: its sticky queue stops taking tasks now, so the next workflow
+    /// task of its runs goes to the normal queue at once.
+    pub async fn shutdown_worker(&self, req: ShutdownWorkerRequest) -> Res<ShutdownWorkerResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        if !req.sticky_task_queue.is_empty() {
+            self.matching()
+                .unload_sticky_queue(ms::UnloadStickyQueueRequest {
+                    namespace_id,
+                    task_queue: req.sticky_task_queue,
+                })
+                .await?;
+        }
+        Ok(ShutdownWorkerResponse::default())
+    }
+
+    /// The enhanced form reports pollers per task type under the unversioned build id ("").
+    async fn describe_task_queue_enhanced(
+        &self,
+        namespace_id: String,
+        req: DescribeTaskQueueRequest,
+    ) -> Res<DescribeTaskQueueResponse> {
+        let types = if req.task_queue_types.is_empty() {
+            vec![TaskQueueType::Workflow as i32, TaskQueueType::Activity as i32]
+        } else {
+            req.task_queue_types.clone()
+        };
+        let mut types_info = std::collections::HashMap::new();
+        for task_type in types {
+            let legacy = DescribeTaskQueueRequest {
+                namespace: req.namespace.clone(),
+                task_queue: req.task_queue.clone(),
+                task_queue_type: task_type,
+                report_stats: req.report_stats,
+                ..Default::default()
+            };
+            let resp = self
+                .matching()
+                .describe_task_queue(ms::DescribeTaskQueueRequest {
+                    namespace_id: namespace_id.clone(),
+                    request: Some(legacy),
+                })
+                .await?
+                .into_inner();
+            let info = TaskQueueTypeInfo {
+                pollers: if req.report_pollers { resp.pollers } else { Vec::new() },
+                stats: if req.report_stats { resp.stats } else { None },
+            };
+            types_info.insert(task_type, info);
+        }
+        let versions_info = [(
+            String::new(),
+            TaskQueueVersionInfo {
+                types_info,
+                task_reachability: 0,
+            },
+        )]
+        .into();
+        Ok(DescribeTaskQueueResponse {
+            versions_info,
+            ..Default::default()
+        })
+    }
+}
