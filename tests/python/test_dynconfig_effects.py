@@ -52,6 +52,9 @@ worker.enableStickyQuery:
 system.visibilityDisableOrderByClause:
   - value: true
     constraints: {namespace: "order-service"}
+matching.longPollExpirationInterval:
+  - value: "2s"
+    constraints: {namespace: "order-service", taskQueueName: "short-poll-tq"}
 frontend.namespaceRPS:
   - value: 5
     constraints: {namespace: "rps-limited"}
@@ -233,3 +236,14 @@ async def test_hot_reload_and_broken_file(dc_srv, dc_path):
     await asyncio.sleep(12)
     assert (await started_attrs(client)).workflow_task_timeout.ToSeconds() == 9, "a broken file keeps the old config"
     assert dc_srv.proc.poll() is None, "the server must survive a broken file"
+
+
+async def test_matching_long_poll_interval_per_task_queue(dc_srv):
+    client = await Client.connect(dc_srv.address, namespace=NS)
+    t0 = time.monotonic()
+    resp = await client.workflow_service.poll_activity_task_queue(
+        PollActivityTaskQueueRequest(namespace=NS, task_queue=TaskQueue(name="short-poll-tq"), identity="t"),
+        timeout=timedelta(seconds=20))
+    elapsed = time.monotonic() - t0
+    assert not resp.task_token, "no task: an empty response after the long poll"
+    assert 1.5 <= elapsed < 6, elapsed

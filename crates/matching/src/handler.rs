@@ -132,12 +132,17 @@ impl MatchingService for MatchingHandler {
         &self,
         request: Request<PollWorkflowTaskQueueRequest>,
     ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
-        let budget = wait_budget(request.metadata(), self.0.config.long_poll_timeout);
+        let metadata = request.metadata().clone();
         let req = request.into_inner();
         let poll = req
             .request
             .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
         let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let limit = self
+            .0
+            .config
+            .long_poll(&poll.namespace, &key.name, sundial_dynconfig::TaskType::Workflow);
+        let budget = wait_budget(&metadata, limit);
         let poll = Poll {
             namespace_id: req.namespace_id,
             poller_id: req.poller_id,
@@ -154,12 +159,17 @@ impl MatchingService for MatchingHandler {
         &self,
         request: Request<PollActivityTaskQueueRequest>,
     ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
-        let budget = wait_budget(request.metadata(), self.0.config.long_poll_timeout);
+        let metadata = request.metadata().clone();
         let req = request.into_inner();
         let poll = req
             .request
             .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
         let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_ACTIVITY)?;
+        let limit = self
+            .0
+            .config
+            .long_poll(&poll.namespace, &key.name, sundial_dynconfig::TaskType::Activity);
+        let budget = wait_budget(&metadata, limit);
         let poll = Poll {
             namespace_id: req.namespace_id,
             poller_id: req.poller_id,

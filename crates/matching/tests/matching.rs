@@ -138,6 +138,7 @@ fn config(poll: Duration) -> MatchingConfig {
     MatchingConfig {
         long_poll_timeout: poll,
         sticky_poller_window: Duration::from_secs(10),
+        dynamic_config: None,
     }
 }
 

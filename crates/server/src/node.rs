@@ -116,7 +116,11 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
             }
             Role::Matching => {
                 let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
-                let engine = MatchingEngine::new(store.clone(), history, MatchingConfig::default());
+                let config = MatchingConfig {
+                    dynamic_config: Some(opts.dynamic_config.clone()),
+                    ..MatchingConfig::default()
+                };
+                let engine = MatchingEngine::new(store.clone(), history, config);
                 engines.matching = Some(engine.clone());
                 role_router(Role::Matching).await.add_service(
                     MatchingServiceServer::new(MatchingHandler::new(engine))
