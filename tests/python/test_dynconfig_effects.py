@@ -247,3 +247,66 @@ async def test_matching_long_poll_interval_per_task_queue(dc_srv):
     elapsed = time.monotonic() - t0
     assert not resp.task_token, "no task: an empty response after the long poll"
     assert 1.5 <= elapsed < 6, elapsed
+
+
+async def query_lands_on(address: str, namespace: str) -> str:
+    """Plays a worker by hand: completes the first workflow task asking for a sticky queue,
+    then polls both queues while a query runs; returns which queue got the query task."""
+    from temporalio.api.common.v1 import WorkflowType as WT
+    from temporalio.api.enums.v1 import QueryResultType, TaskQueueKind
+    from temporalio.api.query.v1 import WorkflowQuery
+    from temporalio.api.taskqueue.v1 import StickyExecutionAttributes
+    from temporalio.api.workflowservice.v1 import (PollWorkflowTaskQueueRequest, QueryWorkflowRequest,
+                                                   RespondQueryTaskCompletedRequest,
+                                                   RespondWorkflowTaskCompletedRequest)
+    from temporalio.api.common.v1 import WorkflowExecution
+    from google.protobuf.duration_pb2 import Duration
+
+    client = await Client.connect(address, namespace=namespace)
+    svc = client.workflow_service
+    normal, sticky = uid("sq-normal"), uid("sq-sticky")
+    wid = uid("sq")
+    await svc.start_workflow_execution(StartWorkflowExecutionRequest(
+        namespace=namespace, workflow_id=wid, workflow_type=WT(name="Manual"), task_queue=TaskQueue(name=normal),
+        request_id=uid("r")))
+    task = await svc.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+        namespace=namespace, task_queue=TaskQueue(name=normal), identity="manual"), timeout=timedelta(seconds=10))
+    assert task.task_token
+    await svc.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
+        namespace=namespace, task_token=task.task_token, identity="manual",
+        sticky_attributes=StickyExecutionAttributes(
+            worker_task_queue=TaskQueue(name=sticky, kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=normal),
+            schedule_to_start_timeout=Duration(seconds=10))))
+
+    async def poll(queue: str, kind):
+        try:
+            return queue, await svc.poll_workflow_task_queue(PollWorkflowTaskQueueRequest(
+                namespace=namespace, task_queue=TaskQueue(name=queue, kind=kind), identity="manual"),
+                timeout=timedelta(seconds=8))
+        except RPCError:
+            return queue, None
+    polls = [asyncio.create_task(poll(normal, TaskQueueKind.TASK_QUEUE_KIND_NORMAL)),
+             asyncio.create_task(poll(sticky, TaskQueueKind.TASK_QUEUE_KIND_STICKY))]
+    await asyncio.sleep(0.5)
+    query = asyncio.create_task(svc.query_workflow(QueryWorkflowRequest(
+        namespace=namespace, execution=WorkflowExecution(workflow_id=wid), query=WorkflowQuery(query_type="q")),
+        timeout=timedelta(seconds=10)))
+    landed = None
+    for done in asyncio.as_completed(polls):
+        queue, resp = await done
+        if resp is not None and resp.HasField("query"):
+            landed = queue
+            await svc.respond_query_task_completed(RespondQueryTaskCompletedRequest(
+                namespace=namespace, task_token=resp.task_token,
+                completed_type=QueryResultType.QUERY_RESULT_TYPE_ANSWERED))
+            break
+    await query
+    for p in polls:
+        p.cancel()
+    await client.get_workflow_handle(wid).terminate("done")
+    return "sticky" if landed == sticky else "normal" if landed == normal else "none"
+
+
+async def test_sticky_query_switch(dc_srv):
+    assert await query_lands_on(dc_srv.address, NS) == "normal"
+    assert await query_lands_on(dc_srv.address, "default") == "sticky"
