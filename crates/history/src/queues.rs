@@ -349,6 +349,13 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         Err(e) => return Err(e),
     };
     let Some(info) = ms.info else { return Ok(()) };
+    if info.deleted {
+        // Last in line for this run: whichever of its visibility tasks runs sees the mark,
+        // so no upsert can bring the row back after the delete.
+        shard.store.delete_execution(&shard.key(&run)).await?;
+        shard.evict(&run);
+        return Ok(());
+    }
     let running = info.status == sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32;
     // Custom attributes are aliases of the namespace's pre-allocated columns: read its
     // mapping only when the run has attributes that are not system ones.

@@ -11,9 +11,10 @@ use sundial_api::sundial::persistence::v1::{
 };
 use sundial_api::temporal::common::v1::{Memo, SearchAttributes};
 use sundial_api::temporal::enums::v1::{
-    ResetReapplyType, TimeoutType, WorkflowExecutionStatus, WorkflowTaskFailedCause,
+    ResetReapplyExcludeType, ResetReapplyType, TimeoutType, WorkflowExecutionStatus, WorkflowTaskFailedCause,
 };
-use sundial_api::temporal::failure::v1::Failure;
+use sundial_api::temporal::failure::v1::failure::FailureInfo;
+use sundial_api::temporal::failure::v1::{Failure, ResetWorkflowFailureInfo};
 use sundial_api::temporal::history::v1::history_event::Attributes;
 use sundial_api::temporal::history::v1::{HistoryEvent, WorkflowTaskFailedEventAttributes};
 use sundial_api::workflowservice::v1::{ResetWorkflowExecutionRequest, ResetWorkflowExecutionResponse};
@@ -28,7 +29,8 @@ fn nanos(d: &prost_wkt_types::Duration) -> i64 {
 }
 
 impl HistoryEngine {
-    /// Deletes a run (terminating it first if it is still running).
+    /// Deletes a run, terminating it first if it is still running. The rows go in the
+    /// run's visibility queue, after any visibility update already queued for it.
     pub(crate) async fn delete_run(
         &self,
         namespace_id: &str,
@@ -37,25 +39,21 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
         let shard = self.shard(namespace_id, workflow_id).clone();
-        let ms = shard.snapshot(&run).await?;
-        let running = ms
-            .info
-            .as_ref()
-            .is_some_and(|i| i.status == WorkflowExecutionStatus::Running as i32);
-        if running {
-            self.terminate(
-                namespace_id,
-                workflow_id,
-                &run.2,
-                "Delete workflow execution",
-                None,
-                "history-service",
-            )
+        shard
+            .update(&run, |m| {
+                if m.info_ref().deleted {
+                    return Ok(());
+                }
+                if m.is_running() {
+                    crate::signals::terminate_in(m, "Delete workflow execution", None, "history-service");
+                }
+                m.info().deleted = true;
+                m.visibility();
+                m.dirty = true;
+                Ok(())
+            })
             .await?;
-        }
-        shard.store.delete_execution(&shard.key(&run)).await?;
-        shard.evict(&run);
-        tracing::info!(%workflow_id, run_id = %run.2, "workflow execution deleted");
+        tracing::info!(%workflow_id, run_id = %run.2, "workflow execution marked for deletion");
         Ok(())
     }
 
@@ -71,6 +69,11 @@ impl HistoryEngine {
         let base_info = base_ms.info.clone().unwrap_or_default();
         let events = self.read_events(&shard, &base, 1, base_info.next_event_id - 1).await?;
         let target = req.workflow_task_finish_event_id;
+        if target <= 1 || target >= base_info.next_event_id {
+            return Err(ServiceError::invalid(
+                "Workflow task finish ID must be > 1 && <= workflow last event ID.",
+            ));
+        }
         let bad = || {
             ServiceError::invalid(format!(
                 "invalid WorkflowTaskFinishEventId {target}: it must be the id of a WorkflowTaskCompleted, \
@@ -88,7 +91,10 @@ impl HistoryEngine {
             return Err(bad());
         }
         let kept: Vec<HistoryEvent> = events.iter().filter(|e| e.event_id <= started).cloned().collect();
-        let reapply_signals = req.reset_reapply_type != ResetReapplyType::None as i32;
+        let reapply_signals = req.reset_reapply_type != ResetReapplyType::None as i32
+            && !req
+                .reset_reapply_exclude_types
+                .contains(&(ResetReapplyExcludeType::Signal as i32));
         let signals: Vec<HistoryEvent> = if reapply_signals {
             events
                 .iter()
@@ -124,7 +130,7 @@ impl HistoryEngine {
                     &current.run_id,
                     reason,
                     None,
-                    "history-service",
+                    "history-resetter",
                 )
                 .await
             {
@@ -145,6 +151,9 @@ impl HistoryEngine {
                 cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
                 failure: Some(Failure {
                     message: req.reason.clone(),
+                    failure_info: Some(FailureInfo::ResetWorkflowFailureInfo(
+                        ResetWorkflowFailureInfo::default(),
+                    )),
                     ..Default::default()
                 }),
                 identity: "history-service".into(),

@@ -292,8 +292,10 @@ impl ExecutionHandler {
     pub async fn reset(&self, req: ResetWorkflowExecutionRequest) -> Res<ResetWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.workflow_execution.as_ref())?;
-        if req.workflow_task_finish_event_id <= 0 {
-            return Err(ServiceError::invalid("WorkflowTaskFinishEventId is not set on request.").into());
+        if req.workflow_task_finish_event_id <= 1 {
+            return Err(
+                ServiceError::invalid("Workflow task finish ID must be > 1 && <= workflow last event ID.").into(),
+            );
         }
         v::request_id(&req.request_id)?;
         let resp = self
