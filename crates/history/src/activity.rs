@@ -183,12 +183,14 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
                 ..Default::default()
             })
         }
-        Outcome::TimedOut(_) => Attributes::ActivityTaskTimedOutEventAttributes(ActivityTaskTimedOutEventAttributes {
-            failure: retry_failure,
-            scheduled_event_id: scheduled,
-            started_event_id,
-            retry_state: retry_state as i32,
-        }),
+        Outcome::TimedOut(kind) => {
+            Attributes::ActivityTaskTimedOutEventAttributes(ActivityTaskTimedOutEventAttributes {
+                failure: deadline_failure(kind, retry_state, retry_failure),
+                scheduled_event_id: scheduled,
+                started_event_id,
+                retry_state: retry_state as i32,
+            })
+        }
     };
     m.add_or_buffer(attrs);
     m.ms.activities.remove(&scheduled);
@@ -326,6 +328,20 @@ impl HistoryEngine {
             })
             .await
     }
+}
+
+/// Like Temporal: a retryable timeout that cannot be retried because the schedule-to-close
+/// deadline has no room left is reported as that deadline's timeout, with the original as cause.
+fn deadline_failure(kind: TimeoutType, state: RetryState, failure: Option<Failure>) -> Option<Failure> {
+    let retryable = matches!(kind, TimeoutType::StartToClose | TimeoutType::Heartbeat);
+    if !retryable || state != RetryState::Timeout {
+        return failure;
+    }
+    let mut outer = timeout_failure(TimeoutType::ScheduleToClose, None);
+    outer.message =
+        "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying".into();
+    outer.cause = failure.map(Box::new);
+    Some(outer)
 }
 
 pub(crate) fn activity_timer(act: &ActivityInfo, kind: TimeoutType) -> TimerTask {
