@@ -38,5 +38,42 @@ pub(crate) fn exceeded(m: &Mutation<'_>) -> Option<String> {
             "history size {size} bytes exceeds the limit of {size_limit} bytes (limit.historySize.error)"
         ));
     }
+    warn_if_over(m, count, size, state_size);
     None
+}
+
+/// The `*.warn` limits: logged, the transition goes ahead.
+fn warn_if_over(m: &Mutation<'_>, count: i64, size: i64, state_size: i64) {
+    let scope = m.scope();
+    let info = m.info_ref();
+    let checks = [
+        (
+            "limit.historyCount.warn",
+            count,
+            m.dc.get(&keys::HISTORY_COUNT_LIMIT_WARN, &scope),
+        ),
+        (
+            "limit.historySize.warn",
+            size,
+            m.dc.get(&keys::HISTORY_SIZE_LIMIT_WARN, &scope),
+        ),
+        (
+            "limit.mutableStateSize.warn",
+            state_size,
+            m.dc.get(&keys::MUTABLE_STATE_SIZE_LIMIT_WARN, &scope),
+        ),
+    ];
+    for (key, value, limit) in checks {
+        if limit > 0 && value > limit {
+            tracing::warn!(
+                workflow_id = %info.workflow_id,
+                run_id = %info.run_id,
+                namespace = %info.namespace,
+                key,
+                value,
+                limit,
+                "workflow is over a warning limit"
+            );
+        }
+    }
 }

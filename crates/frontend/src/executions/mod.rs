@@ -117,10 +117,16 @@ impl ExecutionHandler {
                 )));
             }
         }
-        let max_blob = self.dc.get(&keys::BLOB_SIZE_LIMIT_ERROR, &Scope::namespace(namespace));
+        let scope = Scope::namespace(namespace);
+        let max_blob = self.dc.get(&keys::BLOB_SIZE_LIMIT_ERROR, &scope);
+        let warn_blob = self.dc.get(&keys::BLOB_SIZE_LIMIT_WARN, &scope);
         for blob in blobs.iter().flatten() {
-            if max_blob > 0 && blob.encoded_len() as i64 > max_blob {
+            let size = blob.encoded_len() as i64;
+            if max_blob > 0 && size > max_blob {
                 return Err(ServiceError::invalid("Blob data size exceeds limit."));
+            }
+            if warn_blob > 0 && size > warn_blob {
+                tracing::warn!(%namespace, size, limit = warn_blob, key = "limit.blobSize.warn", "large payload");
             }
         }
         Ok(())
