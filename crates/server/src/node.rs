@@ -65,6 +65,12 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     print_banner(&opts, &bound);
 
     let local: Vec<(Role, SocketAddr)> = bound.iter().map(|(r, _, a)| (*r, *a)).collect();
+    // Announce every local role before waiting for peers, so processes that start together
+    // (history waits for matching, matching for history) find each other.
+    let members: Vec<Member> = local.iter().map(|(r, a)| Member::new(*r, *a)).collect();
+    for member in &members {
+        store.upsert_member(&member.record()).await?;
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
     let mut background: Vec<JoinHandle<()>> = Vec::new();
@@ -135,7 +141,9 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 .await
                 .with_context(|| format!("{} server failed", role.name()))
         }));
-        background.push(spawn_heartbeat(store.clone(), role, addr));
+        if let Some(member) = members.iter().find(|m| m.role == role) {
+            background.push(spawn_heartbeat(store.clone(), member.clone()));
+        }
     }
     if opts.roles.iter().any(|(r, _)| *r == Role::Frontend) {
         background.push(registry.spawn_refresher(NAMESPACE_REFRESH_INTERVAL));
@@ -320,25 +328,46 @@ async fn role_router(role: Role) -> tonic::transport::server::Router {
         .add_service(health_service(&[name.as_str()]).await)
 }
 
-fn spawn_heartbeat(store: Arc<SqlStore>, role: Role, addr: SocketAddr) -> JoinHandle<()> {
-    let host_id = uuid::Uuid::new_v4().to_string();
-    let session_start = now_nanos();
+/// This process's entry in `cluster_membership` for one role.
+#[derive(Clone)]
+struct Member {
+    host_id: String,
+    session_start: i64,
+    role: Role,
+    addr: SocketAddr,
+}
+
+impl Member {
+    fn new(role: Role, addr: SocketAddr) -> Self {
+        Self {
+            host_id: uuid::Uuid::new_v4().to_string(),
+            session_start: now_nanos(),
+            role,
+            addr,
+        }
+    }
+
+    fn record(&self) -> MemberRecord {
+        let now = now_nanos();
+        MemberRecord {
+            host_id: self.host_id.clone(),
+            rpc_address: self.addr.ip().to_string(),
+            rpc_port: i32::from(self.addr.port()),
+            role: self.role,
+            session_start: self.session_start,
+            last_heartbeat: now,
+            record_expiry: now + MEMBER_RECORD_TTL_NANOS,
+        }
+    }
+}
+
+fn spawn_heartbeat(store: Arc<SqlStore>, member: Member) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
         loop {
             tick.tick().await;
-            let now = now_nanos();
-            let member = MemberRecord {
-                host_id: host_id.clone(),
-                rpc_address: addr.ip().to_string(),
-                rpc_port: i32::from(addr.port()),
-                role,
-                session_start,
-                last_heartbeat: now,
-                record_expiry: now + MEMBER_RECORD_TTL_NANOS,
-            };
-            if let Err(e) = store.upsert_member(&member).await {
-                tracing::warn!(role = role.name(), error = %e, "membership heartbeat failed");
+            if let Err(e) = store.upsert_member(&member.record()).await {
+                tracing::warn!(role = member.role.name(), error = %e, "membership heartbeat failed");
             }
         }
     })
