@@ -539,129 +539,130 @@ impl HistoryEngine {
 
     /// Transfer task: deliver a signal to another workflow, then record the outcome.
     pub(crate) async fn signal_external_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
+        self.external_task(shard, task, External::Signal).await
+    }
+
+    /// Transfer task: deliver a cancel request to another workflow, then record the outcome.
+    pub(crate) async fn cancel_external_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
+        self.external_task(shard, task, External::Cancel).await
+    }
+
+    async fn external_task(&self, shard: &Shard, task: &TransferTask, kind: External) -> Result<(), ServiceError> {
         let source: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
         let ms = shard.snapshot(&source).await?;
-        let Some(target) = ms.external_signals.get(&task.scheduled_event_id).cloned() else {
+        let pending = match kind {
+            External::Signal => &ms.external_signals,
+            External::Cancel => &ms.external_cancels,
+        };
+        let Some(target) = pending.get(&task.scheduled_event_id).cloned() else {
             return Ok(());
         };
         let delivered = match self
             .namespace_id_of(shard, &target.namespace, &target.namespace_id)
             .await
         {
-            Ok(ns_id) => {
-                let signal = Signal {
-                    name: target.signal_name.clone(),
-                    input: target.input.clone(),
-                    header: target.header.clone(),
-                    identity: String::new(),
-                    request_id: format!("{}-{}", task.run_id, target.initiated_event_id),
-                    external: execution(&task.workflow_id, &task.run_id),
-                };
-                self.signal(&ns_id, &target.workflow_id, &target.run_id, signal)
+            Ok(ns_id) => match kind {
+                External::Signal => {
+                    let signal = Signal {
+                        name: target.signal_name.clone(),
+                        input: target.input.clone(),
+                        header: target.header.clone(),
+                        identity: String::new(),
+                        request_id: format!("{}-{}", task.run_id, target.initiated_event_id),
+                        external: execution(&task.workflow_id, &task.run_id),
+                    };
+                    self.signal(&ns_id, &target.workflow_id, &target.run_id, signal).await
+                }
+                External::Cancel => {
+                    self.request_cancel(
+                        &ns_id,
+                        &target.workflow_id,
+                        &target.run_id,
+                        &target.reason,
+                        "history-service",
+                    )
                     .await
-                    .map(|_| ns_id)
+                }
             }
+            .map(|_| ns_id),
             Err(e) => Err(e),
         };
-        let ok = match delivered {
+        let delivered_to = match delivered {
             Ok(id) => Some(id),
             Err(ServiceError::NotFound(_)) | Err(ServiceError::NamespaceNotFound { .. }) => None,
             Err(e) => return Err(e),
         };
         shard
             .update(&source, |m| {
-                if m.ms.external_signals.remove(&target.initiated_event_id).is_none() || !m.is_running() {
+                let pending = match kind {
+                    External::Signal => &mut m.ms.external_signals,
+                    External::Cancel => &mut m.ms.external_cancels,
+                };
+                if pending.remove(&target.initiated_event_id).is_none() || !m.is_running() {
                     return Ok(());
                 }
-                let exec = execution(&target.workflow_id, &target.run_id);
-                let attrs = match &ok {
-                    Some(ns_id) => Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
-                        ExternalWorkflowExecutionSignaledEventAttributes {
-                            initiated_event_id: target.initiated_event_id,
-                            namespace: target.namespace.clone(),
-                            namespace_id: ns_id.clone(),
-                            workflow_execution: exec,
-                            control: target.control.clone(),
-                        },
-                    ),
-                    None => Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
-                        SignalExternalWorkflowExecutionFailedEventAttributes {
-                            cause: SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
-                            workflow_task_completed_event_id: 0,
-                            namespace: target.namespace.clone(),
-                            namespace_id: target.namespace_id.clone(),
-                            workflow_execution: exec,
-                            initiated_event_id: target.initiated_event_id,
-                            control: target.control.clone(),
-                        },
-                    ),
-                };
-                m.add_or_buffer(attrs);
+                m.add_or_buffer(external_outcome(kind, &target, delivered_to.as_deref()));
                 m.schedule_workflow_task(1);
                 Ok(())
             })
             .await
     }
+}
 
-    /// Transfer task: deliver a cancel request to another workflow, then record the outcome.
-    pub(crate) async fn cancel_external_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
-        let source: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
-        let ms = shard.snapshot(&source).await?;
-        let Some(target) = ms.external_cancels.get(&task.scheduled_event_id).cloned() else {
-            return Ok(());
-        };
-        let delivered = match self
-            .namespace_id_of(shard, &target.namespace, &target.namespace_id)
-            .await
-        {
-            Ok(ns_id) => self
-                .request_cancel(
-                    &ns_id,
-                    &target.workflow_id,
-                    &target.run_id,
-                    &target.reason,
-                    "history-service",
-                )
-                .await
-                .map(|_| ns_id),
-            Err(e) => Err(e),
-        };
-        let ok = match delivered {
-            Ok(id) => Some(id),
-            Err(ServiceError::NotFound(_)) | Err(ServiceError::NamespaceNotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        shard
-            .update(&source, |m| {
-                if m.ms.external_cancels.remove(&target.initiated_event_id).is_none() || !m.is_running() {
-                    return Ok(());
-                }
-                let exec = execution(&target.workflow_id, &target.run_id);
-                let attrs = match &ok {
-                    Some(ns_id) => Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
-                        ExternalWorkflowExecutionCancelRequestedEventAttributes {
-                            initiated_event_id: target.initiated_event_id,
-                            namespace: target.namespace.clone(),
-                            namespace_id: ns_id.clone(),
-                            workflow_execution: exec,
-                        },
-                    ),
-                    None => Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
-                        RequestCancelExternalWorkflowExecutionFailedEventAttributes {
-                            cause: CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
-                            workflow_task_completed_event_id: 0,
-                            namespace: target.namespace.clone(),
-                            namespace_id: target.namespace_id.clone(),
-                            workflow_execution: exec,
-                            initiated_event_id: target.initiated_event_id,
-                            control: target.control.clone(),
-                        },
-                    ),
-                };
-                m.add_or_buffer(attrs);
-                m.schedule_workflow_task(1);
-                Ok(())
-            })
-            .await
+#[derive(Clone, Copy)]
+enum External {
+    Signal,
+    Cancel,
+}
+
+/// The event recording how a signal or cancel request to another workflow went: delivered
+/// (with the target's namespace id), or failed because the target does not exist.
+fn external_outcome(kind: External, target: &ExternalTarget, delivered_to: Option<&str>) -> Attributes {
+    let exec = execution(&target.workflow_id, &target.run_id);
+    let (initiated, namespace, control) = (
+        target.initiated_event_id,
+        target.namespace.clone(),
+        target.control.clone(),
+    );
+    match (kind, delivered_to) {
+        (External::Signal, Some(ns_id)) => Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
+            ExternalWorkflowExecutionSignaledEventAttributes {
+                initiated_event_id: initiated,
+                namespace,
+                namespace_id: ns_id.to_owned(),
+                workflow_execution: exec,
+                control,
+            },
+        ),
+        (External::Signal, None) => Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
+            SignalExternalWorkflowExecutionFailedEventAttributes {
+                cause: SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
+                workflow_task_completed_event_id: 0,
+                namespace,
+                namespace_id: target.namespace_id.clone(),
+                workflow_execution: exec,
+                initiated_event_id: initiated,
+                control,
+            },
+        ),
+        (External::Cancel, Some(ns_id)) => Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
+            ExternalWorkflowExecutionCancelRequestedEventAttributes {
+                initiated_event_id: initiated,
+                namespace,
+                namespace_id: ns_id.to_owned(),
+                workflow_execution: exec,
+            },
+        ),
+        (External::Cancel, None) => Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
+            RequestCancelExternalWorkflowExecutionFailedEventAttributes {
+                cause: CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound as i32,
+                workflow_task_completed_event_id: 0,
+                namespace,
+                namespace_id: target.namespace_id.clone(),
+                workflow_execution: exec,
+                initiated_event_id: initiated,
+                control,
+            },
+        ),
     }
 }
