@@ -60,6 +60,45 @@ fn wait_budget(metadata: &tonic::metadata::MetadataMap, limit: Duration) -> Dura
     }
 }
 
+/// Where a poll goes and who is polling.
+struct PollTarget<'a> {
+    namespace_id: String,
+    poller_id: String,
+    namespace: &'a str,
+    task_queue: Option<&'a TaskQueue>,
+    task_type: i32,
+    identity: String,
+}
+
+impl MatchingHandler {
+    /// Shared by both poll RPCs: finds the queue, bounds the wait (the queue's
+    /// `matching.longPollExpirationInterval` and the caller's deadline), and polls.
+    async fn poll_queue(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        target: PollTarget<'_>,
+        request: PollRequest,
+    ) -> Result<Option<Polled>, Status> {
+        let (key, sticky) = queue_key(&target.namespace_id, target.task_queue, target.task_type)?;
+        let task_type = if target.task_type == TASK_TYPE_ACTIVITY {
+            sundial_dynconfig::TaskType::Activity
+        } else {
+            sundial_dynconfig::TaskType::Workflow
+        };
+        let budget = wait_budget(
+            metadata,
+            self.0.config.long_poll(target.namespace, &key.name, task_type),
+        );
+        let poll = Poll {
+            namespace_id: target.namespace_id,
+            poller_id: target.poller_id,
+            identity: target.identity,
+            request,
+        };
+        Ok(self.0.poll(key, sticky, poll, budget).await?)
+    }
+}
+
 fn queue_key(
     namespace_id: &str,
     task_queue: Option<&TaskQueue>,
@@ -137,19 +176,16 @@ impl MatchingService for MatchingHandler {
         let poll = req
             .request
             .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
-        let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
-        let limit = self
-            .0
-            .config
-            .long_poll(&poll.namespace, &key.name, sundial_dynconfig::TaskType::Workflow);
-        let budget = wait_budget(&metadata, limit);
-        let poll = Poll {
+        let (namespace, queue, identity) = (poll.namespace.clone(), poll.task_queue.clone(), poll.identity.clone());
+        let target = PollTarget {
             namespace_id: req.namespace_id,
             poller_id: req.poller_id,
-            identity: poll.identity.clone(),
-            request: PollRequest::Workflow(poll),
+            namespace: &namespace,
+            task_queue: queue.as_ref(),
+            task_type: TASK_TYPE_WORKFLOW,
+            identity,
         };
-        match self.0.poll(key, sticky, poll, budget).await? {
+        match self.poll_queue(&metadata, target, PollRequest::Workflow(poll)).await? {
             Some(Polled::Workflow(response)) => Ok(Response::new(response)),
             _ => Ok(Response::new(PollWorkflowTaskQueueResponse::default())),
         }
@@ -164,19 +200,16 @@ impl MatchingService for MatchingHandler {
         let poll = req
             .request
             .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
-        let (key, sticky) = queue_key(&req.namespace_id, poll.task_queue.as_ref(), TASK_TYPE_ACTIVITY)?;
-        let limit = self
-            .0
-            .config
-            .long_poll(&poll.namespace, &key.name, sundial_dynconfig::TaskType::Activity);
-        let budget = wait_budget(&metadata, limit);
-        let poll = Poll {
+        let (namespace, queue, identity) = (poll.namespace.clone(), poll.task_queue.clone(), poll.identity.clone());
+        let target = PollTarget {
             namespace_id: req.namespace_id,
             poller_id: req.poller_id,
-            identity: poll.identity.clone(),
-            request: PollRequest::Activity(poll),
+            namespace: &namespace,
+            task_queue: queue.as_ref(),
+            task_type: TASK_TYPE_ACTIVITY,
+            identity,
         };
-        match self.0.poll(key, sticky, poll, budget).await? {
+        match self.poll_queue(&metadata, target, PollRequest::Activity(poll)).await? {
             Some(Polled::Activity(response)) => Ok(Response::new(response)),
             _ => Ok(Response::new(PollActivityTaskQueueResponse::default())),
         }
