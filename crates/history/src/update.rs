@@ -20,7 +20,7 @@ use std::time::Duration;
 use sundial_api::prost::Message as _;
 use sundial_api::temporal::common::v1::WorkflowExecution;
 use sundial_api::temporal::enums::v1::{
-    EventType, ResourceExhaustedCause, ResourceExhaustedScope, UpdateWorkflowExecutionLifecycleStage as Stage,
+    ResourceExhaustedCause, ResourceExhaustedScope, UpdateWorkflowExecutionLifecycleStage as Stage,
     WorkflowExecutionStatus, WorkflowTaskFailedCause,
 };
 use sundial_api::temporal::failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo};
@@ -323,7 +323,6 @@ impl Completion {
                         accepted_request: request,
                     },
                 ));
-                set_type(m, event_id, EventType::WorkflowExecutionUpdateAccepted);
                 self.handled.insert(id.clone(), event_id);
                 self.effects.push(Effect::Accepted { id, event_id });
             }
@@ -353,14 +352,13 @@ impl Completion {
                     }
                 };
                 let outcome = r.outcome.clone().unwrap_or_default();
-                let event_id = m.add_event(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
+                m.add_event(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
                     WorkflowExecutionUpdateCompletedEventAttributes {
                         meta: r.meta.clone(),
                         accepted_event_id,
                         outcome: Some(outcome.clone()),
                     },
                 ));
-                set_type(m, event_id, EventType::WorkflowExecutionUpdateCompleted);
                 self.handled.insert(id.clone(), -1);
                 self.effects.push(Effect::Completed { id, outcome });
             }
@@ -382,13 +380,6 @@ impl Completion {
                 });
             }
         }
-    }
-}
-
-/// Names the type of an update event (`events::event_type` does not know them yet).
-fn set_type(m: &mut Mutation<'_>, event_id: i64, kind: EventType) {
-    if let Some(e) = m.events.iter_mut().rev().find(|e| e.event_id == event_id) {
-        e.event_type = kind as i32;
     }
 }
 

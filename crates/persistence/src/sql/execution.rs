@@ -289,24 +289,19 @@ impl ExecutionStore for SqlStore {
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "DELETE FROM executions WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
-        )
-        .bind(key.shard_id)
-        .bind(&key.namespace_id)
-        .bind(&key.workflow_id)
-        .bind(&key.run_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM current_executions WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
-        )
-        .bind(key.shard_id)
-        .bind(&key.namespace_id)
-        .bind(&key.workflow_id)
-        .bind(&key.run_id)
-        .execute(&mut *tx)
-        .await?;
+        // Both rows are addressed by the full execution key.
+        for table in ["executions", "current_executions"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4"
+            );
+            sqlx::query(&sql)
+                .bind(key.shard_id)
+                .bind(&key.namespace_id)
+                .bind(&key.workflow_id)
+                .bind(&key.run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM history_node WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2")
             .bind(key.shard_id)
             .bind(&key.run_id)
