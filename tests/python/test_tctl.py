@@ -316,6 +316,11 @@ async def test_workflow_start_signal_query_show_describe_terminate(client, serve
         pollers = await atctl_json(addr, "taskqueue", "describe", "--tq", tq)
         assert identity in [p["identity"] for p in pollers["pollers"]]
         await atctl(addr, "tq", "desc", "--tq", tq, "--tqt", "activity")
+        parts = await atctl_json(addr, "taskqueue", "list-partition", "--tq", tq)
+        assert [p["key"] for p in parts["workflowTaskQueuePartitions"]] == \
+            [tq] + [f"/_sys/{tq}/{n}" for n in (1, 2, 3)], "Temporal's default of 4 partitions"
+        table = (await atctl(addr, "tq", "lp", "--tq", tq)).stdout
+        assert f"/_sys/{tq}/3" in table and "Activity" in table
 
         r = await atctl(addr, "wf", "terminate", "-w", wid, "--reason", "done here")
         assert r.stdout.strip() == "Terminate workflow succeeded."

@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod error;
+pub mod partition;
 pub mod time;
 
 pub use error::ServiceError;

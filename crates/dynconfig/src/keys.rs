@@ -209,13 +209,13 @@ define_settings! {
     HISTORY_SIZE_LIMIT_WARN: i64 = Int(10 * MIB) {
         "limit.historySize.warn", [], Namespace, live: true, unit: "bytes",
     }
-    /// Partitions pollers read from (read when a task queue is loaded).
+    /// Partitions polls are spread over (read on every poll).
     MATCHING_NUM_TASKQUEUE_READ_PARTITIONS: i64 = Int(4) {
-        "matching.numTaskqueueReadPartitions", [], TaskQueue, live: false, unit: "partitions",
+        "matching.numTaskqueueReadPartitions", [], TaskQueue, live: true, unit: "partitions",
     }
-    /// Partitions new tasks are written to (read when a task queue is loaded).
+    /// Partitions new tasks are spread over (read on every add); keep it at or below the read count.
     MATCHING_NUM_TASKQUEUE_WRITE_PARTITIONS: i64 = Int(4) {
-        "matching.numTaskqueueWritePartitions", [], TaskQueue, live: false, unit: "partitions",
+        "matching.numTaskqueueWritePartitions", [], TaskQueue, live: true, unit: "partitions",
     }
     /// How long matching holds a poll without a task before answering empty.
     MATCHING_LONG_POLL_EXPIRATION_INTERVAL: Duration = Duration(Duration::from_secs(60)) {

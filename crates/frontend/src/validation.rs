@@ -62,6 +62,18 @@ pub(crate) fn task_queue(tq: Option<&TaskQueue>) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// Like `task_queue`, but a partition's name (`/_sys/<name>/<n>`) is accepted too.
+pub(crate) fn task_queue_partition(tq: Option<&TaskQueue>) -> Result<(), ServiceError> {
+    let Some(tq) = tq.filter(|tq| tq.name.starts_with(sundial_common::partition::RESERVED_PREFIX)) else {
+        return task_queue(tq);
+    };
+    let (base, _) = sundial_common::partition::parse(&tq.name).map_err(ServiceError::invalid)?;
+    task_queue(Some(&TaskQueue {
+        name: base.to_owned(),
+        ..tq.clone()
+    }))
+}
+
 pub(crate) fn timeout(d: Option<&PbDuration>, field: &str) -> Result<(), ServiceError> {
     if d.is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
         return Err(ServiceError::invalid(format!(

@@ -320,6 +320,16 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn list_task_queue_partitions(
+        &self,
+        request: Request<ListTaskQueuePartitionsRequest>,
+    ) -> Result<Response<ListTaskQueuePartitionsResponse>, Status> {
+        self.executions
+            .list_task_queue_partitions(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn list_workflow_executions(
         &self,
         request: Request<ListWorkflowExecutionsRequest>,

@@ -155,6 +155,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
         workflow_id: task.workflow_id.clone(),
         run_id: task.run_id.clone(),
     });
+    let namespace = ms.info.as_ref().map(|i| i.namespace.clone()).unwrap_or_default();
     let mut matching = engine.matching();
     match TransferTaskType::try_from(task.r#type).unwrap_or(TransferTaskType::Unspecified) {
         TransferTaskType::WorkflowTask => {
@@ -174,6 +175,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 }),
                 scheduled_event_id: task.scheduled_event_id,
                 schedule_to_start_timeout: task.schedule_to_start_timeout,
+                namespace: namespace.clone(),
             };
             match matching.add_workflow_task(req.clone()).await {
                 Ok(_) => Ok(()),
@@ -221,6 +223,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                     }),
                     scheduled_event_id: task.scheduled_event_id,
                     schedule_to_start_timeout: timeout,
+                    namespace,
                 })
                 .await
                 .map(|_| ())

@@ -3,10 +3,10 @@
 
 use crate::MatchingConfig;
 use crate::error::MatchingError;
-use crate::partition::{Offer, POLLER_HISTORY, Partition, PollStart, WaitOutcome, lock};
+use crate::partition::{Forward, Offer, POLLER_HISTORY, Partition, lock};
 use crate::query::QueryRegistry;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use sundial_api::sundial::historyservice::v1::{RecordActivityTaskStartedRequest, RecordWorkflowTaskStartedRequest};
@@ -30,6 +30,7 @@ const RELOAD_ATTEMPTS: usize = 3;
 type Slot = Arc<OnceCell<Arc<Partition>>>;
 
 pub struct MatchingEngine {
+    me: Weak<MatchingEngine>,
     store: Arc<dyn TaskQueueStore>,
     history: HistoryClient,
     pub(crate) config: MatchingConfig,
@@ -37,6 +38,8 @@ pub struct MatchingEngine {
     pub(crate) queries: QueryRegistry,
     shutting_down: AtomicBool,
     sweeper: Mutex<Option<JoinHandle<()>>>,
+    /// Seed of the cheap pseudo-random partition picks.
+    pub(crate) pick_seed: AtomicU64,
 }
 
 /// The poll a task is matched to; its request is forwarded to history.
@@ -56,13 +59,15 @@ pub(crate) enum Polled {
 #[derive(Clone, Debug)]
 pub(crate) struct Poll {
     pub namespace_id: String,
+    /// The namespace's name, for per-queue settings.
+    pub namespace: String,
     pub poller_id: String,
     pub identity: String,
     pub request: PollRequest,
 }
 
 /// History's answer for a matched task, after acks or re-queueing were handled.
-enum Recorded {
+pub(crate) enum Recorded {
     Started(Box<Polled>),
     Stale,
     Failed(Status),
@@ -79,7 +84,8 @@ fn is_stale(status: &Status) -> bool {
 
 impl MatchingEngine {
     pub fn new(store: Arc<dyn TaskQueueStore>, history: HistoryClient, config: MatchingConfig) -> Arc<Self> {
-        let engine = Arc::new(Self {
+        let engine = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             store,
             history,
             config,
@@ -87,6 +93,7 @@ impl MatchingEngine {
             queries: QueryRegistry::default(),
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
+            pick_seed: AtomicU64::new(sundial_common::time::now_nanos() as u64),
         });
         let sweeper = tokio::spawn(sweep_idle(Arc::downgrade(&engine)));
         *lock(&engine.sweeper) = Some(sweeper);
@@ -111,6 +118,10 @@ impl MatchingEngine {
         self.queries.clear();
     }
 
+    pub(crate) fn engine(&self) -> Option<Arc<MatchingEngine>> {
+        self.me.upgrade()
+    }
+
     fn check_running(&self) -> Result<(), MatchingError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(MatchingError::ShuttingDown);
@@ -123,14 +134,22 @@ impl MatchingEngine {
         for _ in 0..RELOAD_ATTEMPTS {
             self.check_running()?;
             let slot = lock(&self.partitions).entry(key.clone()).or_default().clone();
+            let mut fresh = false;
             let loaded = slot
-                .get_or_try_init(|| Partition::load(self.store.clone(), key.clone(), sticky))
+                .get_or_try_init(|| {
+                    fresh = true;
+                    let forward = self.forward_link(key, sticky);
+                    Partition::load(self.store.clone(), key.clone(), sticky, forward)
+                })
                 .await;
             match loaded {
                 Ok(p) if !p.is_lost() => {
                     if self.shutting_down.load(Ordering::SeqCst) {
                         p.stop();
                         return Err(MatchingError::ShuttingDown);
+                    }
+                    if fresh && !sticky {
+                        self.after_load(p).await;
                     }
                     return Ok(p.clone());
                 }
@@ -177,120 +196,41 @@ impl MatchingEngine {
         }
     }
 
-    /// Adds a task: to a waiting poller, else to the backlog. Returns once a poller owns the
-    /// task or it is committed. Sticky queues without a recent poller refuse the task.
-    pub(crate) async fn add_task(
-        self: &Arc<Self>,
-        key: TaskQueueKey,
-        sticky: bool,
-        info: TaskInfo,
-    ) -> Result<(), MatchingError> {
-        self.check_running()?;
-        if sticky {
-            let recent = self
-                .loaded(&key)
-                .is_some_and(|p| p.has_recent_poller(self.config.sticky_poller_window));
-            if !recent {
-                return Err(MatchingError::StickyWorkerUnavailable { task_queue: key.name });
-            }
-        }
-        self.place_task(&key, sticky, info).await
-    }
-
-    /// Sync match or backlog, retrying on a reloaded partition if the lease moved meanwhile.
-    async fn place_task(&self, key: &TaskQueueKey, sticky: bool, info: TaskInfo) -> Result<(), MatchingError> {
-        let mut last_err = None;
-        for _ in 0..RELOAD_ATTEMPTS {
-            let partition = self.partition(key, sticky).await?;
-            loop {
-                match partition.try_sync_match(&info) {
-                    // Accepted: the poller owns the task now. Dropped: it left; try the next.
-                    Ok(Some(accepted)) => {
-                        if accepted.await.is_ok() {
-                            return Ok(());
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(()) => break,
-                }
-            }
-            match partition.append(info.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(e @ PersistenceError::TaskQueueOwnershipLost { .. }) => last_err = Some(e),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(last_err.map(MatchingError::from).unwrap_or(MatchingError::ShuttingDown))
-    }
-
-    /// Long-polls `key` until a task is started with history, `timeout` passes (`Ok(None)`),
-    /// or history fails retryably (the task is put back and the error returned).
-    pub(crate) async fn poll(
-        self: &Arc<Self>,
-        key: TaskQueueKey,
-        sticky: bool,
-        poll: Poll,
-        timeout: Duration,
-    ) -> Result<Option<Polled>, MatchingError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let poll = Arc::new(poll);
-        loop {
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(None);
-            }
-            let partition = self.partition(&key, sticky).await?;
-            let offer = match partition.poll_start(&poll.identity) {
-                None => continue,
-                Some(PollStart::Ready(offer)) => offer,
-                Some(PollStart::Wait(mut guard)) => match guard.wait(deadline).await {
-                    WaitOutcome::Offer(offer) => offer,
-                    WaitOutcome::TimedOut => {
-                        partition.touch_poller(&poll.identity);
-                        return Ok(None);
-                    }
-                    WaitOutcome::Unloaded => continue,
-                },
-            };
-            match self.start_task(&partition, &poll, offer).await {
-                Recorded::Started(polled) => {
-                    partition.touch_poller(&poll.identity);
-                    return Ok(Some(*polled));
-                }
-                Recorded::Stale => continue,
-                Recorded::Failed(status) => return Err(MatchingError::History(status)),
-            }
-        }
-    }
-
     /// Turns an offer into a started task. History is called from a spawned task, so the
     /// outcome (ack, or putting the task back) is handled even if this poll is dropped.
-    async fn start_task(self: &Arc<Self>, partition: &Arc<Partition>, poll: &Arc<Poll>, offer: Offer) -> Recorded {
-        let (info, task_id, accepted) = match offer {
+    pub(crate) async fn start_task(
+        self: &Arc<Self>,
+        partition: &Arc<Partition>,
+        poll: &Arc<Poll>,
+        offer: Offer,
+    ) -> Recorded {
+        let (info, backlog, accepted) = match offer {
             Offer::Query(q) => {
                 return Recorded::Started(Box::new(Polled::Workflow(*q.response)));
             }
             Offer::Sync { info, accepted } => (info, None, Some(accepted)),
-            Offer::Backlog { task_id, info } => (info, Some(task_id), None),
+            Offer::Backlog { task_id, info, owner } => (info, Some((task_id, owner)), None),
         };
         let engine = self.clone();
         let partition = partition.clone();
         let poll = poll.clone();
         let recording = tokio::spawn(async move {
-            let request_id = match task_id {
-                Some(id) => format!("{}:{id}", poll.poller_id),
+            let request_id = match &backlog {
+                Some((id, _)) => format!("{}:{id}", poll.poller_id),
                 None => format!("{}:{}", poll.poller_id, uuid::Uuid::new_v4()),
             };
             let result = engine.record_started(&poll, &info, request_id).await;
-            match (&result, task_id) {
-                (Ok(_), Some(id)) => partition.ack(id),
-                (Err(s), Some(id)) if is_stale(s) => partition.ack(id),
-                (Err(s), Some(id)) => {
-                    tracing::debug!(task_queue = %partition.key, error = %s, "re-queueing backlog task");
-                    partition.give_back(Offer::Backlog { task_id: id, info });
+            match (&result, backlog) {
+                (Ok(_), Some((id, owner))) => owner.ack(id),
+                (Err(s), Some((id, owner))) if is_stale(s) => owner.ack(id),
+                (Err(s), Some((task_id, owner))) => {
+                    tracing::debug!(task_queue = %owner.key, error = %s, "re-queueing backlog task");
+                    owner.clone().give_back(Offer::Backlog { task_id, info, owner });
                 }
                 (Err(s), None) if !is_stale(s) => {
                     tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
-                    if let Err(e) = engine.place_task(&partition.key, partition.sticky, info).await {
+                    let keys = [partition.key.clone()];
+                    if let Err(e) = engine.place_task(&keys, partition.sticky, info).await {
                         tracing::error!(task_queue = %partition.key, error = %e,
                             "could not put back a task after history failed; history's timeout will retry it");
                     }
@@ -340,13 +280,20 @@ impl MatchingEngine {
         }
     }
 
-    /// Pollers of `key` seen in the last five minutes (identity, Unix nanos), and the number
-    /// of backlog tasks in memory. Does not load the partition.
-    pub(crate) fn describe(&self, key: &TaskQueueKey) -> (Vec<(String, i64)>, usize) {
-        match self.loaded(key) {
-            Some(p) => (p.recent_pollers(), p.buffered_count()),
-            None => (Vec::new(), 0),
+    /// The parent link of a non-root partition of a normal queue.
+    fn forward_link(&self, key: &TaskQueueKey, sticky: bool) -> Option<Forward> {
+        if sticky {
+            return None;
         }
+        let number = u32::try_from(key.partition).ok()?;
+        let parent = sundial_common::partition::parent(number)?;
+        Some(Forward {
+            parent: TaskQueueKey {
+                partition: parent as i32,
+                ..key.clone()
+            },
+            engine: self.me.clone(),
+        })
     }
 
     fn unload_idle(&self) {

@@ -3,6 +3,7 @@
 
 use crate::engine::{MatchingEngine, Poll, PollRequest, Polled};
 use crate::error::MatchingError;
+use crate::partition::RANGE_SIZE;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::prost::Message;
@@ -11,10 +12,14 @@ use sundial_api::sundial::matchingservice::v1::*;
 use sundial_api::sundial::token::v1::TaskToken;
 use sundial_api::temporal::common::v1::WorkflowExecution;
 use sundial_api::temporal::enums::v1::{TaskQueueKind, TaskQueueType};
-use sundial_api::temporal::taskqueue::v1::{PollerInfo, TaskQueue, TaskQueueStats};
-use sundial_api::workflowservice::v1::{
-    DescribeTaskQueueResponse, PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse,
+use sundial_api::temporal::taskqueue::v1::{
+    PollerInfo, TaskIdBlock, TaskQueue, TaskQueuePartitionMetadata, TaskQueueStats, TaskQueueStatus,
 };
+use sundial_api::workflowservice::v1::{
+    DescribeTaskQueueResponse, ListTaskQueuePartitionsResponse, PollActivityTaskQueueResponse,
+    PollWorkflowTaskQueueResponse,
+};
+use sundial_common::partition;
 use sundial_common::time::{duration_from_pb, nanos_to_timestamp, now_nanos};
 use sundial_persistence::{TASK_TYPE_ACTIVITY, TASK_TYPE_WORKFLOW, TaskQueueKey};
 use tonic::{Request, Response, Status};
@@ -91,6 +96,7 @@ impl MatchingHandler {
         );
         let poll = Poll {
             namespace_id: target.namespace_id,
+            namespace: target.namespace.to_owned(),
             poller_id: target.poller_id,
             identity: target.identity,
             request,
@@ -148,7 +154,7 @@ impl MatchingService for MatchingHandler {
             req.scheduled_event_id,
             req.schedule_to_start_timeout.as_ref(),
         )?;
-        self.0.add_task(key, sticky, info).await?;
+        self.0.add_task(key, sticky, &req.namespace, info).await?;
         Ok(Response::new(AddWorkflowTaskResponse {}))
     }
 
@@ -163,7 +169,7 @@ impl MatchingService for MatchingHandler {
             req.scheduled_event_id,
             req.schedule_to_start_timeout.as_ref(),
         )?;
-        self.0.add_task(key, sticky, info).await?;
+        self.0.add_task(key, sticky, &req.namespace, info).await?;
         Ok(Response::new(AddActivityTaskResponse {}))
     }
 
@@ -247,6 +253,8 @@ impl MatchingService for MatchingHandler {
         Ok(Response::new(RespondQueryTaskCompletedResponse {}))
     }
 
+    // The CLI's legacy mode reads `task_queue_status` (deprecated in the API, still used).
+    #[allow(deprecated)]
     async fn describe_task_queue(
         &self,
         request: Request<DescribeTaskQueueRequest>,
@@ -260,9 +268,14 @@ impl MatchingService for MatchingHandler {
         } else {
             TASK_TYPE_WORKFLOW
         };
-        let (key, _) = queue_key(&req.namespace_id, describe.task_queue.as_ref(), task_type)?;
-        let (pollers, buffered) = self.0.describe(&key);
-        let pollers = pollers
+        let (mut key, sticky) = queue_key(&req.namespace_id, describe.task_queue.as_ref(), task_type)?;
+        let (base, number) = partition::parse(&key.name).map_err(MatchingError::InvalidArgument)?;
+        let (base, number) = (base.to_owned(), number);
+        key.name = base;
+        key.partition = number as i32;
+        let described = self.0.describe(&key, number == 0 && !sticky);
+        let pollers = described
+            .pollers
             .into_iter()
             .map(|(identity, seen)| PollerInfo {
                 identity,
@@ -272,13 +285,53 @@ impl MatchingService for MatchingHandler {
             })
             .collect();
         let stats = describe.report_stats.then(|| TaskQueueStats {
-            approximate_backlog_count: buffered as i64,
+            approximate_backlog_count: described.backlog,
             ..Default::default()
+        });
+        let task_queue_status = describe.include_task_queue_status.then(|| {
+            let status = described.status;
+            TaskQueueStatus {
+                backlog_count_hint: status.as_ref().map_or(0, |s| s.backlog_hint),
+                read_level: status.as_ref().map_or(0, |s| s.read_level),
+                ack_level: status.as_ref().map_or(0, |s| s.ack_level),
+                task_id_block: status.as_ref().map(|s| TaskIdBlock {
+                    start_id: (s.range_id - 1) * RANGE_SIZE + 1,
+                    end_id: s.range_id * RANGE_SIZE,
+                }),
+                ..Default::default()
+            }
         });
         Ok(Response::new(DescribeTaskQueueResponse {
             pollers,
             stats,
+            task_queue_status,
             ..Default::default()
+        }))
+    }
+
+    async fn list_task_queue_partitions(
+        &self,
+        request: Request<ListTaskQueuePartitionsRequest>,
+    ) -> Result<Response<ListTaskQueuePartitionsResponse>, Status> {
+        let req = request.into_inner();
+        let list = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        let (key, _) = queue_key(&req.namespace_id, list.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let partitions = |task_type| {
+            let (_, write) = self
+                .0
+                .partition_counts(&list.namespace, &req.namespace_id, &key.name, task_type);
+            (0..write)
+                .map(|n| TaskQueuePartitionMetadata {
+                    key: partition::rpc_name(&key.name, n),
+                    owner_host_name: self.0.config.host_address.clone(),
+                })
+                .collect()
+        };
+        Ok(Response::new(ListTaskQueuePartitionsResponse {
+            activity_task_queue_partitions: partitions(TASK_TYPE_ACTIVITY),
+            workflow_task_queue_partitions: partitions(TASK_TYPE_WORKFLOW),
         }))
     }
 

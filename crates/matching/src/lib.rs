@@ -8,6 +8,7 @@ mod error;
 mod handler;
 mod partition;
 mod query;
+mod route;
 
 pub use engine::MatchingEngine;
 pub use error::MatchingError;
@@ -24,20 +25,21 @@ pub struct MatchingConfig {
     /// A sticky queue accepts adds only if a worker polled it this recently; otherwise history
     /// falls back to the normal queue.
     pub sticky_poller_window: Duration,
-    /// Live settings; `matching.longPollExpirationInterval` per task queue overrides
-    /// `long_poll_timeout` when set.
+    /// Live settings; `matching.longPollExpirationInterval`, where the file sets it for a
+    /// queue, overrides `long_poll_timeout`. Without it every setting has its default.
     pub dynamic_config: Option<sundial_dynconfig::DynamicConfig>,
+    /// This matching service's address, reported as the owner of every partition.
+    pub host_address: String,
 }
 
 impl MatchingConfig {
     /// How long a poll on `queue` may wait for a task.
     pub fn long_poll(&self, namespace: &str, queue: &str, task_type: sundial_dynconfig::TaskType) -> Duration {
-        match &self.dynamic_config {
-            Some(dc) => dc.get(
-                &sundial_dynconfig::keys::MATCHING_LONG_POLL_EXPIRATION_INTERVAL,
-                &sundial_dynconfig::Scope::task_queue(namespace, queue, task_type),
-            ),
-            None => self.long_poll_timeout,
+        let key = &sundial_dynconfig::keys::MATCHING_LONG_POLL_EXPIRATION_INTERVAL;
+        let scope = sundial_dynconfig::Scope::task_queue(namespace, queue, task_type);
+        match self.dynamic_config.as_ref().map(|dc| dc.snapshot()) {
+            Some(snapshot) if snapshot.lookup(&key.def, &scope).is_some() => snapshot.get(key, &scope),
+            _ => self.long_poll_timeout,
         }
     }
 }
@@ -48,6 +50,7 @@ impl Default for MatchingConfig {
             long_poll_timeout: Duration::from_secs(60),
             sticky_poller_window: Duration::from_secs(10),
             dynamic_config: None,
+            host_address: String::new(),
         }
     }
 }

@@ -124,6 +124,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
                 let config = MatchingConfig {
                     dynamic_config: Some(opts.dynamic_config.clone()),
+                    host_address: addr.to_string(),
                     ..MatchingConfig::default()
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);

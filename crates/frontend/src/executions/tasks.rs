@@ -283,13 +283,32 @@ impl ExecutionHandler {
 
     pub async fn describe_task_queue(&self, req: DescribeTaskQueueRequest) -> Res<DescribeTaskQueueResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
-        v::task_queue(req.task_queue.as_ref())?;
+        // A partition's own name (`/_sys/<name>/<n>`, the CLI's --partitions-legacy) is allowed here.
+        v::task_queue_partition(req.task_queue.as_ref())?;
         if req.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
             return self.describe_task_queue_enhanced(namespace_id, req).await;
         }
         let resp = self
             .matching()
             .describe_task_queue(ms::DescribeTaskQueueRequest {
+                namespace_id,
+                request: Some(req),
+            })
+            .await?;
+        Ok(resp.into_inner())
+    }
+
+    /// The queue's partitions (as many as its write partitions) and the matching service
+    /// that owns them.
+    pub async fn list_task_queue_partitions(
+        &self,
+        req: ListTaskQueuePartitionsRequest,
+    ) -> Res<ListTaskQueuePartitionsResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        v::task_queue(req.task_queue.as_ref())?;
+        let resp = self
+            .matching()
+            .list_task_queue_partitions(ms::ListTaskQueuePartitionsRequest {
                 namespace_id,
                 request: Some(req),
             })

@@ -88,6 +88,7 @@ impl Partition {
 
     /// Pages backlog tasks into memory (if needed) or deletes acked ones (if due).
     async fn background_step(&self, last_gc: &mut Instant) -> Step {
+        self.run_pending_forward();
         let read = {
             let st = self.state();
             if st.lost {
@@ -119,9 +120,9 @@ impl Partition {
                 }
             };
         }
-        let (ack_level, gc_level, mut info) = {
+        let (ack_level, gc_level) = {
             let st = self.state();
-            (st.ack_level, st.gc_level, st.info.clone())
+            (st.ack_level, st.gc_level)
         };
         if ack_level <= gc_level {
             return Step::Wait(None);
@@ -131,11 +132,9 @@ impl Partition {
             return Step::Wait(Some(GC_INTERVAL - since));
         }
         *last_gc = Instant::now();
-        match self.collect_garbage(ack_level, &mut info).await {
+        match self.collect_garbage(ack_level).await {
             Ok(()) => {
-                let mut st = self.state();
-                st.gc_level = ack_level;
-                st.info = info;
+                self.state().gc_level = ack_level;
                 Step::Busy
             }
             Err(PersistenceError::TaskQueueOwnershipLost { .. }) => {
@@ -149,22 +148,19 @@ impl Partition {
         }
     }
 
-    async fn collect_garbage(&self, ack_level: i64, info: &mut TaskQueueInfo) -> Result<(), PersistenceError> {
+    async fn collect_garbage(&self, ack_level: i64) -> Result<(), PersistenceError> {
         while self.store.complete_tasks_up_to(&self.key, ack_level, GC_BATCH).await? >= GC_BATCH as u64 {}
-        info.ack_level = ack_level;
-        info.last_update_time = Some(sundial_common::time::now_timestamp());
-        let range_id = self.range_id.load(Ordering::SeqCst);
-        self.store.update_task_queue(&self.key, range_id, info).await
+        self.write_info(Some(ack_level)).await
     }
 
     /// Deletes acked tasks now (used at shutdown so a clean restart redelivers nothing).
     pub async fn flush_acks(&self) {
-        let (ack_level, gc_level, mut info) = {
+        let (ack_level, gc_level) = {
             let st = self.state();
-            (st.ack_level, st.gc_level, st.info.clone())
+            (st.ack_level, st.gc_level)
         };
         if ack_level > gc_level
-            && let Err(e) = self.collect_garbage(ack_level, &mut info).await
+            && let Err(e) = self.collect_garbage(ack_level).await
         {
             tracing::debug!(task_queue = %self.key, error = %e, "final ack flush failed");
         }

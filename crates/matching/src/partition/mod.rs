@@ -4,6 +4,9 @@
 //!
 //! Every hand-off to a poller goes through a oneshot channel. A poller that goes away gives back
 //! whatever was already sent to it (`WaiterGuard::drop`), so a task is never lost in transit.
+//!
+//! A non-root partition of a normal queue has a parent (`forward`): backlog tasks no local poller
+//! takes are offered to pollers waiting at the parent, so a partition nobody polls still drains.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -17,6 +20,9 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 mod backlog;
+mod forward;
+
+pub(crate) use forward::{Forward, PartitionStatus};
 
 /// Task ids per lease: a lease with `range_id` r owns ids `((r-1)*RANGE_SIZE, r*RANGE_SIZE]`.
 pub(crate) const RANGE_SIZE: i64 = 100_000;
@@ -48,10 +54,12 @@ pub(crate) enum Offer {
         info: TaskInfo,
         accepted: oneshot::Sender<()>,
     },
-    /// A task from the persisted backlog; acked once history accepted or rejected it.
+    /// A task from the persisted backlog of `owner` (which may be a child of the partition that
+    /// handed it out); acked there once history accepted or rejected it.
     Backlog {
         task_id: i64,
         info: TaskInfo,
+        owner: Arc<Partition>,
     },
     Query(QueryTask),
 }
@@ -82,6 +90,8 @@ struct State {
     pollers: HashMap<String, i64>,
     last_poll: Option<Instant>,
     last_activity: Instant,
+    /// Buffered tasks wait for no local poller: the background task offers them to the parent.
+    forward_pending: bool,
 }
 
 struct Writer {
@@ -93,7 +103,12 @@ struct Writer {
 pub(crate) struct Partition {
     pub key: TaskQueueKey,
     pub sticky: bool,
+    me: Weak<Partition>,
+    /// Where unmatched backlog goes (non-root partitions of normal queues).
+    forward: Option<Forward>,
     store: Arc<dyn TaskQueueStore>,
+    /// Serialises writes of `State::info`, so a stale copy never overwrites a newer one.
+    meta_writer: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     /// Serialises backlog appends so they commit in task-id order and the reader never skips one.
     writer: tokio::sync::Mutex<Writer>,
@@ -134,16 +149,20 @@ impl Partition {
         store: Arc<dyn TaskQueueStore>,
         key: TaskQueueKey,
         sticky: bool,
+        forward: Option<Forward>,
     ) -> Result<Arc<Partition>, PersistenceError> {
         let lease = store.lease_task_queue(&key).await?;
         let block_start = (lease.range_id - 1) * RANGE_SIZE + 1;
         let ack_level = lease.info.ack_level.min(block_start - 1);
         let mut info = lease.info;
         info.kind = if sticky { 2 } else { 1 };
-        let partition = Arc::new(Partition {
+        let partition = Arc::new_cyclic(|me| Partition {
             key,
             sticky,
+            me: me.clone(),
+            forward,
             store,
+            meta_writer: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 lost: false,
                 waiters: VecDeque::new(),
@@ -160,6 +179,7 @@ impl Partition {
                 pollers: HashMap::new(),
                 last_poll: None,
                 last_activity: Instant::now(),
+                forward_pending: false,
             }),
             writer: tokio::sync::Mutex::new(Writer {
                 range_id: lease.range_id,
@@ -244,15 +264,13 @@ impl Partition {
         out
     }
 
-    /// Loaded backlog tasks not yet handed out (a lower bound of the backlog).
-    pub fn buffered_count(&self) -> usize {
-        self.state().buffer.len()
-    }
-
     /// Takes a pending query or the oldest live backlog task, or queues the poller.
-    /// `None` when the partition has been unloaded.
-    pub fn poll_start(self: &Arc<Self>, identity: &str) -> Option<PollStart> {
-        self.touch_poller(identity);
+    /// `None` when the partition has been unloaded. A poll forwarded from a child partition
+    /// (`forwarded`) is not recorded as a poller of this one.
+    pub fn poll_start(self: &Arc<Self>, identity: &str, forwarded: bool) -> Option<PollStart> {
+        if !forwarded {
+            self.touch_poller(identity);
+        }
         let mut st = self.state();
         if st.lost {
             return None;
@@ -285,7 +303,8 @@ impl Partition {
                 self.ack_locked(st, task_id);
                 continue;
             }
-            found = Some(Offer::Backlog { task_id, info });
+            let owner = self.me.upgrade()?;
+            found = Some(Offer::Backlog { task_id, info, owner });
             break;
         }
         if st.buffer.len() < LOW_WATERMARK && st.read_level < st.max_written {
@@ -294,8 +313,17 @@ impl Partition {
         found
     }
 
-    /// Hands buffered work to waiting pollers, queries first, until one side runs out.
+    /// Hands buffered work to waiting pollers, queries first, until one side runs out; backlog
+    /// left over with no local poller is flagged for forwarding to the parent.
     fn dispatch(&self, st: &mut State) {
+        self.dispatch_local(st);
+        if self.forward.is_some() && !st.forward_pending && !st.buffer.is_empty() && st.waiters.is_empty() {
+            st.forward_pending = true;
+            self.wake_background.notify_one();
+        }
+    }
+
+    fn dispatch_local(&self, st: &mut State) {
         while !st.waiters.is_empty() {
             let mut offer = if let Some(q) = st.queries.pop_front() {
                 Offer::Query(q)
@@ -319,13 +347,25 @@ impl Partition {
     }
 
     /// Returns an offer a poller could not process (it left, or history failed retryably).
+    /// A backlog task goes back to the partition that owns it.
     pub fn give_back(&self, offer: Offer) {
+        if let Offer::Backlog { owner, .. } = &offer
+            && !std::ptr::eq(Arc::as_ptr(owner), self)
+        {
+            let owner = owner.clone();
+            return owner.give_back(offer);
+        }
         let mut st = self.state();
         if st.lost {
             return;
         }
         give_back_locked(&mut st, offer);
         self.dispatch(&mut st);
+    }
+
+    /// Pollers waiting here now (forwarded ones included).
+    pub fn waiting_pollers(&self) -> usize {
+        self.state().waiters.len()
     }
 
     /// Offers a new task to a waiting poller. `None` when nobody waits, or when older backlog
@@ -365,12 +405,25 @@ impl Partition {
         true
     }
 
+    /// Takes a pending query task, for a poller of a child partition.
+    pub fn take_query(&self) -> Option<QueryTask> {
+        self.state().queries.pop_front()
+    }
+
     /// Withdraws a query task nobody took yet; false if a poller has it (or it is gone).
     pub fn withdraw_query(&self, id: &str) -> bool {
         let mut st = self.state();
         let before = st.queries.len();
         st.queries.retain(|q| q.id != id);
         st.queries.len() != before
+    }
+}
+
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -386,7 +439,7 @@ fn give_back_locked(st: &mut State, offer: Offer) {
     match offer {
         // Dropping the offer drops `accepted`: the adder sees it and places the task itself.
         Offer::Sync { .. } => {}
-        Offer::Backlog { task_id, info } => {
+        Offer::Backlog { task_id, info, .. } => {
             st.buffer.insert(task_id, info);
         }
         Offer::Query(q) => st.queries.push_front(q),
