@@ -361,19 +361,7 @@ async fn backlog_survives_an_engine_restart() {
     let (engine, handler) = Harness::engine(&store, &h.history_addr, Duration::from_secs(5));
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let resp = handler
-            .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
-                namespace_id: NS.into(),
-                poller_id: "p2".into(),
-                request: Some(wf::PollWorkflowTaskQueueRequest {
-                    task_queue: Some(normal("q")),
-                    identity: "w2".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .expect("poll")
-            .into_inner();
+        let resp = poll_once(&handler, normal("q"), "w2").await.expect("poll");
         seen.push(workflow_id_of(&resp));
     }
     assert_eq!(seen, vec!["wf-3", "wf-4"]);

@@ -120,20 +120,7 @@ async fn partitions_used_before_a_restart_are_drained_after_the_count_shrinks() 
     let (engine, handler) = Harness::engine_with(&store, &h.history_addr, Duration::from_secs(5), Some((1, 1)));
     let mut seen = HashSet::new();
     for _ in 0..20 {
-        let resp = handler
-            .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
-                namespace_id: NS.into(),
-                poller_id: "p2".into(),
-                request: Some(wf::PollWorkflowTaskQueueRequest {
-                    namespace: "default".into(),
-                    task_queue: Some(normal("q")),
-                    identity: "w2".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .expect("poll")
-            .into_inner();
+        let resp = poll_once(&handler, normal("q"), "w2").await.expect("poll");
         let id = workflow_id_of(&resp);
         assert!(!id.is_empty(), "empty poll with backlog left: got {seen:?}");
         seen.insert(id);

@@ -227,21 +227,7 @@ impl Harness {
     ) -> tokio::task::JoinHandle<Result<wf::PollWorkflowTaskQueueResponse, Status>> {
         let handler = self.handler.clone();
         let identity = identity.to_owned();
-        tokio::spawn(async move {
-            handler
-                .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
-                    namespace_id: NS.into(),
-                    poller_id: format!("poller-{identity}"),
-                    request: Some(wf::PollWorkflowTaskQueueRequest {
-                        namespace: "default".into(),
-                        task_queue: Some(queue),
-                        identity,
-                        ..Default::default()
-                    }),
-                }))
-                .await
-                .map(Response::into_inner)
-        })
+        tokio::spawn(async move { poll_once(&handler, queue, &identity).await })
     }
 
     pub async fn pollers(&self, queue: &str) -> Vec<String> {
@@ -287,6 +273,27 @@ impl Harness {
             .map(|t| t.info.scheduled_event_id)
             .collect()
     }
+}
+
+/// One workflow-task poll through `handler`, as the frontend sends it.
+pub async fn poll_once(
+    handler: &MatchingHandler,
+    queue: TaskQueue,
+    identity: &str,
+) -> Result<wf::PollWorkflowTaskQueueResponse, Status> {
+    handler
+        .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
+            namespace_id: NS.into(),
+            poller_id: format!("poller-{identity}"),
+            request: Some(wf::PollWorkflowTaskQueueRequest {
+                namespace: "default".into(),
+                task_queue: Some(queue),
+                identity: identity.to_owned(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .map(Response::into_inner)
 }
 
 pub fn execution(workflow_id: &str) -> WorkflowExecution {
