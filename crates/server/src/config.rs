@@ -14,7 +14,8 @@ use sundial_persistence::{DbConfig, Role};
 pub struct Config {
     #[serde(default = "default_cluster_name")]
     pub cluster_name: String,
-    #[serde(default = "default_bind")]
+    /// Temporal's static config spells it `bindOnIP`.
+    #[serde(default = "default_bind", alias = "bindOnIP")]
     pub bind_on_ip: String,
     #[serde(default)]
     pub log: LogConfig,
@@ -371,6 +372,21 @@ mod tests {
         assert_eq!(config.persistence.num_history_shards, 8);
         assert_eq!(config.bind_on_ip, "0.0.0.0");
         assert_eq!(config.port(Role::Matching), 7235);
+    }
+
+    #[test]
+    fn shipped_config_files_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let mut loaded = 0;
+        for entry in std::fs::read_dir(&dir).expect("config dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let config = Config::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                assert_eq!(config.bind_on_ip, "127.0.0.1", "{}", path.display());
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 2, "found {loaded} config files in {}", dir.display());
     }
 
     #[test]
