@@ -17,6 +17,7 @@ mod limits;
 mod mutation;
 mod queues;
 mod read;
+mod reaper;
 mod reset;
 mod retry;
 mod shard;

@@ -1,9 +1,10 @@
 //! The shard's queue processors. Committed outbox tasks arrive in memory right after their
 //! transaction (no polling); tasks left from before a restart are loaded once at start-up.
-//! A task is deleted only after it has been carried out, so a crash re-runs it (at least
-//! once; the receivers are idempotent).
+//! A task is deleted only after it has been carried out (in batches, by the shard's reaper),
+//! so a crash re-runs it (at least once; the receivers are idempotent).
 
 use crate::HistoryEngine;
+use crate::reaper::{self, Done, Reaper, TimerKey};
 use crate::shard::{RunKey, Shard};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -47,6 +48,8 @@ pub(crate) async fn spawn(
     }
     let weak = Arc::downgrade(engine);
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TASKS));
+    let (timers_deleted_tx, timers_deleted) = tokio::sync::mpsc::unbounded_channel();
+    let (reaper, reaping) = reaper::spawn(shard.clone(), timers_deleted_tx);
     Ok(vec![
         tokio::spawn(transfer_loop(
             weak,
@@ -54,9 +57,17 @@ pub(crate) async fn spawn(
             transfer_backlog,
             transfer_rx,
             limit.clone(),
+            reaper.clone(),
         )),
-        tokio::spawn(timer_loop(shard.clone(), timer_rx, limit.clone())),
-        tokio::spawn(visibility_loop(shard, vis_backlog, vis_rx, limit)),
+        tokio::spawn(timer_loop(
+            shard.clone(),
+            timer_rx,
+            timers_deleted,
+            limit.clone(),
+            reaper.clone(),
+        )),
+        tokio::spawn(visibility_loop(shard, vis_backlog, vis_rx, limit, reaper)),
+        reaping,
     ])
 }
 
@@ -89,6 +100,7 @@ async fn transfer_loop(
     mut backlog: Vec<(i64, TransferTask)>,
     mut rx: UnboundedReceiver<(i64, TransferTask)>,
     limit: Arc<tokio::sync::Semaphore>,
+    reaper: Reaper,
 ) {
     backlog.reverse();
     loop {
@@ -100,7 +112,7 @@ async fn transfer_loop(
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
-        let (engine, shard) = (engine.clone(), shard.clone());
+        let (engine, shard, reaper) = (engine.clone(), shard.clone(), reaper.clone());
         tokio::spawn(async move {
             let _permit = permit;
             with_retries("transfer", || {
@@ -111,9 +123,7 @@ async fn transfer_loop(
                 }
             })
             .await;
-            if let Err(e) = shard.store.delete_transfer_tasks(shard.id, &[id]).await {
-                tracing::warn!(error = %e, "cannot delete transfer task; it will run again");
-            }
+            reaper.done(Done::Transfer(id));
         });
     }
 }
@@ -241,16 +251,17 @@ fn status_to_error(s: tonic::Status) -> ServiceError {
     }
 }
 
-type TimerKey = (i64, i64);
-
+/// Fires due timers. A fired timer stays `in_flight` until the reaper has deleted its row, so
+/// the periodic reload cannot pick it up again.
 async fn timer_loop(
     shard: Arc<Shard>,
     mut rx: UnboundedReceiver<(i64, i64, TimerTask)>,
+    mut deleted: UnboundedReceiver<TimerKey>,
     limit: Arc<tokio::sync::Semaphore>,
+    reaper: Reaper,
 ) {
     let mut heap: BinaryHeap<Reverse<TimerKey>> = BinaryHeap::new();
     let mut tasks: HashMap<TimerKey, TimerTask> = HashMap::new();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<TimerKey>();
     let mut in_flight: std::collections::HashSet<TimerKey> = std::collections::HashSet::new();
     let mut reload = tokio::time::interval(TIMER_RELOAD_INTERVAL);
     loop {
@@ -285,7 +296,7 @@ async fn timer_loop(
                     Err(e) => tracing::warn!(shard = shard.id, error = %e, "cannot load timer tasks"),
                 }
             }
-            Some(key) = done_rx.recv() => { in_flight.remove(&key); }
+            Some(key) = deleted.recv() => { in_flight.remove(&key); }
             _ = sleep => {
                 let now = now_nanos();
                 while let Some(Reverse(key)) = heap.peek().copied() {
@@ -294,7 +305,7 @@ async fn timer_loop(
                     let Some(task) = tasks.remove(&key) else { continue };
                     in_flight.insert(key);
                     let Ok(permit) = limit.clone().acquire_owned().await else { return };
-                    let (shard, done) = (shard.clone(), done_tx.clone());
+                    let (shard, reaper) = (shard.clone(), reaper.clone());
                     tokio::spawn(async move {
                         let _permit = permit;
                         with_retries("timer", || {
@@ -302,10 +313,7 @@ async fn timer_loop(
                             async move { crate::timers::fire(&shard, &task).await }
                         })
                         .await;
-                        if let Err(e) = shard.store.delete_timer_tasks(shard.id, &[key]).await {
-                            tracing::warn!(error = %e, "cannot delete timer task; it will fire again");
-                        }
-                        let _ = done.send(key);
+                        reaper.done(Done::Timer(key));
                     });
                 }
             }
@@ -318,6 +326,7 @@ async fn visibility_loop(
     mut backlog: Vec<(i64, VisibilityTask)>,
     mut rx: UnboundedReceiver<(i64, VisibilityTask)>,
     limit: Arc<tokio::sync::Semaphore>,
+    reaper: Reaper,
 ) {
     backlog.reverse();
     loop {
@@ -329,7 +338,7 @@ async fn visibility_loop(
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
-        let shard = shard.clone();
+        let (shard, reaper) = (shard.clone(), reaper.clone());
         tokio::spawn(async move {
             let _permit = permit;
             with_retries("visibility", || {
@@ -337,9 +346,7 @@ async fn visibility_loop(
                 async move { record_visibility(&shard, &task).await }
             })
             .await;
-            if let Err(e) = shard.store.delete_visibility_tasks(shard.id, &[id]).await {
-                tracing::warn!(error = %e, "cannot delete visibility task");
-            }
+            reaper.done(Done::Visibility(id));
         });
     }
 }

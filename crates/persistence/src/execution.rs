@@ -136,12 +136,31 @@ pub trait ExecutionStore: Send + Sync {
     ) -> Result<Vec<HistoryBatch>>;
 
     async fn load_transfer_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, TransferTask)>>;
-    async fn delete_transfer_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()>;
     /// Timer tasks due at or before `until` (nanoseconds), earliest first.
     async fn load_timer_tasks(&self, shard_id: i32, until: i64, limit: usize) -> Result<Vec<(i64, i64, TimerTask)>>;
-    async fn delete_timer_tasks(&self, shard_id: i32, keys: &[(i64, i64)]) -> Result<()>;
     async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>>;
-    async fn delete_visibility_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()>;
+    /// Deletes carried-out outbox tasks of a shard, all in one transaction (one commit for
+    /// many tasks). Ids that are already gone are ignored.
+    async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()>;
+}
+
+/// Outbox tasks a shard has carried out and may delete.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompletedTasks {
+    pub transfer: Vec<i64>,
+    /// (fire time in nanoseconds, task id).
+    pub timer: Vec<(i64, i64)>,
+    pub visibility: Vec<i64>,
+}
+
+impl CompletedTasks {
+    pub fn len(&self) -> usize {
+        self.transfer.len() + self.timer.len() + self.visibility.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One row of `executions_visibility`.

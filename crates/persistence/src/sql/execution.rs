@@ -3,8 +3,8 @@
 
 use super::{Dialect, SqlStore, decode_blob, is_unique_violation};
 use crate::{
-    CurrentCondition, CurrentExecution, ExecutionKey, ExecutionStore, ExecutionWrite, HistoryBatch, NewTask,
-    PersistenceError, Result, StoredExecution,
+    CompletedTasks, CurrentCondition, CurrentExecution, ExecutionKey, ExecutionStore, ExecutionWrite, HistoryBatch,
+    NewTask, PersistenceError, Result, StoredExecution,
 };
 use async_trait::async_trait;
 use sqlx::{AnyConnection, Row};
@@ -418,10 +418,6 @@ impl ExecutionStore for SqlStore {
         load_immediate(self, "transfer_tasks", shard_id, limit).await
     }
 
-    async fn delete_transfer_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()> {
-        delete_immediate(self, "transfer_tasks", shard_id, task_ids).await
-    }
-
     async fn load_timer_tasks(&self, shard_id: i32, until: i64, limit: usize) -> Result<Vec<(i64, i64, TimerTask)>> {
         let rows = sqlx::query(
             "SELECT visibility_timestamp, task_id, data FROM timer_tasks \
@@ -443,12 +439,25 @@ impl ExecutionStore for SqlStore {
             .collect()
     }
 
-    async fn delete_timer_tasks(&self, shard_id: i32, keys: &[(i64, i64)]) -> Result<()> {
-        if keys.is_empty() {
+    async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>> {
+        load_immediate(self, "visibility_tasks", shard_id, limit).await
+    }
+
+    async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()> {
+        if done.is_empty() {
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
-        for (ts, id) in keys {
+        for (table, ids) in [
+            ("transfer_tasks", &done.transfer),
+            ("visibility_tasks", &done.visibility),
+        ] {
+            let sql = format!("DELETE FROM {table} WHERE shard_id = $1 AND task_id = $2");
+            for id in ids {
+                sqlx::query(&sql).bind(shard_id).bind(*id).execute(&mut *tx).await?;
+            }
+        }
+        for (ts, id) in &done.timer {
             sqlx::query("DELETE FROM timer_tasks WHERE shard_id = $1 AND visibility_timestamp = $2 AND task_id = $3")
                 .bind(shard_id)
                 .bind(*ts)
@@ -458,14 +467,6 @@ impl ExecutionStore for SqlStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>> {
-        load_immediate(self, "visibility_tasks", shard_id, limit).await
-    }
-
-    async fn delete_visibility_tasks(&self, shard_id: i32, task_ids: &[i64]) -> Result<()> {
-        delete_immediate(self, "visibility_tasks", shard_id, task_ids).await
     }
 }
 
@@ -490,17 +491,4 @@ async fn load_immediate<M: Message + Default>(
             ))
         })
         .collect()
-}
-
-async fn delete_immediate(store: &SqlStore, table: &'static str, shard_id: i32, task_ids: &[i64]) -> Result<()> {
-    if task_ids.is_empty() {
-        return Ok(());
-    }
-    let sql = format!("DELETE FROM {table} WHERE shard_id = $1 AND task_id = $2");
-    let mut tx = store.write.begin().await?;
-    for id in task_ids {
-        sqlx::query(&sql).bind(shard_id).bind(*id).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
