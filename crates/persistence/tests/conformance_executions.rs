@@ -386,6 +386,13 @@ async fn read_history_pages_and_prefers_newer_writes(store: Arc<SqlStore>) {
         assert_eq!(read, expected, "from event {from}, at most {max} batches");
     }
     assert_eq!(history(&store, "run-other").await, []);
+
+    // However often a node was rewritten, a page still holds `max_batches` batches.
+    for v in 5..=8 {
+        update(&store, &k, v, Some(batch(3, 1, v)), vec![], None).await.expect("rewrite");
+    }
+    let read = store.read_history(SHARD, "run-1", 3, 2).await.expect("read");
+    assert_eq!(read, vec![batch(3, 1, 8), batch(4, 2, 3)]);
 }
 
 async fn stale_range_id_writes_nothing(store: Arc<SqlStore>) {

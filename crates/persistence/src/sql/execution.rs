@@ -384,29 +384,26 @@ impl ExecutionStore for SqlStore {
         from_event_id: i64,
         max_batches: usize,
     ) -> Result<Vec<HistoryBatch>> {
+        // Only the newest write of each node (txn_id is stored negated: the smallest is the
+        // newest), so a node rewritten many times never shortens a page.
         let rows = sqlx::query(
-            "SELECT node_id, txn_id, data FROM history_node \
+            "SELECT node_id, txn_id, data FROM history_node h \
              WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2 AND node_id >= $3 \
-             ORDER BY node_id, txn_id LIMIT $4",
+             AND txn_id = (SELECT MIN(txn_id) FROM history_node n \
+                           WHERE n.shard_id = h.shard_id AND n.tree_id = h.tree_id \
+                           AND n.branch_id = h.branch_id AND n.node_id = h.node_id) \
+             ORDER BY node_id LIMIT $4",
         )
         .bind(shard_id)
         .bind(run_id)
         .bind(from_event_id)
-        // Extra rows leave room for superseded batches of the same node, which are skipped.
-        .bind(i64::try_from(max_batches.saturating_mul(2).max(1)).unwrap_or(i64::MAX))
+        .bind(i64::try_from(max_batches.max(1)).unwrap_or(i64::MAX))
         .fetch_all(&self.read)
         .await?;
         let mut batches: Vec<HistoryBatch> = Vec::with_capacity(rows.len());
-        for r in rows {
-            let node_id: i64 = r.try_get("node_id")?;
-            if batches.last().is_some_and(|b| b.first_event_id == node_id) {
-                continue; // an older write of the same node: the newest came first
-            }
-            if batches.len() == max_batches {
-                break;
-            }
+        for r in rows.iter().take(max_batches) {
             batches.push(HistoryBatch {
-                first_event_id: node_id,
+                first_event_id: r.try_get("node_id")?,
                 txn_id: -r.try_get::<i64, _>("txn_id")?,
                 history: decode_blob("history batch", &r.try_get::<Vec<u8>, _>("data")?)?,
             });
