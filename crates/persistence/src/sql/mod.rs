@@ -108,8 +108,12 @@ impl SqlStore {
         match config {
             DbConfig::Postgres(pg) => {
                 let opts = AnyConnectOptions::from_str(&pg.url())?;
+                // No ping before every acquire: it doubled the round trips of short
+                // transactions. A connection that died is found by its next query, which fails
+                // (and is retried by the caller) and drops the connection from the pool.
                 let pool = AnyPoolOptions::new()
                     .max_connections(pg.max_conns.max(2))
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
@@ -167,6 +171,7 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; NORMAL sync is durable across process
