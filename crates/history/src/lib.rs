@@ -11,6 +11,7 @@ mod activity;
 mod chain;
 mod children;
 mod commands;
+mod committer;
 mod events;
 mod handler;
 mod limits;

@@ -2,6 +2,7 @@
 //! lock per run, and `update`/`create`, which turn a `Mutation` into one fenced transaction and
 //! then hand the new outbox tasks to the shard's queue processors.
 
+use crate::committer::Committer;
 use crate::mutation::{Mutation, PendingTask};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use sundial_common::ServiceError;
 use sundial_common::time::now_nanos;
 use sundial_persistence::{
     CurrentCondition, CurrentExecution, ExecutionKey, ExecutionWrite, HistoryBatch, NewTask, PersistenceError,
-    ShardRecord, Store,
+    ShardRecord, Store, Transition,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -54,7 +55,9 @@ struct IdBlock {
 pub(crate) struct Shard {
     pub id: i32,
     pub store: Arc<dyn Store>,
-    range_id: std::sync::atomic::AtomicI64,
+    range_id: Arc<std::sync::atomic::AtomicI64>,
+    /// Writes this shard's transitions, many per transaction when they queue up.
+    committer: Committer,
     ids: tokio::sync::Mutex<IdBlock>,
     cache: Mutex<HashMap<RunKey, Arc<Entry>>>,
     inbox: QueueInbox,
@@ -77,10 +80,12 @@ impl Shard {
         next.info.update_time = Some(sundial_common::time::now_timestamp());
         store.update_shard(&next, current.range_id).await?;
         tracing::info!(shard = id, range_id = next.range_id, "acquired history shard");
+        let range_id = Arc::new(std::sync::atomic::AtomicI64::new(next.range_id));
         Ok(Arc::new(Shard {
             id,
+            committer: Committer::start(store.clone(), range_id.clone()),
             store,
-            range_id: next.range_id.into(),
+            range_id,
             ids: tokio::sync::Mutex::new(IdBlock {
                 next: next.range_id << RANGE_BITS,
                 end: (next.range_id + 1) << RANGE_BITS,
@@ -355,12 +360,12 @@ impl Shard {
             tasks: new_tasks.clone(),
         };
         let mut all_tasks = new_tasks;
-        match (create, successor) {
-            (Some((condition, current)), _) => {
-                self.store
-                    .create_execution(self.range_id(), write, condition, &current)
-                    .await?
-            }
+        let transition = match (create, successor) {
+            (Some((condition, current)), _) => Transition::Create {
+                write: write.encode(),
+                condition,
+                current,
+            },
             (None, Some(next)) => {
                 let next_run: RunKey = (run.0.clone(), run.1.clone(), next.run_id.clone());
                 let next_first = first_id + 1 + write.tasks.len() as i64;
@@ -392,13 +397,19 @@ impl Shard {
                     history: next_history,
                     tasks: next_tasks.clone(),
                 };
-                self.store
-                    .continue_execution(self.range_id(), write, next_write, &current)
-                    .await?;
                 all_tasks.extend(next_tasks);
+                Transition::Continue {
+                    old: write.encode(),
+                    new: next_write.encode(),
+                    current,
+                }
             }
-            (None, None) => self.store.update_execution(self.range_id(), write, closed).await?,
-        }
+            (None, None) => Transition::Update {
+                write: write.encode(),
+                current_status: closed,
+            },
+        };
+        self.committer.commit(transition).await?;
         for task in all_tasks {
             // A closed receiver means the shard is stopping; the tasks are durable and will be
             // loaded by the next owner.

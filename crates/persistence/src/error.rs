@@ -34,6 +34,9 @@ pub enum PersistenceError {
     /// The database could not be reached or failed the statement; usually retryable.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed a group commit this write was part of (the first error, as text).
+    #[error("database error: {0}")]
+    Unavailable(String),
     /// A migration file could not be applied.
     #[error("schema migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
@@ -55,9 +58,9 @@ impl From<PersistenceError> for sundial_common::ServiceError {
                 tracing::warn!(error = %e, "database error");
                 Self::Unavailable(format!("persistence unavailable: {e}"))
             }
-            PersistenceError::ShardOwnershipLost { .. } | PersistenceError::TaskQueueOwnershipLost { .. } => {
-                Self::Unavailable(err.to_string())
-            }
+            PersistenceError::ShardOwnershipLost { .. }
+            | PersistenceError::TaskQueueOwnershipLost { .. }
+            | PersistenceError::Unavailable(_) => Self::Unavailable(err.to_string()),
             other => {
                 tracing::error!(error = %other, "persistence failure");
                 Self::Internal(other.to_string())

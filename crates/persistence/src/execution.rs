@@ -71,6 +71,64 @@ pub struct ExecutionWrite<'a> {
     pub tasks: Vec<NewTask>,
 }
 
+impl ExecutionWrite<'_> {
+    /// The owned form, with the mutable state encoded once.
+    pub fn encode(self) -> EncodedWrite {
+        EncodedWrite {
+            key: self.key.clone(),
+            state: sundial_api::prost::Message::encode_to_vec(self.state),
+            next_event_id: self.next_event_id,
+            db_record_version: self.db_record_version,
+            history: self.history,
+            tasks: self.tasks,
+        }
+    }
+}
+
+/// A run's write with its mutable state already encoded: owned, so it can wait in a
+/// group-commit queue.
+#[derive(Clone, Debug)]
+pub struct EncodedWrite {
+    pub key: ExecutionKey,
+    /// The encoded `WorkflowMutableState`.
+    pub state: Vec<u8>,
+    pub next_event_id: i64,
+    pub db_record_version: i64,
+    pub history: Option<HistoryBatch>,
+    pub tasks: Vec<NewTask>,
+}
+
+/// One state transition of a shard, as `commit_transitions` takes them.
+#[derive(Clone, Debug)]
+pub enum Transition {
+    /// As `create_execution`.
+    Create {
+        write: EncodedWrite,
+        condition: CurrentCondition,
+        current: CurrentExecution,
+    },
+    /// As `update_execution`.
+    Update {
+        write: EncodedWrite,
+        current_status: Option<i32>,
+    },
+    /// As `continue_execution`.
+    Continue {
+        old: EncodedWrite,
+        new: EncodedWrite,
+        current: CurrentExecution,
+    },
+}
+
+impl Transition {
+    pub fn shard_id(&self) -> i32 {
+        match self {
+            Transition::Create { write, .. } | Transition::Update { write, .. } => write.key.shard_id,
+            Transition::Continue { old, .. } => old.key.shard_id,
+        }
+    }
+}
+
 /// How creating a run treats the workflow id's current run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CurrentCondition {
@@ -112,6 +170,14 @@ pub trait ExecutionStore: Send + Sync {
         new: ExecutionWrite<'_>,
         current: &CurrentExecution,
     ) -> Result<()>;
+
+    /// Group commit: applies `batch` (transitions of one shard, in order) in as few
+    /// transactions as possible, fenced once by `range_id`. Each transition gets its own
+    /// outcome, exactly as if it had been applied alone after the ones before it: one that
+    /// cannot apply (`ConditionFailed`, `CurrentExecutionExists`) writes nothing and does not
+    /// stop the others. A fence lost or a database failure fails every transition not yet
+    /// committed (`ShardOwnershipLost`, `Unavailable`).
+    async fn commit_transitions(&self, range_id: i64, batch: &[Transition]) -> Vec<Result<()>>;
 
     /// Removes a run: its row, its history, its visibility record, and the current-run pointer
     /// if it points at it. Tasks left for it find nothing and are dropped.

@@ -23,6 +23,8 @@ conformance!(
     continue_from_a_non_current_run_writes_nothing,
     delete_tasks_removes_exactly_those,
     delete_execution_removes_the_run,
+    group_commit_gives_each_transition_its_own_outcome,
+    group_commit_is_fenced_as_a_whole,
 );
 
 const NS: &str = "ns-exec";
@@ -389,7 +391,9 @@ async fn read_history_pages_and_prefers_newer_writes(store: Arc<SqlStore>) {
 
     // However often a node was rewritten, a page still holds `max_batches` batches.
     for v in 5..=8 {
-        update(&store, &k, v, Some(batch(3, 1, v)), vec![], None).await.expect("rewrite");
+        update(&store, &k, v, Some(batch(3, 1, v)), vec![], None)
+            .await
+            .expect("rewrite");
     }
     let read = store.read_history(SHARD, "run-1", 3, 2).await.expect("read");
     assert_eq!(read, vec![batch(3, 1, 8), batch(4, 2, 3)]);
@@ -520,4 +524,96 @@ async fn delete_execution_removes_the_run(store: Arc<SqlStore>) {
     assert_eq!(history(&store, "run-3").await, [batch(1, 2, 1)]);
     assert_eq!(current_of(&store, "wf-other").await, Some(current("run-3", RUNNING)));
     store.delete_execution(&k1).await.expect("deleting twice is harmless");
+}
+
+fn task_id(task: &NewTask) -> i64 {
+    match task {
+        NewTask::Transfer { task_id, .. } | NewTask::Timer { task_id, .. } | NewTask::Visibility { task_id, .. } => {
+            *task_id
+        }
+    }
+}
+
+fn created(key: &ExecutionKey, tasks: Vec<NewTask>) -> Transition {
+    let s = state(1);
+    Transition::Create {
+        write: write(key, &s, 1, Some(batch(1, 2, 1)), tasks).encode(),
+        condition: CurrentCondition::BrandNew,
+        current: current(&key.run_id, RUNNING),
+    }
+}
+
+fn updated(key: &ExecutionKey, version: i64, tasks: Vec<NewTask>) -> Transition {
+    let s = state(version);
+    Transition::Update {
+        write: write(key, &s, version, Some(batch(3, 1, version)), tasks).encode(),
+        current_status: None,
+    }
+}
+
+async fn group_commit_gives_each_transition_its_own_outcome(store: Arc<SqlStore>) {
+    own(&store, SHARD, RANGE).await;
+    let (a, b, c, a2) = (key("a", "a-1"), key("b", "b-1"), key("c", "c-1"), key("a", "a-2"));
+    start(&store, &b, vec![]).await;
+    start(&store, &c, vec![]).await;
+    let batch = [
+        created(&a, vec![transfer(10)]),
+        updated(&b, 5, vec![transfer(11)]), // stale: b is at version 1
+        created(&a2, vec![transfer(12)]),   // a was created just before, in the same batch
+        updated(&c, 2, vec![timer(7, 13)]),
+        updated(&b, 2, vec![visibility(14)]),
+    ];
+    let outcomes = store.commit_transitions(RANGE, &batch).await;
+    assert_eq!(outcomes.len(), 5);
+    assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[1], Err(PersistenceError::ConditionFailed(_))),
+        "{:?}",
+        outcomes[1]
+    );
+    match &outcomes[2] {
+        Err(PersistenceError::CurrentExecutionExists { run_id, .. }) => assert_eq!(run_id, "a-1"),
+        other => panic!("expected the run created earlier in the batch, got {other:?}"),
+    }
+    assert!(outcomes[3].is_ok() && outcomes[4].is_ok(), "{outcomes:?}");
+
+    assert_eq!(current_of(&store, "a").await.map(|c| c.run_id), Some("a-1".into()));
+    assert_eq!(stored(&store, &a2).await, None);
+    assert_eq!(stored(&store, &b).await.map(|(v, _)| v), Some(2));
+    assert_eq!(stored(&store, &c).await.map(|(v, _)| v), Some(2));
+    let ids: Vec<i64> = outbox(&store, SHARD).await.iter().map(task_id).collect();
+    assert_eq!(ids, vec![10, 13, 14], "only the applied transitions' tasks");
+    assert_eq!(store.commit_transitions(RANGE, &[]).await.len(), 0);
+}
+
+async fn group_commit_is_fenced_as_a_whole(store: Arc<SqlStore>) {
+    own(&store, SHARD, RANGE).await;
+    let (a, b) = (key("a", "a-1"), key("b", "b-1"));
+    start(&store, &b, vec![]).await;
+    own(&store, SHARD, RANGE + 1).await;
+    let before = snapshots(&store, &[&a, &b]).await;
+    let outcomes = store
+        .commit_transitions(RANGE, &[created(&a, vec![transfer(10)]), updated(&b, 2, vec![])])
+        .await;
+    for outcome in &outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Err(PersistenceError::ShardOwnershipLost { expected: RANGE, .. })
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(snapshots(&store, &[&a, &b]).await, before);
+
+    // Transitions of two shards are refused together.
+    let other = ExecutionKey {
+        shard_id: OTHER_SHARD,
+        ..key("o", "o-1")
+    };
+    let mixed = store
+        .commit_transitions(RANGE + 1, &[created(&a, vec![]), created(&other, vec![])])
+        .await;
+    assert!(mixed.iter().all(Result::is_err), "{mixed:?}");
+    assert_eq!(stored(&store, &a).await, None);
 }

@@ -1,10 +1,10 @@
-//! Executions, their event batches and outbox tasks. Every write checks the shard's
-//! `range_id` inside its transaction, so a shard owner that lost its lease cannot commit.
+//! Executions: reads of runs, their event batches and outbox tasks, deletes, and the
+//! `ExecutionStore` entry points of the state transitions (written in `transition.rs`).
 
-use super::{Dialect, SqlStore, decode_blob, is_unique_violation};
+use super::{Dialect, SqlStore, decode_blob};
 use crate::{
     CompletedTasks, CurrentCondition, CurrentExecution, ExecutionKey, ExecutionStore, ExecutionWrite, HistoryBatch,
-    NewTask, PersistenceError, Result, StoredExecution,
+    PersistenceError, Result, StoredExecution, Transition,
 };
 use async_trait::async_trait;
 use sqlx::{AnyConnection, Row};
@@ -12,9 +12,16 @@ use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask};
 
 impl SqlStore {
+    async fn commit_one(&self, range_id: i64, t: Transition) -> Result<()> {
+        self.commit_batch(range_id, std::slice::from_ref(&t))
+            .await
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
     /// Fails with `ShardOwnershipLost` unless the shard row still has `range_id`. On
     /// PostgreSQL the row stays share-locked until commit, so a concurrent lease bump waits.
-    async fn check_shard(&self, tx: &mut AnyConnection, shard_id: i32, range_id: i64) -> Result<()> {
+    pub(super) async fn check_shard(&self, tx: &mut AnyConnection, shard_id: i32, range_id: i64) -> Result<()> {
         let sql = match self.dialect {
             Dialect::Postgres => "SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE",
             Dialect::Sqlite => "SELECT range_id FROM shards WHERE shard_id = $1",
@@ -37,104 +44,7 @@ impl SqlStore {
     }
 }
 
-async fn insert_history(tx: &mut AnyConnection, key: &ExecutionKey, batch: &HistoryBatch) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO history_node (shard_id, tree_id, branch_id, node_id, txn_id, prev_txn_id, data) \
-         VALUES ($1, $2, $2, $3, $4, 0, $5)",
-    )
-    .bind(key.shard_id)
-    .bind(&key.run_id)
-    .bind(batch.first_event_id)
-    .bind(-batch.txn_id)
-    .bind(batch.history.encode_to_vec())
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_tasks(tx: &mut AnyConnection, shard_id: i32, tasks: &[NewTask]) -> Result<()> {
-    for task in tasks {
-        match task {
-            NewTask::Transfer { task_id, task } => {
-                sqlx::query("INSERT INTO transfer_tasks (shard_id, task_id, data) VALUES ($1, $2, $3)")
-                    .bind(shard_id)
-                    .bind(*task_id)
-                    .bind(task.encode_to_vec())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            NewTask::Timer { fire_at, task_id, task } => {
-                sqlx::query(
-                    "INSERT INTO timer_tasks (shard_id, visibility_timestamp, task_id, data) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(shard_id)
-                .bind(*fire_at)
-                .bind(*task_id)
-                .bind(task.encode_to_vec())
-                .execute(&mut *tx)
-                .await?;
-            }
-            NewTask::Visibility { task_id, task } => {
-                sqlx::query("INSERT INTO visibility_tasks (shard_id, task_id, data) VALUES ($1, $2, $3)")
-                    .bind(shard_id)
-                    .bind(*task_id)
-                    .bind(task.encode_to_vec())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn insert_row(tx: &mut AnyConnection, write: &ExecutionWrite<'_>) -> Result<()> {
-    let key = write.key;
-    sqlx::query(
-        "INSERT INTO executions (shard_id, namespace_id, workflow_id, run_id, next_event_id, db_record_version, data, state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(key.shard_id)
-    .bind(&key.namespace_id)
-    .bind(&key.workflow_id)
-    .bind(&key.run_id)
-    .bind(write.next_event_id)
-    .bind(write.db_record_version)
-    .bind(write.state.encode_to_vec())
-    .bind(Vec::<u8>::new())
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// The compare-and-set update of an execution row: expects `db_record_version - 1`.
-async fn update_row(tx: &mut AnyConnection, write: &ExecutionWrite<'_>) -> Result<()> {
-    let key = write.key;
-    let updated = sqlx::query(
-        "UPDATE executions SET next_event_id = $1, db_record_version = $2, data = $3 \
-         WHERE shard_id = $4 AND namespace_id = $5 AND workflow_id = $6 AND run_id = $7 AND db_record_version = $8",
-    )
-    .bind(write.next_event_id)
-    .bind(write.db_record_version)
-    .bind(write.state.encode_to_vec())
-    .bind(key.shard_id)
-    .bind(&key.namespace_id)
-    .bind(&key.workflow_id)
-    .bind(&key.run_id)
-    .bind(write.db_record_version - 1)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() != 1 {
-        return Err(PersistenceError::ConditionFailed(format!(
-            "execution {}/{} is not at version {}",
-            key.workflow_id,
-            key.run_id,
-            write.db_record_version - 1
-        )));
-    }
-    Ok(())
-}
-
-async fn read_current(
+pub(super) async fn read_current(
     conn: &mut AnyConnection,
     shard_id: i32,
     namespace_id: &str,
@@ -160,7 +70,7 @@ async fn read_current(
     .transpose()
 }
 
-fn exists_error(current: CurrentExecution) -> PersistenceError {
+pub(super) fn exists_error(current: CurrentExecution) -> PersistenceError {
     PersistenceError::CurrentExecutionExists {
         run_id: current.run_id,
         create_request_id: current.create_request_id,
@@ -178,70 +88,25 @@ impl ExecutionStore for SqlStore {
         condition: CurrentCondition,
         current: &CurrentExecution,
     ) -> Result<()> {
-        let key = write.key;
-        let mut tx = self.write.begin().await?;
-        self.check_shard(&mut tx, key.shard_id, range_id).await?;
-        match &condition {
-            CurrentCondition::BrandNew => {
-                let inserted = sqlx::query(
-                    "INSERT INTO current_executions (shard_id, namespace_id, workflow_id, run_id, create_request_id, state, status, start_time) \
-                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
-                )
-                .bind(key.shard_id)
-                .bind(&key.namespace_id)
-                .bind(&key.workflow_id)
-                .bind(&current.run_id)
-                .bind(&current.create_request_id)
-                .bind(current.status)
-                .bind(current.start_time)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => {}
-                    Err(e) if is_unique_violation(&e) => {
-                        drop(tx);
-                        let mut conn = self.write.acquire().await?;
-                        return match read_current(&mut conn, key.shard_id, &key.namespace_id, &key.workflow_id).await? {
-                            Some(existing) => Err(exists_error(existing)),
-                            None => Err(PersistenceError::ConditionFailed(
-                                "current execution changed concurrently".into(),
-                            )),
-                        };
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            CurrentCondition::Replace { previous_run_id } => {
-                let updated = sqlx::query(
-                    "UPDATE current_executions SET run_id = $1, create_request_id = $2, status = $3, start_time = $4 \
-                     WHERE shard_id = $5 AND namespace_id = $6 AND workflow_id = $7 AND run_id = $8",
-                )
-                .bind(&current.run_id)
-                .bind(&current.create_request_id)
-                .bind(current.status)
-                .bind(current.start_time)
-                .bind(key.shard_id)
-                .bind(&key.namespace_id)
-                .bind(&key.workflow_id)
-                .bind(previous_run_id)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    let existing = read_current(&mut tx, key.shard_id, &key.namespace_id, &key.workflow_id).await?;
-                    return Err(match existing {
-                        Some(existing) => exists_error(existing),
-                        None => PersistenceError::ConditionFailed("current execution disappeared".into()),
-                    });
-                }
-            }
-        }
-        insert_row(&mut tx, &write).await?;
-        if let Some(batch) = &write.history {
-            insert_history(&mut tx, key, batch).await?;
-        }
-        insert_tasks(&mut tx, key.shard_id, &write.tasks).await?;
-        tx.commit().await?;
-        Ok(())
+        let t = Transition::Create {
+            write: write.encode(),
+            condition,
+            current: current.clone(),
+        };
+        self.commit_one(range_id, t).await
+    }
+
+    async fn update_execution(
+        &self,
+        range_id: i64,
+        write: ExecutionWrite<'_>,
+        current_status: Option<i32>,
+    ) -> Result<()> {
+        let t = Transition::Update {
+            write: write.encode(),
+            current_status,
+        };
+        self.commit_one(range_id, t).await
     }
 
     async fn continue_execution(
@@ -251,40 +116,16 @@ impl ExecutionStore for SqlStore {
         new: ExecutionWrite<'_>,
         current: &CurrentExecution,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        self.check_shard(&mut tx, old.key.shard_id, range_id).await?;
-        update_row(&mut tx, &old).await?;
-        let moved = sqlx::query(
-            "UPDATE current_executions SET run_id = $1, create_request_id = $2, status = $3, start_time = $4 \
-             WHERE shard_id = $5 AND namespace_id = $6 AND workflow_id = $7 AND run_id = $8",
-        )
-        .bind(&current.run_id)
-        .bind(&current.create_request_id)
-        .bind(current.status)
-        .bind(current.start_time)
-        .bind(old.key.shard_id)
-        .bind(&old.key.namespace_id)
-        .bind(&old.key.workflow_id)
-        .bind(&old.key.run_id)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            return Err(PersistenceError::ConditionFailed(format!(
-                "run {} is no longer the current run of {}",
-                old.key.run_id, old.key.workflow_id
-            )));
-        }
-        if let Some(batch) = &old.history {
-            insert_history(&mut tx, old.key, batch).await?;
-        }
-        insert_tasks(&mut tx, old.key.shard_id, &old.tasks).await?;
-        insert_row(&mut tx, &new).await?;
-        if let Some(batch) = &new.history {
-            insert_history(&mut tx, new.key, batch).await?;
-        }
-        insert_tasks(&mut tx, new.key.shard_id, &new.tasks).await?;
-        tx.commit().await?;
-        Ok(())
+        let t = Transition::Continue {
+            old: old.encode(),
+            new: new.encode(),
+            current: current.clone(),
+        };
+        self.commit_one(range_id, t).await
+    }
+
+    async fn commit_transitions(&self, range_id: i64, batch: &[Transition]) -> Vec<Result<()>> {
+        self.commit_batch(range_id, batch).await
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
@@ -312,37 +153,6 @@ impl ExecutionStore for SqlStore {
             .bind(&key.run_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn update_execution(
-        &self,
-        range_id: i64,
-        write: ExecutionWrite<'_>,
-        current_status: Option<i32>,
-    ) -> Result<()> {
-        let key = write.key;
-        let mut tx = self.write.begin().await?;
-        self.check_shard(&mut tx, key.shard_id, range_id).await?;
-        update_row(&mut tx, &write).await?;
-        if let Some(status) = current_status {
-            sqlx::query(
-                "UPDATE current_executions SET status = $1 \
-                 WHERE shard_id = $2 AND namespace_id = $3 AND workflow_id = $4 AND run_id = $5",
-            )
-            .bind(status)
-            .bind(key.shard_id)
-            .bind(&key.namespace_id)
-            .bind(&key.workflow_id)
-            .bind(&key.run_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(batch) = &write.history {
-            insert_history(&mut tx, key, batch).await?;
-        }
-        insert_tasks(&mut tx, key.shard_id, &write.tasks).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -7,6 +7,7 @@ mod migrate;
 mod namespace;
 mod shard;
 mod task_queue;
+mod transition;
 mod visibility;
 
 use crate::Result;
