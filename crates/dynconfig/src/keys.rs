@@ -221,6 +221,15 @@ define_settings! {
     MATCHING_LONG_POLL_EXPIRATION_INTERVAL: Duration = Duration(Duration::from_secs(60)) {
         "matching.longPollExpirationInterval", [], TaskQueue, live: true, unit: "",
     }
+    /// A closed run is deleted after its namespace's retention plus a random delay up to this,
+    /// so runs closed together are not all deleted at the same instant.
+    HISTORY_RETENTION_TIMER_JITTER: Duration = Duration(Duration::from_secs(30 * 60)) {
+        "history.retentionTimerJitterDuration", [], Global, live: true, unit: "",
+    }
+    /// Shortest retention a namespace may be registered or updated with.
+    NAMESPACE_MIN_RETENTION: Duration = Duration(Duration::from_secs(3600)) {
+        "system.namespaceMinRetentionLocal", [], Global, live: true, unit: "",
+    }
     /// How long history holds a long poll (e.g. GetWorkflowExecutionHistory wait-new-event).
     HISTORY_LONG_POLL_EXPIRATION_INTERVAL: Duration = Duration(Duration::from_secs(20)) {
         "history.longPollExpirationInterval", [], Namespace, live: true, unit: "",

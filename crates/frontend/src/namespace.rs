@@ -17,8 +17,6 @@ use sundial_persistence::{NamespaceRecord, PersistenceError};
 
 /// Temporal's `limit.maxIDLength` default, which also bounds namespace names.
 const MAX_NAME_LENGTH: usize = 1000;
-/// Shortest retention Temporal accepts.
-const MIN_RETENTION_SECS: i64 = 3600;
 /// Longer retentions are accepted and clamped to this (100 × 365 days), as Temporal does.
 const MAX_RETENTION_SECS: i64 = 100 * 365 * 24 * 3600;
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -30,14 +28,28 @@ const UPDATE_ATTEMPTS: usize = 5;
 pub struct NamespaceHandler {
     registry: NamespaceRegistry,
     cluster_name: Arc<str>,
+    dynamic_config: sundial_dynconfig::DynamicConfig,
 }
 
 impl NamespaceHandler {
-    pub fn new(registry: NamespaceRegistry, cluster_name: &str) -> Self {
+    pub fn new(
+        registry: NamespaceRegistry,
+        cluster_name: &str,
+        dynamic_config: sundial_dynconfig::DynamicConfig,
+    ) -> Self {
         Self {
             registry,
             cluster_name: cluster_name.into(),
+            dynamic_config,
         }
+    }
+
+    /// `system.namespaceMinRetentionLocal`.
+    fn min_retention(&self) -> std::time::Duration {
+        self.dynamic_config.get(
+            &sundial_dynconfig::keys::NAMESPACE_MIN_RETENTION,
+            &sundial_dynconfig::Scope::global(),
+        )
     }
 
     pub fn registry(&self) -> &NamespaceRegistry {
@@ -46,7 +58,7 @@ impl NamespaceHandler {
 
     pub async fn register(&self, req: RegisterNamespaceRequest) -> Result<(), ServiceError> {
         validate_name(&req.namespace)?;
-        let retention = validate_retention(req.workflow_execution_retention_period.as_ref())?;
+        let retention = validate_retention(req.workflow_execution_retention_period.as_ref(), self.min_retention())?;
         if req.is_global_namespace {
             return Err(ServiceError::invalid(
                 "Cannot register global namespace when not enabled",
@@ -158,7 +170,7 @@ impl NamespaceHandler {
             .as_ref()
             .and_then(|c| c.workflow_execution_retention_ttl.as_ref())
         {
-            Some(r) => Some(validate_retention(Some(r))?),
+            Some(r) => Some(validate_retention(Some(r), self.min_retention())?),
             None => None,
         };
         if let Some(info) = &req.update_info
@@ -324,10 +336,11 @@ pub(crate) fn validate_name(name: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-fn validate_retention(retention: Option<&PbDuration>) -> Result<PbDuration, ServiceError> {
+fn validate_retention(retention: Option<&PbDuration>, min: std::time::Duration) -> Result<PbDuration, ServiceError> {
     let invalid = || ServiceError::invalid("A valid retention period is not set on request.");
     let r = retention.ok_or_else(invalid)?;
-    if r.nanos < 0 || r.seconds < MIN_RETENTION_SECS {
+    let too_short = time::duration_from_pb(r).is_none_or(|d| d < min);
+    if r.nanos < 0 || too_short {
         return Err(invalid());
     }
     if r.seconds >= MAX_RETENTION_SECS {
@@ -412,18 +425,18 @@ mod tests {
     #[test]
     fn retention_bounds_match_temporal() {
         let d = |seconds, nanos| PbDuration { seconds, nanos };
-        assert!(validate_retention(None).is_err());
-        assert!(validate_retention(Some(&d(3599, 999_999_999))).is_err());
-        assert!(validate_retention(Some(&d(-86400, 0))).is_err());
-        assert_eq!(validate_retention(Some(&d(3600, 0))).ok(), Some(d(3600, 0)));
-        assert_eq!(
-            validate_retention(Some(&d(86400, 500_000_000))).ok(),
-            Some(d(86400, 500_000_000))
-        );
-        assert_eq!(
-            validate_retention(Some(&d(i64::MAX, 0))).ok(),
-            Some(d(MAX_RETENTION_SECS, 0))
-        );
+        let hour = std::time::Duration::from_secs(3600);
+        let check = |r: Option<&PbDuration>| validate_retention(r, hour);
+        assert!(check(None).is_err());
+        assert!(check(Some(&d(3599, 999_999_999))).is_err());
+        assert!(check(Some(&d(-86400, 0))).is_err());
+        assert_eq!(check(Some(&d(3600, 0))).ok(), Some(d(3600, 0)));
+        assert_eq!(check(Some(&d(86400, 500_000_000))).ok(), Some(d(86400, 500_000_000)));
+        assert_eq!(check(Some(&d(i64::MAX, 0))).ok(), Some(d(MAX_RETENTION_SECS, 0)));
+        // system.namespaceMinRetentionLocal lowers the floor.
+        let second = std::time::Duration::from_secs(1);
+        assert_eq!(validate_retention(Some(&d(2, 0)), second).ok(), Some(d(2, 0)));
+        assert!(validate_retention(Some(&d(0, 999_999_999)), second).is_err());
     }
 
     #[test]

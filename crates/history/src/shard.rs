@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, watch};
 const RANGE_BITS: u32 = 20;
 const CACHE_CAPACITY: usize = 20_000;
 const CONFLICT_RETRIES: usize = 5;
+/// A namespace's retention is re-read at most this often.
+const RETENTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Used when a namespace's retention cannot be read (Temporal's default retention).
+const FALLBACK_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 pub(crate) type RunKey = (String, String, String);
 
@@ -62,6 +66,8 @@ pub(crate) struct Shard {
     cache: Mutex<HashMap<RunKey, Arc<Entry>>>,
     inbox: QueueInbox,
     pub dc: sundial_dynconfig::DynamicConfig,
+    /// Namespace id -> (retention, when it was read).
+    retentions: Mutex<HashMap<String, (std::time::Duration, std::time::Instant)>>,
 }
 
 impl Shard {
@@ -93,6 +99,7 @@ impl Shard {
             cache: Mutex::new(HashMap::new()),
             inbox,
             dc,
+            retentions: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -344,6 +351,10 @@ impl Shard {
         create: Option<(CurrentCondition, CurrentExecution)>,
         successor: Option<&mut crate::chain::NewRun>,
     ) -> Result<RunProgress, PersistenceError> {
+        let mut tasks = tasks;
+        if closed.is_some() {
+            tasks.push(self.retention_timer(run).await);
+        }
         let extra = successor.as_ref().map_or(0, |s| s.tasks.len() + 1);
         let first_id = self
             .allocate_ids(tasks.len() + 1 + extra)
@@ -425,6 +436,66 @@ impl Shard {
             next_event_id,
             closed: is_closed(ms),
         })
+    }
+
+    /// The timer that deletes a run closing now once its namespace's retention is over, spread
+    /// over `history.retentionTimerJitterDuration` by a hash of the run id.
+    async fn retention_timer(&self, run: &RunKey) -> PendingTask {
+        let retention = self.retention(&run.0).await;
+        let jitter = self.dc.get(
+            &sundial_dynconfig::keys::HISTORY_RETENTION_TIMER_JITTER,
+            &sundial_dynconfig::Scope::global(),
+        );
+        let jitter_nanos = u64::try_from(jitter.as_nanos()).unwrap_or(u64::MAX);
+        let spread = if jitter_nanos == 0 {
+            0
+        } else {
+            let hash = run.2.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            i64::try_from(hash % jitter_nanos).unwrap_or(0)
+        };
+        let retention_nanos = i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX);
+        PendingTask::Timer {
+            fire_at: now_nanos().saturating_add(retention_nanos).saturating_add(spread),
+            task: TimerTask {
+                r#type: sundial_api::sundial::persistence::v1::TimerTaskType::DeleteHistory as i32,
+                namespace_id: run.0.clone(),
+                workflow_id: run.1.clone(),
+                run_id: run.2.clone(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A namespace's retention, cached briefly.
+    async fn retention(&self, namespace_id: &str) -> std::time::Duration {
+        let cached = {
+            let cache = self.retentions.lock().unwrap_or_else(|p| p.into_inner());
+            cache.get(namespace_id).copied()
+        };
+        if let Some((retention, read_at)) = cached
+            && read_at.elapsed() < RETENTION_CACHE_TTL
+        {
+            return retention;
+        }
+        let read = match self.store.get_namespace_by_id(namespace_id).await {
+            Ok(record) => record
+                .and_then(|r| r.detail.config)
+                .and_then(|c| c.workflow_execution_retention_ttl)
+                .as_ref()
+                .and_then(sundial_common::time::duration_from_pb),
+            Err(e) => {
+                tracing::warn!(namespace_id, error = %e, "cannot read the namespace's retention");
+                None
+            }
+        };
+        let retention = read.or(cached.map(|c| c.0)).unwrap_or(FALLBACK_RETENTION);
+        if read.is_some() {
+            let mut cache = self.retentions.lock().unwrap_or_else(|p| p.into_inner());
+            cache.insert(namespace_id.to_owned(), (retention, std::time::Instant::now()));
+        }
+        retention
     }
 
     /// Puts a run created by this process into the cache, so its first tasks find it.

@@ -16,9 +16,18 @@ use sundial_common::time::{duration_from_pb, timestamp_to_nanos};
 
 pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceError> {
     let run: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
+    let retention_over = task.r#type == TimerTaskType::DeleteHistory as i32;
     let result = shard
         .update(&run, |m| {
-            if m.is_running() {
+            if retention_over {
+                // Marked here, deleted by the run's visibility task (after any update queued
+                // before it), as DeleteWorkflowExecution does.
+                if !m.is_running() && !m.info_ref().deleted {
+                    m.info().deleted = true;
+                    m.visibility();
+                    m.dirty = true;
+                }
+            } else if m.is_running() {
                 apply(m, task);
             }
             Ok(())
@@ -61,6 +70,8 @@ fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
             );
         }
         TimerTaskType::WorkflowBackoff => m.schedule_workflow_task(1),
+        // Handled in `fire`: it acts on closed runs only.
+        TimerTaskType::DeleteHistory => {}
         TimerTaskType::Unspecified => tracing::warn!(?task, "timer task of unknown type ignored"),
     }
 }

@@ -303,7 +303,7 @@ async fn frontend_router(
     cluster: ClusterIdentity,
     dynamic_config: sundial_dynconfig::DynamicConfig,
 ) -> tonic::transport::server::Router {
-    let namespaces = NamespaceHandler::new(registry.clone(), cluster_name);
+    let namespaces = NamespaceHandler::new(registry.clone(), cluster_name, dynamic_config.clone());
     let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, cluster))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
