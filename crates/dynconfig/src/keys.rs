@@ -209,6 +209,14 @@ define_settings! {
     HISTORY_SIZE_LIMIT_WARN: i64 = Int(10 * MIB) {
         "limit.historySize.warn", [], Namespace, live: true, unit: "bytes",
     }
+    /// History length at which workflow tasks tell the worker to continue as new.
+    HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW: i64 = Int(4 * 1024) {
+        "limit.historyCount.suggestContinueAsNew", [], Namespace, live: true, unit: "events",
+    }
+    /// History size at which workflow tasks tell the worker to continue as new.
+    HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW: i64 = Int(4 * MIB) {
+        "limit.historySize.suggestContinueAsNew", [], Namespace, live: true, unit: "bytes",
+    }
     /// Partitions polls are spread over (read on every poll).
     MATCHING_NUM_TASKQUEUE_READ_PARTITIONS: i64 = Int(4) {
         "matching.numTaskqueueReadPartitions", [], TaskQueue, live: true, unit: "partitions",

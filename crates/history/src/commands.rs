@@ -208,9 +208,7 @@ fn apply(
             let upsert = a.search_attributes.clone().unwrap_or_default();
             let info = m.info();
             let current = info.search_attributes.get_or_insert_with(SearchAttributes::default);
-            for (k, v) in &upsert.indexed_fields {
-                current.indexed_fields.insert(k.clone(), v.clone());
-            }
+            crate::mutation::merge_payloads(&mut current.indexed_fields, &upsert.indexed_fields);
             m.add_event(Attributes::UpsertWorkflowSearchAttributesEventAttributes(
                 UpsertWorkflowSearchAttributesEventAttributes {
                     workflow_task_completed_event_id: completed_id,
@@ -224,9 +222,7 @@ fn apply(
             let upsert = a.upserted_memo.clone().unwrap_or_default();
             let info = m.info();
             let memo = info.memo.get_or_insert_with(Memo::default);
-            for (k, v) in &upsert.fields {
-                memo.fields.insert(k.clone(), v.clone());
-            }
+            crate::mutation::merge_payloads(&mut memo.fields, &upsert.fields);
             m.add_event(Attributes::WorkflowPropertiesModifiedEventAttributes(
                 WorkflowPropertiesModifiedEventAttributes {
                     workflow_task_completed_event_id: completed_id,

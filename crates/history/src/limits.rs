@@ -4,6 +4,17 @@
 use crate::mutation::Mutation;
 use sundial_dynconfig::keys;
 
+/// Whether a workflow task starting now should suggest continue-as-new to the worker
+/// (`limit.historyCount.suggestContinueAsNew`, `limit.historySize.suggestContinueAsNew`).
+pub(crate) fn suggest_continue_as_new(m: &Mutation<'_>) -> bool {
+    let scope = m.scope();
+    let info = m.info_ref();
+    let count = m.dc.get(&keys::HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW, &scope);
+    let size = m.dc.get(&keys::HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW, &scope);
+    // next_event_id - 1 events so far.
+    (count > 0 && info.next_event_id > count) || (size > 0 && info.history_size_bytes >= size)
+}
+
 /// Names the first limit this transition would exceed, if any.
 pub(crate) fn exceeded(m: &Mutation<'_>) -> Option<String> {
     if !m.is_running() || m.closed.is_some() {

@@ -37,6 +37,9 @@ pub(crate) struct Mutation<'a> {
     pub closed: Option<i32>,
     /// The state changed without events or tasks (e.g. a heartbeat); persist it anyway.
     pub dirty: bool,
+    /// The caller ends the run's updates itself, after the update effects of this transition
+    /// (a workflow task that completes updates and the run together).
+    pub ends_updates_itself: bool,
     /// The run that follows this one, created in the same transaction.
     pub new_run: Option<crate::chain::NewRun>,
     /// Live settings (defaults and limits per namespace).
@@ -53,6 +56,7 @@ impl<'a> Mutation<'a> {
             tasks: Vec::new(),
             closed: None,
             dirty: false,
+            ends_updates_itself: false,
             new_run: None,
             dc,
         }
@@ -377,4 +381,19 @@ pub(crate) fn started_attributes(wt: &WorkflowTaskInfo) -> Attributes {
             ..Default::default()
         },
     )
+}
+
+/// Merges upserted memo fields or search attributes into `current`, as Temporal does: a value
+/// that is empty, JSON `null` or an empty JSON list removes the key.
+pub(crate) fn merge_payloads(
+    current: &mut std::collections::HashMap<String, sundial_api::temporal::common::v1::Payload>,
+    upsert: &std::collections::HashMap<String, sundial_api::temporal::common::v1::Payload>,
+) {
+    for (key, value) in upsert {
+        if matches!(value.data.as_slice(), b"" | b"null" | b"[]") {
+            current.remove(key);
+        } else {
+            current.insert(key.clone(), value.clone());
+        }
+    }
 }

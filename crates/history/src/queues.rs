@@ -397,10 +397,19 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         history_size_bytes: info.history_size_bytes,
         state_transition_count: info.state_transition_count,
         task_queue: info.task_queue.clone(),
-        parent_workflow_id: None,
-        parent_run_id: None,
-        root_workflow_id: info.workflow_id.clone(),
-        root_run_id: info.run_id.clone(),
+        parent_workflow_id: (!info.parent_workflow_id.is_empty()).then(|| info.parent_workflow_id.clone()),
+        parent_run_id: (!info.parent_run_id.is_empty()).then(|| info.parent_run_id.clone()),
+        // A top-level run is its own root.
+        root_workflow_id: if info.root_workflow_id.is_empty() {
+            info.workflow_id.clone()
+        } else {
+            info.root_workflow_id.clone()
+        },
+        root_run_id: if info.root_run_id.is_empty() {
+            info.run_id.clone()
+        } else {
+            info.root_run_id.clone()
+        },
         memo: info
             .memo
             .as_ref()

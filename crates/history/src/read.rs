@@ -256,9 +256,22 @@ impl HistoryEngine {
                 state_transition_count: info.state_transition_count,
                 history_size_bytes: info.history_size_bytes,
                 execution_duration: duration,
-                root_execution: Some(WorkflowExecution {
-                    workflow_id: run.1.clone(),
-                    run_id: run.2.clone(),
+                parent_namespace_id: info.parent_namespace_id.clone(),
+                parent_execution: (!info.parent_workflow_id.is_empty()).then(|| WorkflowExecution {
+                    workflow_id: info.parent_workflow_id.clone(),
+                    run_id: info.parent_run_id.clone(),
+                }),
+                // A top-level run is its own root.
+                root_execution: Some(if info.root_workflow_id.is_empty() {
+                    WorkflowExecution {
+                        workflow_id: run.1.clone(),
+                        run_id: run.2.clone(),
+                    }
+                } else {
+                    WorkflowExecution {
+                        workflow_id: info.root_workflow_id.clone(),
+                        run_id: info.root_run_id.clone(),
+                    }
                 }),
                 first_run_id: info.first_execution_run_id.clone(),
                 ..Default::default()

@@ -139,7 +139,7 @@ impl HistoryEngine {
             }
         }
 
-        let new_run_id = uuid::Uuid::new_v4().to_string();
+        let new_run_id = uuid::Uuid::now_v7().to_string();
         let now = now_nanos();
         let mut ms = rebuild(&base_info, &kept, &new_run_id, now);
         let mut m = Mutation::new(&mut ms, now, self.config().dynamic_config.clone());
@@ -338,13 +338,13 @@ fn rebuild(
             Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(a)) => {
                 let sa = info.search_attributes.get_or_insert_with(SearchAttributes::default);
                 if let Some(u) = &a.search_attributes {
-                    sa.indexed_fields.extend(u.indexed_fields.clone());
+                    crate::mutation::merge_payloads(&mut sa.indexed_fields, &u.indexed_fields);
                 }
             }
             Some(Attributes::WorkflowPropertiesModifiedEventAttributes(a)) => {
                 let memo = info.memo.get_or_insert_with(Memo::default);
                 if let Some(u) = &a.upserted_memo {
-                    memo.fields.extend(u.fields.clone());
+                    crate::mutation::merge_payloads(&mut memo.fields, &u.fields);
                 }
             }
             _ => {}

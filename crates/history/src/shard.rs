@@ -232,6 +232,7 @@ impl Shard {
                 )));
             }
             let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
+            let ends_updates = closed.is_some() && !m.ends_updates_itself;
             let mut successor = m.new_run.take();
             if events.is_empty() && tasks.is_empty() && closed.is_none() && !m.dirty {
                 return Ok(result);
@@ -254,7 +255,7 @@ impl Shard {
                     loaded.db_version = version;
                     entry.progress.send_replace(progress);
                     drop(guard);
-                    if closed.is_some() {
+                    if ends_updates {
                         // Updates still waiting on this run end with it.
                         let continuing = successor.is_some();
                         crate::update::apply(run, vec![crate::update::Effect::RunClosed { continuing }]);

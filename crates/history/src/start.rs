@@ -186,7 +186,7 @@ impl HistoryEngine {
         condition: CurrentCondition,
         parent: Option<&ParentInfo>,
     ) -> Result<String, PersistenceError> {
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_nanos();
         let mut backoff = positive(req.workflow_start_delay.as_ref());
         if backoff.is_none() && !req.cron_schedule.is_empty() {
@@ -238,6 +238,7 @@ impl HistoryEngine {
             search_attributes: req.search_attributes.clone(),
             header: req.header.clone(),
             priority: req.priority.clone(),
+            user_metadata: req.user_metadata.clone(),
             backoff,
             first_execution_run_id: run_id.clone(),
             continued_execution_run_id: String::new(),
@@ -284,6 +285,8 @@ pub(crate) struct RunSpec {
     pub search_attributes: Option<SearchAttributes>,
     pub header: Option<Header>,
     pub priority: Option<Priority>,
+    /// Summary and details for UIs, shown on `WorkflowExecutionStarted` (first run only).
+    pub user_metadata: Option<sundial_api::temporal::sdk::v1::UserMetadata>,
     /// Delay before the first workflow task (start delay, retry backoff, cron wait).
     pub backoff: Option<PbDuration>,
     pub first_execution_run_id: String,
@@ -431,6 +434,9 @@ pub(crate) fn build_run(
             ..Default::default()
         },
     ));
+    if let Some(started) = m.events.last_mut() {
+        started.user_metadata = spec.user_metadata.clone();
+    }
     if let Some(s) = signal {
         m.add_event(Attributes::WorkflowExecutionSignaledEventAttributes(
             WorkflowExecutionSignaledEventAttributes {

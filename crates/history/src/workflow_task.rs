@@ -64,12 +64,14 @@ pub(crate) fn start_task(
         wt.scheduled_event_id + 1
     } else {
         let history_size_bytes = m.info_ref().history_size_bytes;
+        let suggest_continue_as_new = crate::limits::suggest_continue_as_new(m);
         m.add_event(Attributes::WorkflowTaskStartedEventAttributes(
             WorkflowTaskStartedEventAttributes {
                 scheduled_event_id: wt.scheduled_event_id,
                 identity: identity.to_owned(),
                 request_id: request_id.to_owned(),
                 history_size_bytes,
+                suggest_continue_as_new,
                 ..Default::default()
             },
         ))
@@ -369,6 +371,8 @@ impl HistoryEngine {
                     updates.reject_unprocessed(&run);
                 }
                 if m.closed.is_some() {
+                    // After this task's own update outcomes, not before them.
+                    m.ends_updates_itself = true;
                     updates.effects.push(Effect::RunClosed {
                         continuing: m.new_run.is_some(),
                     });
