@@ -11,6 +11,9 @@ from datetime import timedelta
 
 import pytest
 from temporalio import workflow
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.converter import PayloadConverter
 
@@ -48,6 +51,21 @@ class ParentOfChild:
     @workflow.run
     async def run(self, child_id: str) -> str:
         return await workflow.execute_child_workflow(ChildReportsRoot.run, id=child_id)
+
+
+@workflow.defn
+class WaitsForSignal:
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return "done"
+
+    @workflow.signal
+    def proceed(self) -> None:
+        self.go = True
 
 
 @workflow.defn
@@ -116,3 +134,26 @@ async def test_continue_as_new_is_suggested_past_the_configured_history_length(s
         long = client.execute_workflow(LongHistory.run, 12, id=uid("long"), task_queue=tq,
                                        execution_timeout=timedelta(seconds=60))
         assert await asyncio.gather(short, long) == [False, True]
+
+
+async def test_reset_to_a_started_workflow_task(client: Client):
+    tq = uid("reset-started")
+    async with running_worker(client, tq, workflows=[WaitsForSignal]):
+        handle = await client.start_workflow(WaitsForSignal.run, id=uid("reset-started"), task_queue=tq)
+        await handle.signal(WaitsForSignal.proceed)
+        assert await handle.result() == "done"
+        started = [e for e in await history_events(handle)
+                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED][-1]
+        reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            reason="to a started task", workflow_task_finish_event_id=started.event_id,
+            request_id=str(uuid.uuid4())))
+        new_run = client.get_workflow_handle(handle.id, run_id=reset.run_id)
+        assert await new_run.result() == "done"
+    events = await history_events(new_run)
+    failed = events[started.event_id]
+    assert failed.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    attrs = failed.workflow_task_failed_event_attributes
+    assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW
+    scheduled = started.workflow_task_started_event_attributes.scheduled_event_id
+    assert (attrs.scheduled_event_id, attrs.started_event_id) == (scheduled, started.event_id)

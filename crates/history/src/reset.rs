@@ -85,6 +85,8 @@ impl HistoryEngine {
             Some(Attributes::WorkflowTaskCompletedEventAttributes(a)) => (a.scheduled_event_id, a.started_event_id),
             Some(Attributes::WorkflowTaskFailedEventAttributes(a)) => (a.scheduled_event_id, a.started_event_id),
             Some(Attributes::WorkflowTaskTimedOutEventAttributes(a)) => (a.scheduled_event_id, a.started_event_id),
+            // Temporal accepts a started workflow task too: it is failed right after that event.
+            Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => (a.scheduled_event_id, target),
             _ => return Err(bad()),
         };
         if started == 0 {
