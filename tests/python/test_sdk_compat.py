@@ -121,6 +121,9 @@ async def test_run_ids_are_uuid_v7_and_start_carries_user_metadata(client: Clien
     convert = PayloadConverter.default.from_payload
     assert convert(started.user_metadata.summary) == "cool summary"
     assert convert(started.user_metadata.details) == "long details"
+    desc = await handle.describe()
+    assert await desc.static_summary() == "cool summary"
+    assert await desc.static_details() == "long details"
 
 
 @pytest.mark.sundial_only

@@ -235,7 +235,7 @@ impl HistoryEngine {
                 workflow_execution_timeout: info.execution_timeout,
                 workflow_run_timeout: info.run_timeout,
                 default_workflow_task_timeout: info.task_timeout,
-                user_metadata: None,
+                user_metadata: info.user_metadata.clone(),
             }),
             workflow_execution_info: Some(WorkflowExecutionInfo {
                 execution: Some(WorkflowExecution {

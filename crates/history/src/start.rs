@@ -376,6 +376,7 @@ pub(crate) fn build_run(
             parent_initiated_event_id: parent.initiated_event_id,
             root_workflow_id: parent.root_workflow_id.clone(),
             root_run_id: parent.root_run_id.clone(),
+            user_metadata: spec.user_metadata.clone(),
             ..Default::default()
         }),
         ..Default::default()
