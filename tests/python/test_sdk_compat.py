@@ -160,3 +160,21 @@ async def test_reset_to_a_started_workflow_task(client: Client):
     assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW
     scheduled = started.workflow_task_started_event_attributes.scheduled_event_id
     assert (attrs.scheduled_event_id, attrs.started_event_id) == (scheduled, started.event_id)
+
+
+async def test_next_task_after_worker_shutdown_goes_to_the_normal_queue(client: Client):
+    tq = uid("shutdown")
+    async with running_worker(client, tq, workflows=[WaitsForSignal]):
+        handle = await client.start_workflow(WaitsForSignal.run, id=uid("shutdown"), task_queue=tq)
+        async def first_task_done() -> bool:
+            return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+                       for e in await history_events(handle))
+        while not await first_task_done():
+            await asyncio.sleep(0.05)
+    # The worker said goodbye (ShutdownWorker): its sticky queue must not hold the next task
+    # for the sticky schedule-to-start timeout (10 s).
+    await handle.signal(WaitsForSignal.proceed)
+    async with running_worker(client, tq, workflows=[WaitsForSignal]):
+        assert await asyncio.wait_for(handle.result(), 5) == "done"
+    types = [e.event_type for e in await history_events(handle)]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT not in types

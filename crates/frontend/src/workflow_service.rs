@@ -344,8 +344,6 @@ impl WorkflowService for WorkflowHandler {
         self.executions.count(request.into_inner()).await.map(Response::new)
     }
 
-    /// Sticky queues of a stopped worker stop receiving tasks once matching has not seen a
-    /// poll on them for its sticky window; nothing else needs to happen here yet.
     async fn scan_workflow_executions(
         &self,
         request: Request<ScanWorkflowExecutionsRequest>,
@@ -391,9 +389,10 @@ impl WorkflowService for WorkflowHandler {
         &self,
         request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
-        let req = request.into_inner();
-        self.namespaces.registry().by_name(&req.namespace).await?;
-        Ok(Response::new(ShutdownWorkerResponse::default()))
+        self.executions
+            .shutdown_worker(request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn update_namespace(

@@ -43,6 +43,9 @@ fn is_closed(ms: &WorkflowMutableState) -> bool {
         .is_some_and(|i| i.status != WorkflowExecutionStatus::Running as i32)
 }
 
+/// How long a query waits for a pending workflow task to finish before it is sent anyway.
+const QUERY_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl HistoryEngine {
     pub(crate) async fn get_history(
         &self,
@@ -282,6 +285,31 @@ impl HistoryEngine {
         })
     }
 
+    /// The run's state once no workflow task is pending, as Temporal's consistent queries
+    /// see it: events that came before the query reach the worker before the query does. Gives
+    /// up waiting after `QUERY_SETTLE_WAIT` (no worker may be polling) and answers from the
+    /// state as it is.
+    async fn settled_state(
+        &self,
+        shard: &crate::shard::Shard,
+        run: &RunKey,
+    ) -> Result<WorkflowMutableState, ServiceError> {
+        let deadline = tokio::time::Instant::now() + QUERY_SETTLE_WAIT;
+        loop {
+            let entry = shard.entry(run);
+            let mut rx = entry.progress.subscribe();
+            rx.borrow_and_update();
+            let ms = shard.snapshot(run).await?;
+            if is_closed(&ms) || ms.workflow_task.is_none() {
+                return Ok(ms);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(_) => continue,
+                Err(_) => return Ok(ms),
+            }
+        }
+    }
+
     pub(crate) async fn query(
         &self,
         namespace_id: &str,
@@ -290,7 +318,7 @@ impl HistoryEngine {
         let exec = req.execution.clone().unwrap_or_default();
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
         let shard = self.shard(namespace_id, &exec.workflow_id).clone();
-        let ms = shard.snapshot(&run).await?;
+        let ms = self.settled_state(&shard, &run).await?;
         let info = ms.info.clone().unwrap_or_default();
         let status = WorkflowExecutionStatus::try_from(info.status).unwrap_or_default();
         let reject = match QueryRejectCondition::try_from(req.query_reject_condition).unwrap_or_default() {

@@ -245,6 +245,9 @@ impl MatchingEngine {
                     chain[0].touch_poller(&poll.identity);
                     return Ok(None);
                 }
+                // A sticky queue is unloaded when its worker shuts down: end the poll rather
+                // than bring the queue back with a "recent poller" that is gone.
+                Waited::Retry if sticky => return Ok(None),
                 Waited::Retry => continue,
             };
             match self.start_task(&chain[0], &poll, offer).await {
