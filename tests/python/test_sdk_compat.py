@@ -178,3 +178,25 @@ async def test_next_task_after_worker_shutdown_goes_to_the_normal_queue(client: 
         assert await asyncio.wait_for(handle.result(), 5) == "done"
     types = [e.event_type for e in await history_events(handle)]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT not in types
+
+
+@workflow.defn
+class ReportsBuildId:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(0.01)
+        return workflow.info().get_current_build_id()
+
+
+async def test_workflow_task_events_carry_the_workers_build_id(client: Client):
+    tq = uid("build-id")
+    async with running_worker(client, tq, workflows=[ReportsBuildId], build_id="1.0", max_cached_workflows=0):
+        handle = await client.start_workflow(ReportsBuildId.run, id=uid("build-id"), task_queue=tq)
+        assert await handle.result() == "1.0"
+    events = await history_events(handle)
+    started = [e.workflow_task_started_event_attributes for e in events
+               if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+    completed = [e.workflow_task_completed_event_attributes for e in events
+                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    assert started and completed
+    assert all(a.worker_version.build_id == "1.0" for a in started + completed)

@@ -13,6 +13,7 @@ use sundial_api::sundial::historyservice::v1::{
 };
 use sundial_api::sundial::persistence::v1::{TimerTask, TimerTaskType, WorkflowMutableState, WorkflowTaskInfo};
 use sundial_api::sundial::token::v1::TaskToken;
+use sundial_api::temporal::common::v1::WorkerVersionStamp;
 use sundial_api::temporal::common::v1::{WorkflowExecution, WorkflowType};
 use sundial_api::temporal::enums::v1::{TaskQueueKind, TimeoutType, WorkflowTaskFailedCause};
 use sundial_api::temporal::failure::v1::Failure;
@@ -55,6 +56,7 @@ pub(crate) fn start_task(
     identity: &str,
     request_id: &str,
     partial_history: bool,
+    worker_version: Option<WorkerVersionStamp>,
 ) -> Option<StartedTask> {
     let mut wt = m.ms.workflow_task.clone()?;
     wt.identity = identity.to_owned();
@@ -72,6 +74,7 @@ pub(crate) fn start_task(
                 request_id: request_id.to_owned(),
                 history_size_bytes,
                 suggest_continue_as_new,
+                worker_version,
                 ..Default::default()
             },
         ))
@@ -199,7 +202,9 @@ impl HistoryEngine {
                         "Workflow task already started.".into(),
                     ));
                 }
-                let mut t = start_task(m, &poll.identity, &req.request_id, partial).ok_or_else(task_not_found)?;
+                let version = poller_version(&poll);
+                let mut t =
+                    start_task(m, &poll.identity, &req.request_id, partial, version).ok_or_else(task_not_found)?;
                 t.messages = crate::update::outgoing(&run, t.wt.started_event_id, true);
                 Ok(t)
             })
@@ -341,8 +346,8 @@ impl HistoryEngine {
                         scheduled_event_id: wt.scheduled_event_id,
                         started_event_id: wt.started_event_id,
                         identity: request.identity.clone(),
-                        binary_checksum: request.binary_checksum.clone(),
-                        worker_version: request.worker_version_stamp.clone(),
+                        // The checksum becomes the worker's build id (as Temporal records it).
+                        worker_version: completer_version(&request),
                         sdk_metadata: request.sdk_metadata.clone(),
                         metering_metadata: request.metering_metadata,
                         ..Default::default()
@@ -497,7 +502,8 @@ fn next_task(
             .retain(|t| !matches!(t, crate::mutation::PendingTask::Transfer(tt) if tt.scheduled_event_id == scheduled));
         let sticky = !m.info_ref().sticky_task_queue.is_empty();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let mut t = start_task(m, &request.identity, &request_id, sticky)?;
+        let version = completer_version(request);
+        let mut t = start_task(m, &request.identity, &request_id, sticky, version)?;
         t.messages = crate::update::outgoing(run, t.wt.started_event_id, !request.force_create_new_workflow_task);
         return Some(t);
     }
@@ -545,4 +551,34 @@ fn apply_commands_and_messages(
         }
     }
     Ok(())
+}
+
+/// A worker's build id as Temporal derives it: from its deployment options, its versioning
+/// capabilities or stamp, or else its binary checksum (what unversioned SDK workers send).
+fn worker_version(candidates: [Option<&str>; 3]) -> Option<WorkerVersionStamp> {
+    let build_id = candidates.into_iter().flatten().find(|b| !b.is_empty())?;
+    Some(WorkerVersionStamp {
+        build_id: build_id.to_owned(),
+        ..Default::default()
+    })
+}
+
+/// The started event's worker version, from the poll.
+fn poller_version(poll: &sundial_api::workflowservice::v1::PollWorkflowTaskQueueRequest) -> Option<WorkerVersionStamp> {
+    worker_version([
+        poll.deployment_options.as_ref().map(|d| d.build_id.as_str()),
+        poll.worker_version_capabilities.as_ref().map(|c| c.build_id.as_str()),
+        Some(poll.binary_checksum.as_str()),
+    ])
+}
+
+/// The completed event's worker version, from the completion.
+fn completer_version(
+    request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+) -> Option<WorkerVersionStamp> {
+    worker_version([
+        request.deployment_options.as_ref().map(|d| d.build_id.as_str()),
+        request.worker_version_stamp.as_ref().map(|s| s.build_id.as_str()),
+        Some(request.binary_checksum.as_str()),
+    ])
 }
