@@ -200,3 +200,21 @@ async def test_workflow_task_events_carry_the_workers_build_id(client: Client):
                  if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
     assert started and completed
     assert all(a.worker_version.build_id == "1.0" for a in started + completed)
+
+
+@workflow.defn
+class ZeroTimer:
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.sleep(0, summary="now")
+        return "fired"
+
+
+async def test_a_zero_timer_fires_at_once(client: Client):
+    tq = uid("zero-timer")
+    async with running_worker(client, tq, workflows=[ZeroTimer]):
+        handle = await client.start_workflow(ZeroTimer.run, id=uid("zero-timer"), task_queue=tq)
+        assert await asyncio.wait_for(handle.result(), 10) == "fired"
+    types = [e.event_type for e in await history_events(handle)]
+    assert EventType.EVENT_TYPE_TIMER_STARTED in types and EventType.EVENT_TYPE_TIMER_FIRED in types
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in types

@@ -117,8 +117,8 @@ fn apply(
             let Some(after) = a
                 .start_to_fire_timeout
                 .as_ref()
+                // Zero is a valid timer (it fires at once), as in Temporal.
                 .and_then(duration_from_pb)
-                .filter(|d| !d.is_zero())
             else {
                 return Err(fail(
                     C::BadStartTimerAttributes,
