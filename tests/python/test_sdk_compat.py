@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.converter import PayloadConverter
 
-from wf_defs import history_events, running_worker, uid
+from wf_defs import SignalSumWorkflow, history_events, running_worker, uid
 
 
 @workflow.defn
@@ -51,21 +51,6 @@ class ParentOfChild:
     @workflow.run
     async def run(self, child_id: str) -> str:
         return await workflow.execute_child_workflow(ChildReportsRoot.run, id=child_id)
-
-
-@workflow.defn
-class WaitsForSignal:
-    def __init__(self) -> None:
-        self.go = False
-
-    @workflow.run
-    async def run(self) -> str:
-        await workflow.wait_condition(lambda: self.go)
-        return "done"
-
-    @workflow.signal
-    def proceed(self) -> None:
-        self.go = True
 
 
 @workflow.defn
@@ -141,10 +126,10 @@ async def test_continue_as_new_is_suggested_past_the_configured_history_length(s
 
 async def test_reset_to_a_started_workflow_task(client: Client):
     tq = uid("reset-started")
-    async with running_worker(client, tq, workflows=[WaitsForSignal]):
-        handle = await client.start_workflow(WaitsForSignal.run, id=uid("reset-started"), task_queue=tq)
-        await handle.signal(WaitsForSignal.proceed)
-        assert await handle.result() == "done"
+    async with running_worker(client, tq, workflows=[SignalSumWorkflow]):
+        handle = await client.start_workflow(SignalSumWorkflow.run, 1, id=uid("reset-started"), task_queue=tq)
+        await handle.signal(SignalSumWorkflow.add, 1)
+        assert await handle.result() == 1
         started = [e for e in await history_events(handle)
                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED][-1]
         reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
@@ -152,7 +137,7 @@ async def test_reset_to_a_started_workflow_task(client: Client):
             reason="to a started task", workflow_task_finish_event_id=started.event_id,
             request_id=str(uuid.uuid4())))
         new_run = client.get_workflow_handle(handle.id, run_id=reset.run_id)
-        assert await new_run.result() == "done"
+        assert await new_run.result() == 1
     events = await history_events(new_run)
     failed = events[started.event_id]
     assert failed.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
@@ -164,8 +149,8 @@ async def test_reset_to_a_started_workflow_task(client: Client):
 
 async def test_next_task_after_worker_shutdown_goes_to_the_normal_queue(client: Client):
     tq = uid("shutdown")
-    async with running_worker(client, tq, workflows=[WaitsForSignal]):
-        handle = await client.start_workflow(WaitsForSignal.run, id=uid("shutdown"), task_queue=tq)
+    async with running_worker(client, tq, workflows=[SignalSumWorkflow]):
+        handle = await client.start_workflow(SignalSumWorkflow.run, 1, id=uid("shutdown"), task_queue=tq)
         async def first_task_done() -> bool:
             return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
                        for e in await history_events(handle))
@@ -173,9 +158,9 @@ async def test_next_task_after_worker_shutdown_goes_to_the_normal_queue(client: 
             await asyncio.sleep(0.05)
     # The worker said goodbye (ShutdownWorker): its sticky queue must not hold the next task
     # for the sticky schedule-to-start timeout (10 s).
-    await handle.signal(WaitsForSignal.proceed)
-    async with running_worker(client, tq, workflows=[WaitsForSignal]):
-        assert await asyncio.wait_for(handle.result(), 5) == "done"
+    await handle.signal(SignalSumWorkflow.add, 1)
+    async with running_worker(client, tq, workflows=[SignalSumWorkflow]):
+        assert await asyncio.wait_for(handle.result(), 5) == 1
     types = [e.event_type for e in await history_events(handle)]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT not in types
 
