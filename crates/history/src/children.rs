@@ -273,22 +273,15 @@ impl HistoryEngine {
             priority: a.priority.clone(),
             ..Default::default()
         };
+        let root = crate::mutation::root_execution(&info);
         let parent_info = ParentInfo {
             namespace_id: task.namespace_id.clone(),
             namespace: info.namespace.clone(),
             workflow_id: task.workflow_id.clone(),
             run_id: task.run_id.clone(),
             initiated_event_id: child.initiated_event_id,
-            root_workflow_id: if info.root_workflow_id.is_empty() {
-                task.workflow_id.clone()
-            } else {
-                info.root_workflow_id.clone()
-            },
-            root_run_id: if info.root_run_id.is_empty() {
-                task.run_id.clone()
-            } else {
-                info.root_run_id.clone()
-            },
+            root_workflow_id: root.workflow_id,
+            root_run_id: root.run_id,
         };
         match self.start_workflow_with_parent(&namespace_id, req, parent_info).await {
             Ok(resp) => {

@@ -397,3 +397,16 @@ pub(crate) fn merge_payloads(
         }
     }
 }
+
+/// The root of a run's chain of parents: recorded for children, the run itself otherwise.
+pub(crate) fn root_execution(info: &ExecutionInfo) -> sundial_api::temporal::common::v1::WorkflowExecution {
+    let (workflow_id, run_id) = if info.root_workflow_id.is_empty() {
+        (&info.workflow_id, &info.run_id)
+    } else {
+        (&info.root_workflow_id, &info.root_run_id)
+    };
+    sundial_api::temporal::common::v1::WorkflowExecution {
+        workflow_id: workflow_id.clone(),
+        run_id: run_id.clone(),
+    }
+}

@@ -380,6 +380,7 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         None
     };
     let row = sundial_persistence::visibility::row_attributes(namespace.as_ref().map(|n| &n.detail), &attrs);
+    let root = crate::mutation::root_execution(&info);
     let record = VisibilityRecord {
         namespace_id: info.namespace_id.clone(),
         run_id: info.run_id.clone(),
@@ -399,17 +400,8 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         task_queue: info.task_queue.clone(),
         parent_workflow_id: (!info.parent_workflow_id.is_empty()).then(|| info.parent_workflow_id.clone()),
         parent_run_id: (!info.parent_run_id.is_empty()).then(|| info.parent_run_id.clone()),
-        // A top-level run is its own root.
-        root_workflow_id: if info.root_workflow_id.is_empty() {
-            info.workflow_id.clone()
-        } else {
-            info.root_workflow_id.clone()
-        },
-        root_run_id: if info.root_run_id.is_empty() {
-            info.run_id.clone()
-        } else {
-            info.root_run_id.clone()
-        },
+        root_workflow_id: root.workflow_id,
+        root_run_id: root.run_id,
         memo: info
             .memo
             .as_ref()

@@ -264,18 +264,7 @@ impl HistoryEngine {
                     workflow_id: info.parent_workflow_id.clone(),
                     run_id: info.parent_run_id.clone(),
                 }),
-                // A top-level run is its own root.
-                root_execution: Some(if info.root_workflow_id.is_empty() {
-                    WorkflowExecution {
-                        workflow_id: run.1.clone(),
-                        run_id: run.2.clone(),
-                    }
-                } else {
-                    WorkflowExecution {
-                        workflow_id: info.root_workflow_id.clone(),
-                        run_id: info.root_run_id.clone(),
-                    }
-                }),
+                root_execution: Some(crate::mutation::root_execution(&info)),
                 first_run_id: info.first_execution_run_id.clone(),
                 ..Default::default()
             }),
