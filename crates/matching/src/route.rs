@@ -130,12 +130,16 @@ impl MatchingEngine {
         });
     }
 
-    /// `number` and its ancestors, loaded, `number` first.
-    async fn chain(&self, key: &TaskQueueKey, number: u32) -> Result<Vec<Arc<Partition>>, MatchingError> {
+    /// `number` and its ancestors up to `root`, loaded, `number` first.
+    async fn chain(&self, root: Arc<Partition>, number: u32) -> Result<Vec<Arc<Partition>>, MatchingError> {
         let mut chain = Vec::with_capacity(2);
         for n in lineage(number) {
-            chain.push(self.partition(&with_partition(key, n), false).await?);
+            if n == 0 {
+                break;
+            }
+            chain.push(self.partition(&with_partition(&root.key, n), false).await?);
         }
+        chain.push(root);
         Ok(chain)
     }
 
@@ -236,8 +240,8 @@ impl MatchingEngine {
                 vec![self.partition(&key, true).await?]
             } else {
                 let (read, write) = self.partition_counts(&poll.namespace, &key.namespace_id, &key.name, key.task_type);
-                self.root(&key, read, write).await?;
-                self.chain(&key, self.pick_read(&key, read)).await?
+                let root = self.root(&key, read, write).await?;
+                self.chain(root, self.pick_read(&key, read)).await?
             };
             let offer = match self.wait_for_offer(&chain, &poll, deadline).await {
                 Waited::Offer(offer) => offer,
