@@ -1,6 +1,7 @@
 //! Shared building blocks for every role: time conversions, names of system entities, and
 //! `ServiceError`, the error every handler returns before it becomes a `tonic::Status`.
 
+pub mod crash;
 pub mod cron;
 pub mod error;
 pub mod partition;
