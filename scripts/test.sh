@@ -5,8 +5,10 @@
 #   bash scripts/test.sh                 # everything
 #   bash scripts/test.sh -k namespace    # extra args go to pytest
 #
-# Needs: rust (cargo), python3 (3.11+), psql, and PostgreSQL at 127.0.0.1:5432
-# (trust auth, user postgres). Works from any cwd.
+# Needs: rust (cargo with rustfmt and clippy), python3 (3.11+). PostgreSQL at
+# $PGHOST:$PGPORT (default 127.0.0.1:5432, trust auth, user postgres) is installed from
+# Debian's packages and started by scripts/postgres.sh when nothing answers there (root).
+# Works from any cwd.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,8 +33,20 @@ fi
 say "installing test requirements"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
-# ---------------------------------------------------------------- rust
+# ---------------------------------------------------------------- postgres
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+step="postgres"
+say "PostgreSQL at $PGHOST:$PGPORT"
+bash scripts/postgres.sh
+
+# ---------------------------------------------------------------- rust
+step="cargo fmt"
+say "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step="cargo clippy"
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step="cargo build"
 say "cargo build --workspace --bins"
