@@ -132,7 +132,6 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
                     },
                 );
                 m.ms.activities.insert(scheduled, act);
-                m.dirty = true;
                 return false;
             }
             RetryDecision::Stop(state) => retry_state = state,
@@ -246,7 +245,6 @@ impl HistoryEngine {
                     m.timer_after(t, activity_timer(&act, TimeoutType::Heartbeat));
                 }
                 m.ms.activities.insert(act.scheduled_event_id, act.clone());
-                m.dirty = true;
                 Ok((act, workflow_type))
             })
             .await?;
@@ -304,7 +302,6 @@ impl HistoryEngine {
                 act.last_heartbeat_time = Some(m.now);
                 let cancel = act.cancel_requested;
                 m.ms.activities.insert(act.scheduled_event_id, act);
-                m.dirty = true;
                 Ok(cancel)
             })
             .await

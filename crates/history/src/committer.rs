@@ -4,6 +4,7 @@
 //! commits, the next one gathers, so a busy shard commits many transitions per round trip
 //! and an idle one commits each at once.
 
+use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use sundial_persistence::{PersistenceError, Store, Transition};
@@ -63,9 +64,19 @@ async fn run(store: Arc<dyn Store>, range_id: Arc<AtomicI64>, mut jobs: mpsc::Un
                 None
             };
         }
-        let outcomes = store
-            .commit_transitions(range_id.load(Ordering::Acquire), &transitions)
-            .await;
+        let commit = store.commit_transitions(range_id.load(Ordering::Acquire), &transitions);
+        // A panic fails this batch (nothing of it is acknowledged; callers drop their cached
+        // runs) and the committer goes on with the next one.
+        let outcomes = match std::panic::AssertUnwindSafe(commit).catch_unwind().await {
+            Ok(outcomes) => outcomes,
+            Err(panic) => {
+                let message = crate::shard::panic_message(panic.as_ref());
+                tracing::error!(panic = %message, "committing a batch panicked");
+                (0..transitions.len())
+                    .map(|_| Err(PersistenceError::Unavailable(format!("commit panicked: {message}"))))
+                    .collect()
+            }
+        };
         for (done, outcome) in waiting.drain(..).zip(outcomes) {
             // A caller that went away learns nothing; its run is reloaded on next use.
             let _ = done.send(outcome);

@@ -82,7 +82,7 @@ impl HistoryEngine {
         });
         let mut handles = Vec::new();
         for (shard, (transfer_rx, timer_rx, vis_rx)) in engine.shards.iter().zip(receivers) {
-            handles.extend(queues::spawn(&engine, shard.clone(), transfer_rx, timer_rx, vis_rx).await?);
+            handles.extend(queues::spawn(&engine, shard.clone(), transfer_rx, timer_rx, vis_rx));
         }
         engine
             .background

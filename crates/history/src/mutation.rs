@@ -35,8 +35,6 @@ pub(crate) struct Mutation<'a> {
     pub tasks: Vec<PendingTask>,
     /// Set when this transition closes the run (the new status).
     pub closed: Option<i32>,
-    /// The state changed without events or tasks (e.g. a heartbeat); persist it anyway.
-    pub dirty: bool,
     /// The caller ends the run's updates itself, after the update effects of this transition
     /// (a workflow task that completes updates and the run together).
     pub ends_updates_itself: bool,
@@ -55,7 +53,6 @@ impl<'a> Mutation<'a> {
             events: Vec::new(),
             tasks: Vec::new(),
             closed: None,
-            dirty: false,
             ends_updates_itself: false,
             new_run: None,
             dc,

@@ -1,13 +1,18 @@
 //! The shard's queue processors. Committed outbox tasks arrive in memory right after their
-//! transaction (no polling); tasks left from before a restart are loaded once at start-up.
-//! A task is deleted only after it has been carried out (in batches, by the shard's reaper),
-//! so a crash re-runs it (at least once; the receivers are idempotent).
+//! transaction (no polling). Tasks that earlier owners of the shard left are read from the
+//! database a page at a time; timers only when they come within the horizon, so memory holds
+//! a bounded number of them however many are pending. A task is deleted only after it has
+//! been carried out (in batches, by the shard's reaper), so a crash re-runs it (at least
+//! once; the receivers are idempotent).
 
 use crate::HistoryEngine;
 use crate::reaper::{self, Done, Reaper, TimerKey};
 use crate::shard::{RunKey, Shard};
+use futures::FutureExt;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use sundial_api::sundial::matchingservice::v1::{AddActivityTaskRequest, AddWorkflowTaskRequest};
@@ -17,74 +22,85 @@ use sundial_api::temporal::enums::v1::TaskQueueKind;
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_common::ServiceError;
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
-use sundial_persistence::VisibilityRecord;
+use sundial_persistence::{PersistenceError, VisibilityRecord};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 const MAX_CONCURRENT_TASKS: usize = 256;
-const STARTUP_LOAD_LIMIT: usize = 100_000;
-/// Timers further out than this are left in the database and loaded when they come close.
+/// Tasks read from the database in one query.
+const PAGE_SIZE: usize = 1000;
+/// Timers further out than this stay in the database until they come close.
 const TIMER_HORIZON: Duration = Duration::from_secs(3600);
-const TIMER_RELOAD_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the horizon moves on (must be well under `TIMER_HORIZON`).
+const TIMER_REFILL_INTERVAL: Duration = Duration::from_secs(300);
+/// Timers read ahead into memory at most; the rest is read as these fire.
+const MAX_LOADED_TIMERS: usize = 20_000;
+/// Longest wait between attempts of a failing task or read.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Loads the tasks a previous owner left, then starts the processors. Call before the
-/// shard serves requests, so that loaded and newly committed tasks never overlap.
-pub(crate) async fn spawn(
+/// Starts the processors of a freshly acquired shard. Call before the shard serves requests:
+/// tasks that arrive in memory are then exactly those of this owner's lease, and the
+/// processors read the earlier owners' tasks (below `first_own_task_id`) from the database.
+pub(crate) fn spawn(
     engine: &Arc<HistoryEngine>,
     shard: Arc<Shard>,
     transfer_rx: UnboundedReceiver<(i64, TransferTask)>,
     timer_rx: UnboundedReceiver<(i64, i64, TimerTask)>,
     vis_rx: UnboundedReceiver<(i64, VisibilityTask)>,
-) -> Result<Vec<JoinHandle<()>>, ServiceError> {
-    let transfer_backlog = shard.store.load_transfer_tasks(shard.id, STARTUP_LOAD_LIMIT).await?;
-    let vis_backlog = shard.store.load_visibility_tasks(shard.id, STARTUP_LOAD_LIMIT).await?;
-    if !transfer_backlog.is_empty() || !vis_backlog.is_empty() {
-        tracing::info!(
-            shard = shard.id,
-            transfer = transfer_backlog.len(),
-            visibility = vis_backlog.len(),
-            "resuming queued tasks"
-        );
-    }
+) -> Vec<JoinHandle<()>> {
     let weak = Arc::downgrade(engine);
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TASKS));
-    let (timers_deleted_tx, timers_deleted) = tokio::sync::mpsc::unbounded_channel();
-    let (reaper, reaping) = reaper::spawn(shard.clone(), timers_deleted_tx);
-    Ok(vec![
+    let (reaper, reaping) = reaper::spawn(shard.clone());
+    let before = shard.first_own_task_id();
+    let transfer_left = Leftovers::new(shard.clone(), before, |shard, range| {
+        Box::pin(async move { shard.store.load_transfer_tasks(shard.id, range, PAGE_SIZE).await })
+    });
+    let vis_left = Leftovers::new(shard.clone(), before, |shard, range| {
+        Box::pin(async move { shard.store.load_visibility_tasks(shard.id, range, PAGE_SIZE).await })
+    });
+    vec![
         tokio::spawn(transfer_loop(
             weak,
             shard.clone(),
-            transfer_backlog,
+            transfer_left,
             transfer_rx,
             limit.clone(),
             reaper.clone(),
         )),
-        tokio::spawn(timer_loop(
-            shard.clone(),
-            timer_rx,
-            timers_deleted,
-            limit.clone(),
-            reaper.clone(),
-        )),
-        tokio::spawn(visibility_loop(shard, vis_backlog, vis_rx, limit, reaper)),
+        tokio::spawn(timer_loop(shard.clone(), timer_rx, limit.clone(), reaper.clone())),
+        tokio::spawn(visibility_loop(shard, vis_left, vis_rx, limit, reaper)),
         reaping,
-    ])
+    ]
 }
 
-/// Retries `f` with backoff while it fails with a retryable error.
-async fn with_retries<F, Fut>(what: &str, mut f: F)
+/// Runs `f` until it succeeds or fails for good, backing off while it fails with a retryable
+/// error. The concurrency permit is held only while an attempt runs, so tasks that keep
+/// failing (the database is down, say) never starve the shard's other tasks.
+async fn with_retries<F, Fut>(what: &str, limit: &tokio::sync::Semaphore, mut f: F)
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+    Fut: Future<Output = Result<(), ServiceError>>,
 {
     let mut delay = Duration::from_millis(50);
     loop {
-        match f().await {
+        let outcome = {
+            let Ok(_permit) = limit.acquire().await else { return };
+            // A panic in one task must not end the processor nor lose the task: it is logged
+            // and the task retried like any internal error.
+            match std::panic::AssertUnwindSafe(f()).catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(panic) => Err(ServiceError::Internal(format!(
+                    "panicked: {}",
+                    crate::shard::panic_message(panic.as_ref())
+                ))),
+            }
+        };
+        match outcome {
             Ok(()) => return,
             Err(ServiceError::Unavailable(msg)) | Err(ServiceError::Internal(msg)) => {
                 tracing::warn!(task = what, error = %msg, "queue task failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(MAX_BACKOFF);
             }
             Err(e) => {
                 tracing::debug!(task = what, error = %e, "queue task dropped");
@@ -94,28 +110,77 @@ where
     }
 }
 
+type LoadPage<T> =
+    fn(Arc<Shard>, (i64, i64)) -> Pin<Box<dyn Future<Output = Result<Vec<(i64, T)>, PersistenceError>> + Send>>;
+
+/// The tasks of one immediate queue that earlier owners of the shard left, read a page at a
+/// time in id order.
+struct Leftovers<T> {
+    shard: Arc<Shard>,
+    /// The last id read.
+    after: i64,
+    /// This owner's first id (its own tasks arrive in memory).
+    before: i64,
+    page: VecDeque<(i64, T)>,
+    exhausted: bool,
+    load: LoadPage<T>,
+}
+
+impl<T> Leftovers<T> {
+    fn new(shard: Arc<Shard>, before: i64, load: LoadPage<T>) -> Self {
+        Leftovers {
+            shard,
+            after: i64::MIN,
+            before,
+            page: VecDeque::new(),
+            exhausted: false,
+            load,
+        }
+    }
+
+    /// The next leftover task, or `None` once all are read. A failing read is retried.
+    async fn next(&mut self) -> Option<(i64, T)> {
+        let mut delay = Duration::from_millis(50);
+        while self.page.is_empty() && !self.exhausted {
+            match (self.load)(self.shard.clone(), (self.after, self.before)).await {
+                Ok(page) => {
+                    self.exhausted = page.len() < PAGE_SIZE;
+                    if let Some((last, _)) = page.last() {
+                        self.after = *last;
+                    }
+                    if !page.is_empty() {
+                        tracing::info!(shard = self.shard.id, tasks = page.len(), "resuming queued tasks");
+                    }
+                    self.page = page.into();
+                }
+                Err(e) => {
+                    tracing::warn!(shard = self.shard.id, error = %e, "cannot read queued tasks; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        self.page.pop_front()
+    }
+}
+
 async fn transfer_loop(
     engine: Weak<HistoryEngine>,
     shard: Arc<Shard>,
-    mut backlog: Vec<(i64, TransferTask)>,
+    mut leftovers: Leftovers<TransferTask>,
     mut rx: UnboundedReceiver<(i64, TransferTask)>,
     limit: Arc<tokio::sync::Semaphore>,
     reaper: Reaper,
 ) {
-    backlog.reverse();
     loop {
-        let next = match backlog.pop() {
+        let next = match leftovers.next().await {
             Some(t) => Some(t),
             None => rx.recv().await,
         };
         let Some((id, task)) = next else { return };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            return;
-        };
-        let (engine, shard, reaper) = (engine.clone(), shard.clone(), reaper.clone());
+        let (engine, shard, reaper, limit) = (engine.clone(), shard.clone(), reaper.clone(), limit.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            with_retries("transfer", || {
+            with_retries("transfer", &limit, || {
                 let (engine, shard, task) = (engine.clone(), shard.clone(), task.clone());
                 async move {
                     let Some(engine) = engine.upgrade() else { return Ok(()) };
@@ -251,25 +316,23 @@ fn status_to_error(s: tonic::Status) -> ServiceError {
     }
 }
 
-/// Fires due timers. A fired timer stays `in_flight` until the reaper has deleted its row, so
-/// the periodic reload cannot pick it up again.
+/// Fires due timers. Memory holds the timers up to `read_to` (a (fire time, id) cursor):
+/// those read from the database and those committed since. A committed timer beyond the
+/// cursor is left to the database, where a later read finds it, so each timer is read once.
 async fn timer_loop(
     shard: Arc<Shard>,
     mut rx: UnboundedReceiver<(i64, i64, TimerTask)>,
-    mut deleted: UnboundedReceiver<TimerKey>,
     limit: Arc<tokio::sync::Semaphore>,
     reaper: Reaper,
 ) {
-    let mut heap: BinaryHeap<Reverse<TimerKey>> = BinaryHeap::new();
-    let mut tasks: HashMap<TimerKey, TimerTask> = HashMap::new();
-    let mut in_flight: std::collections::HashSet<TimerKey> = std::collections::HashSet::new();
-    let mut reload = tokio::time::interval(TIMER_RELOAD_INTERVAL);
+    let mut timers = LoadedTimers::default();
+    let mut refill = tokio::time::interval(TIMER_REFILL_INTERVAL);
     loop {
-        let next_due = heap.peek().map(|Reverse((ts, _))| *ts);
+        let next_due = timers.next_due();
         let sleep = async {
             match next_due {
-                Some(ts) => {
-                    let wait = u64::try_from(ts - now_nanos()).unwrap_or(0);
+                Some(at) => {
+                    let wait = u64::try_from(at.saturating_sub(now_nanos())).unwrap_or(0);
                     tokio::time::sleep(Duration::from_nanos(wait)).await;
                 }
                 None => std::future::pending::<()>().await,
@@ -278,43 +341,114 @@ async fn timer_loop(
         tokio::select! {
             msg = rx.recv() => {
                 let Some((fire_at, id, task)) = msg else { return };
-                if tasks.insert((fire_at, id), task).is_none() {
-                    heap.push(Reverse((fire_at, id)));
-                }
+                timers.committed((fire_at, id), task);
             }
-            _ = reload.tick() => {
-                let until = now_nanos() + TIMER_HORIZON.as_nanos() as i64;
-                match shard.store.load_timer_tasks(shard.id, until, STARTUP_LOAD_LIMIT).await {
-                    Ok(loaded) => {
-                        for (fire_at, id, task) in loaded {
-                            let key = (fire_at, id);
-                            if !in_flight.contains(&key) && tasks.insert(key, task).is_none() {
-                                heap.push(Reverse(key));
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(shard = shard.id, error = %e, "cannot load timer tasks"),
-                }
-            }
-            Some(key) = deleted.recv() => { in_flight.remove(&key); }
+            _ = refill.tick() => timers.refill(&shard).await,
             _ = sleep => {
-                let now = now_nanos();
-                while let Some(Reverse(key)) = heap.peek().copied() {
-                    if key.0 > now { break; }
-                    heap.pop();
-                    let Some(task) = tasks.remove(&key) else { continue };
-                    in_flight.insert(key);
-                    let Ok(permit) = limit.clone().acquire_owned().await else { return };
-                    let (shard, reaper) = (shard.clone(), reaper.clone());
+                for (key, task) in timers.take_due(now_nanos()) {
+                    let (shard, reaper, limit) = (shard.clone(), reaper.clone(), limit.clone());
                     tokio::spawn(async move {
-                        let _permit = permit;
-                        with_retries("timer", || {
+                        with_retries("timer", &limit, || {
                             let (shard, task) = (shard.clone(), task.clone());
                             async move { crate::timers::fire(&shard, &task).await }
                         })
                         .await;
                         reaper.done(Done::Timer(key));
                     });
+                }
+                if timers.wants_more() {
+                    timers.refill(&shard).await;
+                }
+            }
+        }
+    }
+}
+
+/// The timers of a shard held in memory, and how far the database has been read.
+struct LoadedTimers {
+    heap: BinaryHeap<Reverse<TimerKey>>,
+    tasks: HashMap<TimerKey, TimerTask>,
+    /// Every timer at or before this key is in memory or has fired.
+    read_to: TimerKey,
+    /// Whether everything up to the horizon of the last refill has been read.
+    caught_up: bool,
+}
+
+impl Default for LoadedTimers {
+    fn default() -> Self {
+        LoadedTimers {
+            heap: BinaryHeap::new(),
+            tasks: HashMap::new(),
+            read_to: (i64::MIN, i64::MIN),
+            caught_up: false,
+        }
+    }
+}
+
+impl LoadedTimers {
+    fn next_due(&self) -> Option<i64> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    fn insert(&mut self, key: TimerKey, task: TimerTask) {
+        if self.tasks.insert(key, task).is_none() {
+            self.heap.push(Reverse(key));
+        }
+    }
+
+    /// A timer just committed by this shard.
+    fn committed(&mut self, key: TimerKey, task: TimerTask) {
+        if key <= self.read_to {
+            self.insert(key, task);
+        }
+    }
+
+    fn take_due(&mut self, now: i64) -> Vec<(TimerKey, TimerTask)> {
+        let mut due = Vec::new();
+        while let Some(Reverse(key)) = self.heap.peek().copied() {
+            if key.0 > now {
+                break;
+            }
+            self.heap.pop();
+            if let Some(task) = self.tasks.remove(&key) {
+                due.push((key, task));
+            }
+        }
+        due
+    }
+
+    /// Not everything within the horizon is read, and there is room for more.
+    fn wants_more(&self) -> bool {
+        !self.caught_up && self.tasks.len() < MAX_LOADED_TIMERS / 2
+    }
+
+    /// Reads the timers due within the horizon that are not in memory yet, a page at a time,
+    /// until the horizon or the memory bound is reached.
+    async fn refill(&mut self, shard: &Shard) {
+        let horizon = now_nanos().saturating_add(i64::try_from(TIMER_HORIZON.as_nanos()).unwrap_or(i64::MAX));
+        self.caught_up = false;
+        while self.tasks.len() < MAX_LOADED_TIMERS {
+            match shard
+                .store
+                .load_timer_tasks(shard.id, self.read_to, horizon, PAGE_SIZE)
+                .await
+            {
+                Ok(page) => {
+                    let full = page.len() == PAGE_SIZE;
+                    for (fire_at, id, task) in page {
+                        self.insert((fire_at, id), task);
+                        self.read_to = (fire_at, id);
+                    }
+                    if !full {
+                        self.read_to = (horizon, i64::MAX);
+                        self.caught_up = true;
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Committed timers beyond `read_to` wait for the next refill.
+                    tracing::warn!(shard = shard.id, error = %e, "cannot read timer tasks; retrying at the next refill");
+                    return;
                 }
             }
         }
@@ -323,25 +457,20 @@ async fn timer_loop(
 
 async fn visibility_loop(
     shard: Arc<Shard>,
-    mut backlog: Vec<(i64, VisibilityTask)>,
+    mut leftovers: Leftovers<VisibilityTask>,
     mut rx: UnboundedReceiver<(i64, VisibilityTask)>,
     limit: Arc<tokio::sync::Semaphore>,
     reaper: Reaper,
 ) {
-    backlog.reverse();
     loop {
-        let next = match backlog.pop() {
+        let next = match leftovers.next().await {
             Some(t) => Some(t),
             None => rx.recv().await,
         };
         let Some((id, task)) = next else { return };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            return;
-        };
-        let (shard, reaper) = (shard.clone(), reaper.clone());
+        let (shard, reaper, limit) = (shard.clone(), reaper.clone(), limit.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            with_retries("visibility", || {
+            with_retries("visibility", &limit, || {
                 let (shard, task) = (shard.clone(), task.clone());
                 async move { record_visibility(&shard, &task).await }
             })
@@ -414,4 +543,68 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         version: info.state_transition_count,
     };
     shard.store.upsert_visibility(&record).await.map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(event_id: i64) -> TimerTask {
+        TimerTask {
+            event_id,
+            ..Default::default()
+        }
+    }
+
+    fn fired(timers: &mut LoadedTimers, now: i64) -> Vec<TimerKey> {
+        timers.take_due(now).into_iter().map(|(key, _)| key).collect()
+    }
+
+    #[test]
+    fn committed_timers_beyond_the_read_cursor_are_left_to_the_database() {
+        let mut timers = LoadedTimers {
+            read_to: (1_000, i64::MAX),
+            caught_up: true,
+            ..Default::default()
+        };
+        timers.committed((500, 2), task(1));
+        timers.committed((1_000, 9), task(2));
+        timers.committed((1_001, 3), task(3));
+        timers.committed((i64::MAX, 4), task(4));
+        assert_eq!(timers.tasks.len(), 2, "only timers within the cursor are held");
+        assert_eq!(timers.next_due(), Some(500));
+    }
+
+    #[test]
+    fn due_timers_fire_in_order_and_once() {
+        let mut timers = LoadedTimers {
+            read_to: (i64::MAX, i64::MAX),
+            ..Default::default()
+        };
+        for key in [(30, 1), (10, 2), (20, 3), (10, 1)] {
+            timers.committed(key, task(key.1));
+        }
+        timers.committed((10, 2), task(2)); // the same timer twice (read and committed)
+        assert_eq!(fired(&mut timers, 5), Vec::<TimerKey>::new());
+        assert_eq!(fired(&mut timers, 20), [(10, 1), (10, 2), (20, 3)]);
+        assert_eq!(fired(&mut timers, 20), Vec::<TimerKey>::new(), "fired timers are gone");
+        assert_eq!(timers.next_due(), Some(30));
+        assert_eq!(fired(&mut timers, i64::MAX), [(30, 1)]);
+        assert_eq!(timers.next_due(), None);
+    }
+
+    #[test]
+    fn more_is_read_only_when_behind_and_below_the_memory_bound() {
+        let mut timers = LoadedTimers::default();
+        assert!(timers.wants_more(), "nothing read yet");
+        timers.caught_up = true;
+        assert!(!timers.wants_more());
+        timers.caught_up = false;
+        for i in 0..MAX_LOADED_TIMERS as i64 {
+            timers.insert((i, i), task(i));
+        }
+        assert!(!timers.wants_more(), "memory is full");
+        fired(&mut timers, MAX_LOADED_TIMERS as i64 / 2 + 1);
+        assert!(timers.wants_more());
+    }
 }

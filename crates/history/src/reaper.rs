@@ -38,14 +38,13 @@ impl Reaper {
     }
 }
 
-/// Starts the reaper of `shard`. Timer keys are reported on `timers_deleted` once their rows
-/// are gone, so the timer processor does not reload and re-fire them meanwhile.
-pub(crate) fn spawn(shard: Arc<Shard>, timers_deleted: UnboundedSender<TimerKey>) -> (Reaper, JoinHandle<()>) {
+/// Starts the reaper of `shard`.
+pub(crate) fn spawn(shard: Arc<Shard>) -> (Reaper, JoinHandle<()>) {
     let (tx, rx) = unbounded_channel();
-    (Reaper(tx), tokio::spawn(run(shard, rx, timers_deleted)))
+    (Reaper(tx), tokio::spawn(run(shard, rx)))
 }
 
-async fn run(shard: Arc<Shard>, mut rx: UnboundedReceiver<Done>, timers_deleted: UnboundedSender<TimerKey>) {
+async fn run(shard: Arc<Shard>, mut rx: UnboundedReceiver<Done>) {
     let mut batch = CompletedTasks::default();
     loop {
         let Some(first) = rx.recv().await else { return };
@@ -63,9 +62,7 @@ async fn run(shard: Arc<Shard>, mut rx: UnboundedReceiver<Done>, timers_deleted:
             }
         }
         flush(&shard, &batch).await;
-        for key in batch.timer.drain(..) {
-            let _ = timers_deleted.send(key);
-        }
+        batch.timer.clear();
         batch.transfer.clear();
         batch.visibility.clear();
         if !open {

@@ -49,7 +49,6 @@ impl HistoryEngine {
                 }
                 m.info().deleted = true;
                 m.visibility();
-                m.dirty = true;
                 Ok(())
             })
             .await?;

@@ -37,6 +37,38 @@ pub(crate) struct RunProgress {
 pub(crate) struct Loaded {
     pub db_version: i64,
     pub ms: WorkflowMutableState,
+    /// Fingerprint of the encoding of `ms` as the database holds it. A transition that writes
+    /// no event or task still persists when the state's encoding moved away from it, so no
+    /// handler has to remember to ask for a write.
+    persisted: u64,
+}
+
+impl Loaded {
+    fn new(db_version: i64, ms: WorkflowMutableState) -> Loaded {
+        let persisted = fingerprint(&sundial_api::prost::Message::encode_to_vec(&ms));
+        Loaded {
+            db_version,
+            ms,
+            persisted,
+        }
+    }
+}
+
+/// A stable 64-bit hash of an encoded mutable state (SipHash with fixed keys).
+fn fingerprint(encoded: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    encoded.hash(&mut h);
+    h.finish()
+}
+
+/// The message of a caught panic, for the log.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
 pub(crate) struct Entry {
@@ -60,6 +92,9 @@ pub(crate) struct Shard {
     pub id: i32,
     pub store: Arc<dyn Store>,
     range_id: Arc<std::sync::atomic::AtomicI64>,
+    /// The first task id of this owner's lease: every outbox task below it was written by an
+    /// earlier owner, every one from it on by this one.
+    first_own_task_id: i64,
     /// Writes this shard's transitions, many per transaction when they queue up.
     committer: Committer,
     ids: tokio::sync::Mutex<IdBlock>,
@@ -92,6 +127,7 @@ impl Shard {
             committer: Committer::start(store.clone(), range_id.clone()),
             store,
             range_id,
+            first_own_task_id: next.range_id << RANGE_BITS,
             ids: tokio::sync::Mutex::new(IdBlock {
                 next: next.range_id << RANGE_BITS,
                 end: (next.range_id + 1) << RANGE_BITS,
@@ -101,6 +137,11 @@ impl Shard {
             dc,
             retentions: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// See `first_own_task_id`.
+    pub fn first_own_task_id(&self) -> i64 {
+        self.first_own_task_id
     }
 
     fn range_id(&self) -> i64 {
@@ -180,10 +221,7 @@ impl Shard {
                     i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32
                 }),
             };
-        *slot = Some(Loaded {
-            db_version: stored.db_record_version,
-            ms: stored.state,
-        });
+        *slot = Some(Loaded::new(stored.db_record_version, stored.state));
         if let Some(entry) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(run) {
             entry.progress.send_replace(progress);
         }
@@ -198,9 +236,12 @@ impl Shard {
         Ok(guard.as_ref().map(|l| l.ms.clone()).unwrap_or_default())
     }
 
-    /// Runs one transition of an existing run: lock, load, `f`, persist, notify. On a write
-    /// conflict the cached state is dropped and `f` runs again on a fresh load. If `f` fails,
-    /// the in-memory state it may have half-changed is dropped too.
+    /// Runs one transition of an existing run: lock, load, `f`, persist, notify. Whatever `f`
+    /// changed (events, tasks, or only the mutable state) is committed before this returns; a
+    /// transition that changed nothing writes nothing. On a write conflict the cached state is
+    /// dropped and `f` runs again on a fresh load. If `f` fails or panics, or the commit fails,
+    /// the cached state it may have half-changed is dropped, so memory is never ahead of the
+    /// database.
     pub async fn update<R>(
         &self,
         run: &RunKey,
@@ -214,14 +255,26 @@ impl Shard {
                 return Err(ServiceError::Internal("execution vanished from cache".into()));
             };
             let mut m = Mutation::new(&mut loaded.ms, now_nanos(), self.dc.clone());
-            let result = match f(&mut m) {
-                Ok(r) => r,
-                Err(e) => {
+            let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(&mut m).map(|r| (r, crate::limits::exceeded(&m)))
+            }));
+            let (result, over_limit) = match applied {
+                Ok(Ok(applied)) => applied,
+                Ok(Err(e)) => {
                     *guard = None;
                     return Err(e);
                 }
+                Err(panic) => {
+                    *guard = None;
+                    let message = panic_message(panic.as_ref());
+                    tracing::error!(workflow_id = %run.1, run_id = %run.2, panic = %message,
+                        "a transition panicked; the run's cached state is dropped");
+                    return Err(ServiceError::Internal(format!(
+                        "internal error in the workflow's transition: {message}"
+                    )));
+                }
             };
-            if let Some(limit) = crate::limits::exceeded(&m) {
+            if let Some(limit) = over_limit {
                 // Like Temporal: a run that would outgrow a limit is terminated instead.
                 drop(m);
                 *guard = None;
@@ -234,7 +287,12 @@ impl Shard {
             let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
             let ends_updates = closed.is_some() && !m.ends_updates_itself;
             let mut successor = m.new_run.take();
-            if events.is_empty() && tasks.is_empty() && closed.is_none() && !m.dirty {
+            if events.is_empty()
+                && tasks.is_empty()
+                && closed.is_none()
+                && successor.is_none()
+                && fingerprint(&sundial_api::prost::Message::encode_to_vec(&loaded.ms)) == loaded.persisted
+            {
                 return Ok(result);
             }
             let version = loaded.db_version + 1;
@@ -251,8 +309,9 @@ impl Shard {
                 )
                 .await
             {
-                Ok(progress) => {
+                Ok((progress, persisted)) => {
                     loaded.db_version = version;
+                    loaded.persisted = persisted;
                     entry.progress.send_replace(progress);
                     drop(guard);
                     if ends_updates {
@@ -299,8 +358,9 @@ impl Shard {
             .persist(run, &mut loaded.ms, version, events, tasks, closed, None, None)
             .await
         {
-            Ok(progress) => {
+            Ok((progress, persisted)) => {
                 loaded.db_version = version;
+                loaded.persisted = persisted;
                 entry.progress.send_replace(progress);
                 Ok(())
             }
@@ -323,7 +383,7 @@ impl Shard {
     ) -> Result<(), PersistenceError> {
         let entry = self.entry(run);
         let mut guard = entry.state.lock().await;
-        let progress = self
+        let (progress, persisted) = self
             .persist(
                 run,
                 &mut ms,
@@ -335,7 +395,11 @@ impl Shard {
                 None,
             )
             .await?;
-        *guard = Some(Loaded { db_version: 1, ms });
+        *guard = Some(Loaded {
+            db_version: 1,
+            ms,
+            persisted,
+        });
         entry.progress.send_replace(progress);
         Ok(())
     }
@@ -351,7 +415,7 @@ impl Shard {
         closed: Option<i32>,
         create: Option<(CurrentCondition, CurrentExecution)>,
         successor: Option<&mut crate::chain::NewRun>,
-    ) -> Result<RunProgress, PersistenceError> {
+    ) -> Result<(RunProgress, u64), PersistenceError> {
         let mut tasks = tasks;
         if closed.is_some() {
             tasks.push(self.retention_timer(run).await);
@@ -372,9 +436,11 @@ impl Shard {
             tasks: new_tasks.clone(),
         };
         let mut all_tasks = new_tasks;
+        let write = write.encode();
+        let persisted = fingerprint(&write.state);
         let transition = match (create, successor) {
             (Some((condition, current)), _) => Transition::Create {
-                write: write.encode(),
+                write,
                 condition,
                 current,
             },
@@ -411,17 +477,19 @@ impl Shard {
                 };
                 all_tasks.extend(next_tasks);
                 Transition::Continue {
-                    old: write.encode(),
+                    old: write,
                     new: next_write.encode(),
                     current,
                 }
             }
             (None, None) => Transition::Update {
-                write: write.encode(),
+                write,
                 current_status: closed,
             },
         };
+        sundial_common::crash::point("history.before_commit");
         self.committer.commit(transition).await?;
+        sundial_common::crash::point("history.after_commit");
         for task in all_tasks {
             // A closed receiver means the shard is stopping; the tasks are durable and will be
             // loaded by the next owner.
@@ -433,10 +501,13 @@ impl Shard {
                 NewTask::Visibility { task_id, task } => self.inbox.visibility.send((task_id, task)).map_err(|_| ()),
             };
         }
-        Ok(RunProgress {
-            next_event_id,
-            closed: is_closed(ms),
-        })
+        Ok((
+            RunProgress {
+                next_event_id,
+                closed: is_closed(ms),
+            },
+            persisted,
+        ))
     }
 
     /// The timer that deletes a run closing now once its namespace's retention is over, spread
@@ -507,7 +578,7 @@ impl Shard {
         };
         let entry = self.entry(run);
         if let Ok(mut slot) = entry.state.try_lock() {
-            *slot = Some(Loaded { db_version: 1, ms });
+            *slot = Some(Loaded::new(1, ms));
         }
         entry.progress.send_replace(progress);
     }

@@ -93,7 +93,6 @@ impl HistoryEngine {
                     },
                 ));
                 m.schedule_workflow_task(1);
-                m.dirty = true;
                 Ok(())
             })
             .await
@@ -124,7 +123,6 @@ impl HistoryEngine {
                     },
                 ));
                 m.schedule_workflow_task(1);
-                m.dirty = true;
                 Ok(())
             })
             .await
@@ -164,7 +162,6 @@ impl HistoryEngine {
             .update(&run, |m| {
                 if !m.info_ref().sticky_task_queue.is_empty() {
                     clear_sticky(m);
-                    m.dirty = true;
                 }
                 Ok(())
             })

@@ -25,7 +25,6 @@ pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceE
                 if !m.is_running() && !m.info_ref().deleted {
                     m.info().deleted = true;
                     m.visibility();
-                    m.dirty = true;
                 }
             } else if m.is_running() {
                 apply(m, task);
@@ -103,7 +102,6 @@ fn activity_timeout(m: &mut Mutation<'_>, task: &TimerTask) {
                 if deadline > m.now_nanos {
                     // A heartbeat arrived since this timer was set: wait for the new deadline.
                     m.timer_at(deadline, activity_timer(&act, TimeoutType::Heartbeat));
-                    m.dirty = true;
                     false
                 } else {
                     true

@@ -333,7 +333,6 @@ impl HistoryEngine {
                         effects = updates.effects;
                         m.ms.workflow_task = None;
                         apply_sticky(m, &request);
-                        m.dirty = true;
                         let reset = m.info_ref().last_completed_workflow_task_started_event_id;
                         return Ok((next_task(m, &run, &request), reset));
                     }

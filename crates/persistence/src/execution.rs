@@ -201,10 +201,29 @@ pub trait ExecutionStore: Send + Sync {
         max_batches: usize,
     ) -> Result<Vec<HistoryBatch>>;
 
-    async fn load_transfer_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, TransferTask)>>;
-    /// Timer tasks due at or before `until` (nanoseconds), earliest first.
-    async fn load_timer_tasks(&self, shard_id: i32, until: i64, limit: usize) -> Result<Vec<(i64, i64, TimerTask)>>;
-    async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>>;
+    /// A page of transfer tasks with `range.0 < task_id < range.1`, in id order.
+    async fn load_transfer_tasks(
+        &self,
+        shard_id: i32,
+        range: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<(i64, TransferTask)>>;
+    /// A page of timer tasks after `after` (fire time in nanoseconds, task id) and due at or
+    /// before `until`, earliest first.
+    async fn load_timer_tasks(
+        &self,
+        shard_id: i32,
+        after: (i64, i64),
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64, TimerTask)>>;
+    /// A page of visibility tasks with `range.0 < task_id < range.1`, in id order.
+    async fn load_visibility_tasks(
+        &self,
+        shard_id: i32,
+        range: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<(i64, VisibilityTask)>>;
     /// Deletes carried-out outbox tasks of a shard, all in one transaction (one commit for
     /// many tasks). Ids that are already gone are ignored.
     async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()>;

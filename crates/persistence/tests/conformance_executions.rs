@@ -22,6 +22,7 @@ conformance!(
     continue_moves_the_current_run,
     continue_from_a_non_current_run_writes_nothing,
     delete_tasks_removes_exactly_those,
+    outbox_pages_resume_after_a_cursor,
     delete_execution_removes_the_run,
     group_commit_gives_each_transition_its_own_outcome,
     group_commit_is_fenced_as_a_whole,
@@ -190,8 +191,12 @@ async fn continue_run(
 
 /// Every outbox task of a shard (timers of any fire time): transfer, timer, visibility.
 async fn outbox(store: &SqlStore, shard_id: i32) -> Vec<NewTask> {
-    let transfer = store.load_transfer_tasks(shard_id, 100).await.expect("transfer");
-    let visibility = store.load_visibility_tasks(shard_id, 100).await.expect("visibility");
+    let all = (i64::MIN, i64::MAX);
+    let transfer = store.load_transfer_tasks(shard_id, all, 100).await.expect("transfer");
+    let visibility = store
+        .load_visibility_tasks(shard_id, all, 100)
+        .await
+        .expect("visibility");
     let transfer_task = |(task_id, task)| NewTask::Transfer { task_id, task };
     let visibility_task = |(task_id, task)| NewTask::Visibility { task_id, task };
     let mut all: Vec<NewTask> = transfer.into_iter().map(transfer_task).collect();
@@ -202,7 +207,10 @@ async fn outbox(store: &SqlStore, shard_id: i32) -> Vec<NewTask> {
 
 /// Timer tasks of a shard due by `until`, as `load_timer_tasks` returns them.
 async fn timers(store: &SqlStore, shard_id: i32, until: i64, limit: usize) -> Vec<NewTask> {
-    let due = store.load_timer_tasks(shard_id, until, limit).await.expect("timers");
+    let due = store
+        .load_timer_tasks(shard_id, (i64::MIN, i64::MIN), until, limit)
+        .await
+        .expect("timers");
     let timer = |(fire_at, task_id, task)| NewTask::Timer { fire_at, task_id, task };
     due.into_iter().map(timer).collect()
 }
@@ -465,6 +473,65 @@ async fn continue_from_a_non_current_run_writes_nothing(store: Arc<SqlStore>) {
     // A stale version of the current run fails the same way.
     assert_condition_failed(continue_run(&store, RANGE, (&k2, 5), &k3, tasks()).await);
     assert_eq!(snapshots(&store, &[&k1, &k2, &k3]).await, before);
+}
+
+async fn outbox_pages_resume_after_a_cursor(store: Arc<SqlStore>) {
+    own(&store, SHARD, RANGE).await;
+    let k = key("wf", "run-1");
+    let ties = [timer(100, 7), timer(100, 8), timer(100, 9), timer(200, 2)];
+    let immediate = [transfer(3), transfer(4), transfer(5), visibility(10), visibility(11)];
+    start(&store, &k, [immediate.to_vec(), ties.to_vec()].concat()).await;
+
+    // Transfer and visibility: an open id range, a page at a time.
+    fn ids<T>(page: Vec<(i64, T)>) -> Vec<i64> {
+        page.into_iter().map(|(id, _)| id).collect()
+    }
+    assert_eq!(
+        ids(store
+            .load_transfer_tasks(SHARD, (i64::MIN, i64::MAX), 2)
+            .await
+            .expect("page")),
+        [3, 4]
+    );
+    assert_eq!(
+        ids(store.load_transfer_tasks(SHARD, (4, i64::MAX), 2).await.expect("page")),
+        [5]
+    );
+    assert_eq!(
+        ids(store.load_transfer_tasks(SHARD, (3, 5), 10).await.expect("page")),
+        [4],
+        "both ends open"
+    );
+    assert_eq!(
+        ids(store
+            .load_visibility_tasks(SHARD, (10, i64::MAX), 10)
+            .await
+            .expect("page")),
+        [11]
+    );
+
+    // Timers: after a (fire time, id) cursor, so a page that ends inside a run of equal fire
+    // times resumes within it.
+    let keys = |page: Vec<(i64, i64, _)>| page.into_iter().map(|(at, id, _)| (at, id)).collect::<Vec<_>>();
+    let first = keys(
+        store
+            .load_timer_tasks(SHARD, (i64::MIN, i64::MIN), i64::MAX, 2)
+            .await
+            .expect("page"),
+    );
+    assert_eq!(first, [(100, 7), (100, 8)]);
+    let next = keys(
+        store
+            .load_timer_tasks(SHARD, (100, 8), i64::MAX, 2)
+            .await
+            .expect("page"),
+    );
+    assert_eq!(next, [(100, 9), (200, 2)]);
+    assert_eq!(
+        keys(store.load_timer_tasks(SHARD, (100, 9), 150, 10).await.expect("page")),
+        [],
+        "not due by 150"
+    );
 }
 
 async fn delete_tasks_removes_exactly_those(store: Arc<SqlStore>) {

@@ -221,16 +221,31 @@ impl ExecutionStore for SqlStore {
         Ok(batches)
     }
 
-    async fn load_transfer_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, TransferTask)>> {
-        load_immediate(self, "transfer_tasks", shard_id, limit).await
+    async fn load_transfer_tasks(
+        &self,
+        shard_id: i32,
+        range: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<(i64, TransferTask)>> {
+        load_immediate(self, "transfer_tasks", shard_id, range, limit).await
     }
 
-    async fn load_timer_tasks(&self, shard_id: i32, until: i64, limit: usize) -> Result<Vec<(i64, i64, TimerTask)>> {
+    async fn load_timer_tasks(
+        &self,
+        shard_id: i32,
+        after: (i64, i64),
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64, TimerTask)>> {
+        // Row-value comparison `(a, b) > (x, y)` works on both PostgreSQL and SQLite.
         let rows = sqlx::query(
             "SELECT visibility_timestamp, task_id, data FROM timer_tasks \
-             WHERE shard_id = $1 AND visibility_timestamp <= $2 ORDER BY visibility_timestamp, task_id LIMIT $3",
+             WHERE shard_id = $1 AND (visibility_timestamp, task_id) > ($2, $3) AND visibility_timestamp <= $4 \
+             ORDER BY visibility_timestamp, task_id LIMIT $5",
         )
         .bind(shard_id)
+        .bind(after.0)
+        .bind(after.1)
         .bind(until)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.read)
@@ -246,8 +261,13 @@ impl ExecutionStore for SqlStore {
             .collect()
     }
 
-    async fn load_visibility_tasks(&self, shard_id: i32, limit: usize) -> Result<Vec<(i64, VisibilityTask)>> {
-        load_immediate(self, "visibility_tasks", shard_id, limit).await
+    async fn load_visibility_tasks(
+        &self,
+        shard_id: i32,
+        range: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<(i64, VisibilityTask)>> {
+        load_immediate(self, "visibility_tasks", shard_id, range, limit).await
     }
 
     async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()> {
@@ -282,11 +302,17 @@ async fn load_immediate<M: Message + Default>(
     store: &SqlStore,
     table: &'static str,
     shard_id: i32,
+    range: (i64, i64),
     limit: usize,
 ) -> Result<Vec<(i64, M)>> {
-    let sql = format!("SELECT task_id, data FROM {table} WHERE shard_id = $1 ORDER BY task_id LIMIT $2");
+    let sql = format!(
+        "SELECT task_id, data FROM {table} WHERE shard_id = $1 AND task_id > $2 AND task_id < $3 \
+         ORDER BY task_id LIMIT $4"
+    );
     let rows = sqlx::query(&sql)
         .bind(shard_id)
+        .bind(range.0)
+        .bind(range.1)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&store.read)
         .await?;
