@@ -41,7 +41,7 @@ pub(crate) enum Outcome {
 }
 
 /// Finds the activity a token names: by scheduled event id, or by activity id (`*ById`).
-fn find(m: &Mutation<'_>, tok: &TaskToken) -> Result<ActivityInfo, ServiceError> {
+pub(crate) fn find(m: &Mutation<'_>, tok: &TaskToken) -> Result<ActivityInfo, ServiceError> {
     if !m.is_running() {
         return Err(completed_error());
     }

@@ -243,27 +243,11 @@ impl HistoryService for HistoryHandler {
             token = page.next_page_token;
         }
         events.reverse();
-        let start = if r.next_page_token.is_empty() {
-            0
-        } else {
-            std::str::from_utf8(&r.next_page_token)
-                .ok()
-                .and_then(|s| s.parse::<usize>().ok())
-                .ok_or_else(|| Status::from(ServiceError::invalid("Invalid NextPageToken.")))?
-        };
-        let size = usize::try_from(r.maximum_page_size)
-            .ok()
-            .filter(|s| *s > 0)
-            .unwrap_or(1000);
-        let end = (start + size).min(events.len());
-        let next_page_token = if end < events.len() {
-            end.to_string().into_bytes()
-        } else {
-            Vec::new()
-        };
+        let (range, next_page_token) =
+            crate::read::reverse_page(events.len(), &r.next_page_token, r.maximum_page_size).map_err(Status::from)?;
         Ok(Response::new(ws::GetWorkflowExecutionHistoryReverseResponse {
             history: Some(sundial_api::temporal::history::v1::History {
-                events: events.get(start..end).map(<[_]>::to_vec).unwrap_or_default(),
+                events: events.get(range).map(<[_]>::to_vec).unwrap_or_default(),
             }),
             next_page_token,
         }))

@@ -10,7 +10,7 @@ use sundial_api::temporal::enums::v1::{
     HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, QueryRejectCondition, QueryResultType,
     TaskQueueKind, WorkflowExecutionStatus,
 };
-use sundial_api::temporal::history::v1::History;
+use sundial_api::temporal::history::v1::{History, HistoryEvent};
 use sundial_api::temporal::query::v1::QueryRejected;
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_api::temporal::workflow::v1::{
@@ -22,6 +22,7 @@ use sundial_api::workflowservice::v1::{
 };
 use sundial_common::ServiceError;
 use sundial_common::time::timestamp_to_nanos;
+use sundial_persistence::HistoryBatch;
 
 const DEFAULT_PAGE_BATCHES: usize = 1000;
 
@@ -35,6 +36,49 @@ fn decode_token(token: &[u8]) -> Result<(String, i64), ServiceError> {
     let text = std::str::from_utf8(token).map_err(|_| bad())?;
     let (run, next) = text.split_once('|').ok_or_else(bad)?;
     Ok((run.to_owned(), next.parse().map_err(|_| bad())?))
+}
+
+/// A forward page of the batches read from `from` (at most `page` of them count; one more
+/// tells whether more follow): its events, the event id the next page starts at, and whether
+/// more follow. `from` comes from the client's token and may be anything.
+fn forward_page(batches: Vec<HistoryBatch>, from: i64, page: usize) -> (Vec<HistoryEvent>, i64, bool) {
+    let more = batches.len() > page;
+    let mut events = Vec::new();
+    for b in batches.into_iter().take(page) {
+        events.extend(b.history.events.into_iter().filter(|e| e.event_id >= from));
+    }
+    let next = events.last().map_or(from, |e| e.event_id.saturating_add(1));
+    (events, next, more)
+}
+
+/// A page of `len` events read newest first: the client's token is the index of the page's
+/// first event (empty for the first page). Returns the page's range and the next token (empty
+/// after the last page). A token past the end gives an empty last page.
+pub(crate) fn reverse_page(
+    len: usize,
+    token: &[u8],
+    maximum_page_size: i32,
+) -> Result<(std::ops::Range<usize>, Vec<u8>), ServiceError> {
+    let start = if token.is_empty() {
+        0
+    } else {
+        std::str::from_utf8(token)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| ServiceError::invalid("Invalid NextPageToken."))?
+    };
+    let size = usize::try_from(maximum_page_size)
+        .ok()
+        .filter(|s| *s > 0)
+        .unwrap_or(DEFAULT_PAGE_BATCHES);
+    let start = start.min(len);
+    let end = start.saturating_add(size).min(len);
+    let next = if end < len {
+        end.to_string().into_bytes()
+    } else {
+        Vec::new()
+    };
+    Ok((start..end, next))
 }
 
 fn is_closed(ms: &WorkflowMutableState) -> bool {
@@ -97,12 +141,7 @@ impl HistoryEngine {
             .filter(|p| *p > 0)
             .unwrap_or(DEFAULT_PAGE_BATCHES);
         let batches = shard.store.read_history(shard.id, &run.2, from, page + 1).await?;
-        let more = batches.len() > page;
-        let mut events = Vec::new();
-        for b in batches.into_iter().take(page) {
-            events.extend(b.history.events.into_iter().filter(|e| e.event_id >= from));
-        }
-        let next = events.last().map_or(from, |e| e.event_id + 1);
+        let (events, next, more) = forward_page(batches, from, page);
         // While the run is open a long-polling client keeps a token to wait for more.
         let next_page_token = if more || (req.wait_new_event && !is_closed(&ms)) {
             encode_token(&run.2, next)
@@ -409,3 +448,6 @@ fn map_matching_error(s: tonic::Status) -> ServiceError {
         _ => ServiceError::Unavailable(s.message().to_owned()),
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -18,3 +18,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
     }
     Ok(token)
 }
+
+#[cfg(test)]
+pub(crate) mod props;

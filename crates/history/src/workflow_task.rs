@@ -148,7 +148,7 @@ pub(crate) fn clear_sticky(m: &mut Mutation<'_>) {
 }
 
 /// Checks that `token` names the workflow task that is running now.
-fn check_token(m: &Mutation<'_>, token: &TaskToken) -> Result<WorkflowTaskInfo, ServiceError> {
+pub(crate) fn check_token(m: &Mutation<'_>, token: &TaskToken) -> Result<WorkflowTaskInfo, ServiceError> {
     if !m.is_running() {
         return Err(completed_error());
     }

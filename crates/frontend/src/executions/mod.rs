@@ -443,6 +443,8 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod props;
 mod tasks;
 mod updates;
 pub(crate) use updates::caller_wait;

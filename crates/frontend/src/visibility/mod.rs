@@ -174,11 +174,8 @@ fn time_range(attribute: &str, filter: Option<&StartTimeFilter>, clauses: &mut V
     }
 }
 
-/// `ListOpenWorkflowExecutions`: running executions, by start time.
-pub async fn list_open(
-    executions: &ExecutionHandler,
-    req: ListOpenWorkflowExecutionsRequest,
-) -> Result<ListOpenWorkflowExecutionsResponse, Status> {
+/// The query of a `ListOpenWorkflowExecutions` request.
+fn open_query(req: &ListOpenWorkflowExecutionsRequest) -> String {
     use list_open_workflow_executions_request::Filters;
     let mut clauses = vec!["ExecutionStatus = 'Running'".to_owned()];
     time_range("StartTime", req.start_time_filter.as_ref(), &mut clauses);
@@ -192,12 +189,21 @@ pub async fn list_open(
         Some(Filters::TypeFilter(f)) => clauses.push(format!("WorkflowType = {}", quote(&f.name))),
         None => {}
     }
+    clauses.join(" AND ")
+}
+
+/// `ListOpenWorkflowExecutions`: running executions, by start time.
+pub async fn list_open(
+    executions: &ExecutionHandler,
+    req: ListOpenWorkflowExecutionsRequest,
+) -> Result<ListOpenWorkflowExecutionsResponse, Status> {
+    let query = open_query(&req);
     let resp = executions
         .list(ListWorkflowExecutionsRequest {
             namespace: req.namespace,
             page_size: req.maximum_page_size,
             next_page_token: req.next_page_token,
-            query: clauses.join(" AND "),
+            query,
         })
         .await?;
     Ok(ListOpenWorkflowExecutionsResponse {
@@ -206,11 +212,9 @@ pub async fn list_open(
     })
 }
 
-/// `ListClosedWorkflowExecutions`: closed executions; the time filter applies to close time.
-pub async fn list_closed(
-    executions: &ExecutionHandler,
-    req: ListClosedWorkflowExecutionsRequest,
-) -> Result<ListClosedWorkflowExecutionsResponse, Status> {
+/// The query of a `ListClosedWorkflowExecutions` request; the time filter applies to close
+/// time.
+fn closed_query(req: &ListClosedWorkflowExecutionsRequest) -> Result<String, ServiceError> {
     use list_closed_workflow_executions_request::Filters;
     let mut clauses = vec!["ExecutionStatus != 'Running'".to_owned()];
     time_range("CloseTime", req.start_time_filter.as_ref(), &mut clauses);
@@ -224,16 +228,25 @@ pub async fn list_closed(
         Some(Filters::TypeFilter(f)) => clauses.push(format!("WorkflowType = {}", quote(&f.name))),
         Some(Filters::StatusFilter(f)) => match status_name(f.status) {
             Some(name) => clauses.push(format!("ExecutionStatus = '{name}'")),
-            None => return Err(ServiceError::invalid(format!("Invalid status filter: {}", f.status)).into()),
+            None => return Err(ServiceError::invalid(format!("Invalid status filter: {}", f.status))),
         },
         None => {}
     }
+    Ok(clauses.join(" AND "))
+}
+
+/// `ListClosedWorkflowExecutions`: closed executions.
+pub async fn list_closed(
+    executions: &ExecutionHandler,
+    req: ListClosedWorkflowExecutionsRequest,
+) -> Result<ListClosedWorkflowExecutionsResponse, Status> {
+    let query = closed_query(&req)?;
     let resp = executions
         .list(ListWorkflowExecutionsRequest {
             namespace: req.namespace,
             page_size: req.maximum_page_size,
             next_page_token: req.next_page_token,
-            query: clauses.join(" AND "),
+            query,
         })
         .await?;
     Ok(ListClosedWorkflowExecutionsResponse {
@@ -266,3 +279,6 @@ mod tests {
         assert!(!order_by_disabled("some-namespace-nobody-configures"));
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -86,6 +86,95 @@ fn decode_token(token: &[u8]) -> Result<Cursor> {
     Err(bad())
 }
 
+/// One page of a list: where it starts (from the client's page token) and how many rows it
+/// holds. Kept apart from the store so hostile tokens can be tested without a database.
+#[derive(Debug)]
+struct ListPage {
+    cursor: Cursor,
+    custom_order: bool,
+    limit: i64,
+}
+
+impl ListPage {
+    /// Decodes `token` for `query`: a clean error for a token that is malformed or that came
+    /// from a query of the other kind (default order vs `ORDER BY`).
+    fn new(query: &VisibilityQuery, page_size: usize, token: &[u8]) -> Result<ListPage> {
+        let cursor = decode_token(token)?;
+        let custom_order = !query.order_by.is_empty();
+        if matches!(
+            (&cursor, custom_order),
+            (Cursor::After(..), true) | (Cursor::Offset(_), false)
+        ) {
+            return Err(PersistenceError::ConditionFailed(
+                "page token does not belong to this query".into(),
+            ));
+        }
+        Ok(ListPage {
+            cursor,
+            custom_order,
+            limit: page_limit(page_size),
+        })
+    }
+
+    fn offset(&self) -> i64 {
+        match self.cursor {
+            Cursor::Offset(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// The page's `SELECT`.
+    fn statement(&self, dialect: Dialect, namespace_id: &str, query: &VisibilityQuery) -> Statement {
+        let mut st = Statement::new(dialect, &format!("SELECT {COLUMNS}"), namespace_id);
+        st.where_query(query);
+        if let Cursor::After(close, start, run) = &self.cursor {
+            let (c, s, r) = (
+                st.param(SqlValue::Int(*close)),
+                st.param(SqlValue::Int(*start)),
+                st.param(SqlValue::Text(run.clone())),
+            );
+            let _ = write!(
+                st.sql,
+                " AND ({CLOSE_SORT} < {c} OR ({CLOSE_SORT} = {c} AND (start_time < {s} OR (start_time = {s} AND run_id > {r}))))"
+            );
+        }
+        if self.custom_order {
+            let keys: Vec<String> = query
+                .order_by
+                .iter()
+                .map(|o| format!("{} {} NULLS LAST", o.column, if o.descending { "DESC" } else { "ASC" }))
+                .collect();
+            let _ = write!(st.sql, " ORDER BY {}, run_id", keys.join(", "));
+        } else {
+            let _ = write!(st.sql, " ORDER BY {CLOSE_SORT} DESC, start_time DESC, run_id");
+        }
+        let l = st.param(SqlValue::Int(self.limit));
+        let _ = write!(st.sql, " LIMIT {l}");
+        let offset = self.offset();
+        if offset > 0 {
+            let o = st.param(SqlValue::Int(offset));
+            let _ = write!(st.sql, " OFFSET {o}");
+        }
+        st
+    }
+
+    /// The token of the page after this one, given the rows it returned; empty when the page
+    /// was not full (or when no row can follow: the offset would pass i64::MAX).
+    fn next_token(&self, records: &[VisibilityRecord]) -> Vec<u8> {
+        if records.len() as i64 != self.limit {
+            return Vec::new();
+        }
+        if self.custom_order {
+            self.offset()
+                .checked_add(self.limit)
+                .map(|n| format!("o:{n}").into_bytes())
+                .unwrap_or_default()
+        } else {
+            records.last().map(encode_after).unwrap_or_default()
+        }
+    }
+}
+
 /// SQL text under construction, with its bound parameters (`$1` is always the namespace id).
 struct Statement {
     dialect: Dialect,
@@ -336,62 +425,11 @@ impl VisibilityStore for SqlStore {
         page_size: usize,
         token: &[u8],
     ) -> Result<VisibilityPage> {
-        let limit = page_limit(page_size);
-        let cursor = decode_token(token)?;
-        let custom_order = !query.order_by.is_empty();
-        if matches!(
-            (&cursor, custom_order),
-            (Cursor::After(..), true) | (Cursor::Offset(_), false)
-        ) {
-            return Err(PersistenceError::ConditionFailed(
-                "page token does not belong to this query".into(),
-            ));
-        }
-        let mut st = Statement::new(self.dialect, &format!("SELECT {COLUMNS}"), namespace_id);
-        st.where_query(query);
-        let mut offset = 0;
-        match cursor {
-            Cursor::Start => {}
-            Cursor::After(close, start, run) => {
-                let (c, s, r) = (
-                    st.param(SqlValue::Int(close)),
-                    st.param(SqlValue::Int(start)),
-                    st.param(SqlValue::Text(run)),
-                );
-                let _ = write!(
-                    st.sql,
-                    " AND ({CLOSE_SORT} < {c} OR ({CLOSE_SORT} = {c} AND (start_time < {s} OR (start_time = {s} AND run_id > {r}))))"
-                );
-            }
-            Cursor::Offset(n) => offset = n,
-        }
-        if custom_order {
-            let keys: Vec<String> = query
-                .order_by
-                .iter()
-                .map(|o| format!("{} {} NULLS LAST", o.column, if o.descending { "DESC" } else { "ASC" }))
-                .collect();
-            let _ = write!(st.sql, " ORDER BY {}, run_id", keys.join(", "));
-        } else {
-            let _ = write!(st.sql, " ORDER BY {CLOSE_SORT} DESC, start_time DESC, run_id");
-        }
-        let l = st.param(SqlValue::Int(limit));
-        let _ = write!(st.sql, " LIMIT {l}");
-        if offset > 0 {
-            let o = st.param(SqlValue::Int(offset));
-            let _ = write!(st.sql, " OFFSET {o}");
-        }
+        let page = ListPage::new(query, page_size, token)?;
+        let st = page.statement(self.dialect, namespace_id, query);
         let rows = sqlx::query_with(&st.sql, st.arguments()).fetch_all(&self.read).await?;
         let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
-        let next_page_token = if records.len() as i64 == limit {
-            if custom_order {
-                format!("o:{}", offset + limit).into_bytes()
-            } else {
-                records.last().map(encode_after).unwrap_or_default()
-            }
-        } else {
-            Vec::new()
-        };
+        let next_page_token = page.next_token(&records);
         Ok(VisibilityPage {
             records,
             next_page_token,
@@ -468,3 +506,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props;

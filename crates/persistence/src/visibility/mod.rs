@@ -318,7 +318,8 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         _ => return None,
     };
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
-    secs.checked_mul(1_000_000_000)?.checked_add(frac)
+    // In i128: before 1677-09-21T00:12:44Z the whole seconds alone fall below i64::MIN.
+    i64::try_from(i128::from(secs) * 1_000_000_000 + i128::from(frac)).ok()
 }
 
 /// Nanoseconds since the epoch as RFC 3339 in UTC with nanoseconds (Go's RFC3339Nano).
@@ -359,7 +360,12 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         if h < 0 || !(0..60).contains(&m) || !(0.0..60.0).contains(&sec) {
             return None;
         }
-        return Some((h * 3600 + m * 60) * 1_000_000_000 + (sec * 1e9).round() as i64);
+        // Checked: the hours are the client's and may not fit in i64 nanoseconds.
+        return h
+            .checked_mul(3600)?
+            .checked_add(m * 60)?
+            .checked_mul(1_000_000_000)?
+            .checked_add((sec * 1e9).round() as i64);
     }
     let mut rest = s;
     let mut total = 0f64;

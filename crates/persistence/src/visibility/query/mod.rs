@@ -16,6 +16,8 @@ mod compile;
 mod lex;
 mod parse;
 #[cfg(test)]
+pub(crate) mod props;
+#[cfg(test)]
 mod tests;
 
 pub use compile::compile;
