@@ -27,6 +27,7 @@ mod start;
 mod timers;
 mod token;
 mod update;
+mod updates;
 mod workflow_task;
 
 pub use handler::HistoryHandler;

@@ -35,9 +35,9 @@ pub(crate) struct Mutation<'a> {
     pub tasks: Vec<PendingTask>,
     /// Set when this transition closes the run (the new status).
     pub closed: Option<i32>,
-    /// The caller ends the run's updates itself, after the update effects of this transition
-    /// (a workflow task that completes updates and the run together).
-    pub ends_updates_itself: bool,
+    /// Changes to the run's update registry, applied once the transition commits (a close
+    /// without a `RunClosed` among them gets one).
+    pub update_effects: Vec<crate::updates::Effect>,
     /// The run that follows this one, created in the same transaction.
     pub new_run: Option<crate::chain::NewRun>,
     /// Live settings (defaults and limits per namespace).
@@ -53,7 +53,7 @@ impl<'a> Mutation<'a> {
             events: Vec::new(),
             tasks: Vec::new(),
             closed: None,
-            ends_updates_itself: false,
+            update_effects: Vec::new(),
             new_run: None,
             dc,
         }

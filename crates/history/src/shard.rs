@@ -4,6 +4,7 @@
 
 use crate::committer::Committer;
 use crate::mutation::{Mutation, PendingTask};
+use crate::updates::Effect;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask, WorkflowMutableState};
@@ -74,6 +75,8 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub(crate) struct Entry {
     pub state: tokio::sync::Mutex<Option<Loaded>>,
     pub progress: watch::Sender<RunProgress>,
+    /// The run's workflow updates (in memory only).
+    pub updates: crate::updates::Registry,
 }
 
 /// Where committed tasks go: the shard's queue processors.
@@ -193,6 +196,7 @@ impl Shard {
         let entry = Arc::new(Entry {
             state: tokio::sync::Mutex::new(None),
             progress: watch::channel(RunProgress::default()).0,
+            updates: Default::default(),
         });
         cache.insert(run.clone(), entry.clone());
         entry
@@ -285,14 +289,21 @@ impl Shard {
                 )));
             }
             let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
-            let ends_updates = closed.is_some() && !m.ends_updates_itself;
             let mut successor = m.new_run.take();
+            let mut effects = std::mem::take(&mut m.update_effects);
+            if closed.is_some() && !effects.iter().any(|e| matches!(e, Effect::RunClosed { .. })) {
+                // Updates still waiting on this run end with it.
+                effects.push(Effect::RunClosed {
+                    continuing: successor.is_some(),
+                });
+            }
             if events.is_empty()
                 && tasks.is_empty()
                 && closed.is_none()
                 && successor.is_none()
                 && fingerprint(&sundial_api::prost::Message::encode_to_vec(&loaded.ms)) == loaded.persisted
             {
+                crate::updates::apply(&entry.updates, effects);
                 return Ok(result);
             }
             let version = loaded.db_version + 1;
@@ -312,13 +323,10 @@ impl Shard {
                 Ok((progress, persisted)) => {
                     loaded.db_version = version;
                     loaded.persisted = persisted;
+                    // Effects first: whoever sees the new progress sees them applied.
+                    crate::updates::apply(&entry.updates, effects);
                     entry.progress.send_replace(progress);
                     drop(guard);
-                    if ends_updates {
-                        // Updates still waiting on this run end with it.
-                        let continuing = successor.is_some();
-                        crate::update::apply(run, vec![crate::update::Effect::RunClosed { continuing }]);
-                    }
                     if let Some(next) = successor {
                         self.adopt(&(run.0.clone(), run.1.clone(), next.run_id), next.ms);
                     }
@@ -361,6 +369,7 @@ impl Shard {
             Ok((progress, persisted)) => {
                 loaded.db_version = version;
                 loaded.persisted = persisted;
+                crate::updates::apply(&entry.updates, vec![Effect::RunClosed { continuing: false }]);
                 entry.progress.send_replace(progress);
                 Ok(())
             }

@@ -6,7 +6,8 @@ use crate::commands::{CommandFailure, apply_commands};
 use crate::mutation::{Mutation, scheduled_attributes, started_attributes};
 use crate::shard::{RunKey, Shard};
 use crate::token;
-use crate::update::{Completion, Effect};
+use crate::update::Completion;
+use crate::updates::Effect;
 use std::sync::Arc;
 use sundial_api::sundial::historyservice::v1::{
     RecordWorkflowTaskStartedRequest, RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskFailedRequest,
@@ -176,6 +177,7 @@ impl HistoryEngine {
             .task_queue
             .as_ref()
             .is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+        let entry = shard.entry(&run);
         let started = shard
             .update(&run, |m| {
                 if !m.is_running() {
@@ -188,7 +190,7 @@ impl HistoryEngine {
                 if wt.started_event_id != 0 {
                     if wt.request_id == req.request_id {
                         let info = m.info_ref();
-                        let messages = crate::update::outgoing(&run, wt.started_event_id, true);
+                        let messages = crate::update::outgoing(&entry.updates, wt.started_event_id, true);
                         return Ok(StartedTask {
                             wt,
                             workflow_type: info.workflow_type.clone(),
@@ -205,7 +207,7 @@ impl HistoryEngine {
                 let version = poller_version(&poll);
                 let mut t =
                     start_task(m, &poll.identity, &req.request_id, partial, version).ok_or_else(task_not_found)?;
-                t.messages = crate::update::outgoing(&run, t.wt.started_event_id, true);
+                t.messages = crate::update::outgoing(&entry.updates, t.wt.started_event_id, true);
                 Ok(t)
             })
             .await?;
@@ -320,21 +322,25 @@ impl HistoryEngine {
         if !request.messages.is_empty() {
             self.prepare_update_messages(&shard, &run).await?;
         }
-        let mut effects = Vec::new();
+        let entry = shard.entry(&run);
+        let registry = &entry.updates;
         let (inline, reset_history_event_id) = shard
             .update(&run, |m| {
-                effects.clear();
                 let wt = check_token(m, &tok)?;
                 if m.speculative_task() && discardable(m, &request) {
                     // Only rejections: the speculative task disappears as if it never ran.
                     let mut updates = Completion::default();
-                    if request.messages.iter().all(|msg| updates.handle(m, &run, msg).is_ok()) {
-                        updates.reject_unprocessed(&run);
-                        effects = updates.effects;
+                    if request
+                        .messages
+                        .iter()
+                        .all(|msg| updates.handle(m, registry, msg).is_ok())
+                    {
+                        updates.reject_unprocessed(registry);
+                        m.update_effects = updates.effects;
                         m.ms.workflow_task = None;
                         apply_sticky(m, &request);
                         let reset = m.info_ref().last_completed_workflow_task_started_event_id;
-                        return Ok((next_task(m, &run, &request), reset));
+                        return Ok((next_task(m, registry, &request), reset));
                     }
                 }
                 let snapshot: WorkflowMutableState = m.ms.clone();
@@ -358,7 +364,7 @@ impl HistoryEngine {
                 let new_events_arrived = !m.ms.buffered_events.is_empty();
                 let mut updates = Completion::default();
                 if let Err(failure) =
-                    apply_commands_and_messages(m, &run, &request, completed_id, new_events_arrived, &mut updates)
+                    apply_commands_and_messages(m, registry, &request, completed_id, new_events_arrived, &mut updates)
                 {
                     // A bad command fails the whole task: nothing it did is kept.
                     *m.ms = snapshot;
@@ -372,16 +378,15 @@ impl HistoryEngine {
                     ));
                 }
                 if m.closed.is_none() && !request.force_create_new_workflow_task {
-                    updates.reject_unprocessed(&run);
+                    updates.reject_unprocessed(registry);
                 }
                 if m.closed.is_some() {
                     // After this task's own update outcomes, not before them.
-                    m.ends_updates_itself = true;
                     updates.effects.push(Effect::RunClosed {
                         continuing: m.new_run.is_some(),
                     });
                 }
-                effects = updates.effects;
+                m.update_effects = updates.effects;
                 let flushed = m.flush_buffered();
                 if m.closed.is_some() {
                     return Ok((None, 0));
@@ -389,10 +394,9 @@ impl HistoryEngine {
                 if flushed || request.force_create_new_workflow_task {
                     m.schedule_workflow_task(1);
                 }
-                Ok((next_task(m, &run, &request), 0))
+                Ok((next_task(m, registry, &request), 0))
             })
             .await?;
-        crate::update::apply(&run, effects);
         let workflow_task = match inline {
             Some(t) => Some(self.workflow_task_response(&shard, &run, t).await?),
             None => None,
@@ -484,10 +488,10 @@ fn discardable(
 /// handed straight back), and the inline start of the next task when the worker asked for it.
 fn next_task(
     m: &mut Mutation<'_>,
-    run: &RunKey,
+    registry: &crate::updates::Registry,
     request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
 ) -> Option<StartedTask> {
-    if m.ms.workflow_task.is_none() && m.is_running() && crate::update::has_outgoing(run) {
+    if m.ms.workflow_task.is_none() && m.is_running() && crate::update::has_outgoing(registry) {
         if request.return_new_workflow_task {
             m.schedule_speculative_workflow_task();
         } else {
@@ -503,7 +507,7 @@ fn next_task(
         let request_id = uuid::Uuid::new_v4().to_string();
         let version = completer_version(request);
         let mut t = start_task(m, &request.identity, &request_id, sticky, version)?;
-        t.messages = crate::update::outgoing(run, t.wt.started_event_id, !request.force_create_new_workflow_task);
+        t.messages = crate::update::outgoing(registry, t.wt.started_event_id, !request.force_create_new_workflow_task);
         return Some(t);
     }
     None
@@ -513,7 +517,7 @@ fn next_task(
 /// names at its place, and messages no command names follow all commands (Temporal's order).
 fn apply_commands_and_messages(
     m: &mut Mutation<'_>,
-    run: &RunKey,
+    registry: &crate::updates::Registry,
     request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
     completed_id: i64,
     new_events_arrived: bool,
@@ -540,13 +544,13 @@ fn apply_commands_and_messages(
             });
         };
         if m.closed.is_none() {
-            updates.handle(m, run, msg)?;
+            updates.handle(m, registry, msg)?;
         }
     }
     apply_commands(m, &commands[start..], completed_id, new_events_arrived)?;
     for msg in pending.into_iter().flatten() {
         if m.closed.is_none() {
-            updates.handle(m, run, msg)?;
+            updates.handle(m, registry, msg)?;
         }
     }
     Ok(())

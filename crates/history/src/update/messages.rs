@@ -1,10 +1,9 @@
 //! The update protocol messages of workflow tasks: requests sent to the worker, and the
 //! acceptances, rejections and responses handled when it completes the task.
 
-use super::registry::{State, Update, failure, registry};
 use crate::commands::CommandFailure;
 use crate::mutation::Mutation;
-use crate::shard::RunKey;
+use crate::updates::{Effect, Registry, State, Update, failure};
 use std::collections::HashMap;
 use sundial_api::prost::Message as _;
 use sundial_api::temporal::enums::v1::WorkflowTaskFailedCause;
@@ -14,7 +13,7 @@ use sundial_api::temporal::history::v1::{
     WorkflowExecutionUpdateAcceptedEventAttributes, WorkflowExecutionUpdateCompletedEventAttributes,
 };
 use sundial_api::temporal::protocol::v1::{Message, message::SequencingId};
-use sundial_api::temporal::update::v1::{Acceptance, Outcome, Rejection, Response};
+use sundial_api::temporal::update::v1::{Acceptance, Rejection, Response};
 
 const TYPE_PREFIX: &str = "type.googleapis.com/";
 const REQUEST_TYPE: &str = "temporal.api.update.v1.Request";
@@ -42,11 +41,8 @@ fn unprocessed_update_failure() -> Failure {
 /// The update's messages for a workflow task that started with `started_event_id`: every
 /// admitted update (and, unless the task is a heartbeat, those sent before but not answered),
 /// in admission order. They become "sent".
-pub(crate) fn outgoing(run: &RunKey, started_event_id: i64, include_already_sent: bool) -> Vec<Message> {
-    let mut reg = registry();
-    let Some(r) = reg.get_mut(run) else {
-        return Vec::new();
-    };
+pub(crate) fn outgoing(reg: &Registry, started_event_id: i64, include_already_sent: bool) -> Vec<Message> {
+    let mut r = reg.lock();
     let mut ups: Vec<(&String, &mut Update)> = r
         .updates
         .iter_mut()
@@ -68,31 +64,8 @@ pub(crate) fn outgoing(run: &RunKey, started_event_id: i64, include_already_sent
 }
 
 /// Whether admitted updates wait for a workflow task.
-pub(crate) fn has_outgoing(run: &RunKey) -> bool {
-    registry()
-        .get(run)
-        .is_some_and(|r| r.updates.values().any(|u| u.state == State::Admitted))
-}
-
-/// A registry change made by a workflow task completion; applied once it commits.
-#[derive(Debug)]
-pub(crate) enum Effect {
-    Accepted {
-        id: String,
-        event_id: i64,
-    },
-    Completed {
-        id: String,
-        outcome: Outcome,
-    },
-    Rejected {
-        id: String,
-        failure: Failure,
-    },
-    /// The run closed: pending updates end (`continuing`: a new run follows).
-    RunClosed {
-        continuing: bool,
-    },
+pub(crate) fn has_outgoing(reg: &Registry) -> bool {
+    reg.lock().updates.values().any(|u| u.state == State::Admitted)
 }
 
 /// The update messages of one workflow task completion being applied.
@@ -143,14 +116,13 @@ pub(crate) fn only_rejections(messages: &[Message]) -> bool {
 impl Completion {
     /// Applies one protocol message from the worker: acceptance and response write their
     /// events, a rejection writes nothing.
-    pub(crate) fn handle(&mut self, m: &mut Mutation<'_>, run: &RunKey, msg: &Message) -> Result<(), CommandFailure> {
+    pub(crate) fn handle(&mut self, m: &mut Mutation<'_>, reg: &Registry, msg: &Message) -> Result<(), CommandFailure> {
         let id = msg.protocol_instance_id.clone();
-        let known = {
-            let reg = registry();
-            reg.get(run)
-                .and_then(|r| r.updates.get(&id))
-                .map(|u| (u.state, u.request.clone(), u.accepted_event_id))
-        };
+        let known = reg
+            .lock()
+            .updates
+            .get(&id)
+            .map(|u| (u.state, u.request.clone(), u.accepted_event_id));
         match decode(msg)? {
             Body::Acceptance(a) => {
                 let request = match known {
@@ -220,9 +192,8 @@ impl Completion {
 
     /// Updates sent to the worker that it did not answer are rejected by the server, so they
     /// are not delivered again and again (an old SDK or a bug).
-    pub(crate) fn reject_unprocessed(&mut self, run: &RunKey) {
-        let reg = registry();
-        let Some(r) = reg.get(run) else { return };
+    pub(crate) fn reject_unprocessed(&mut self, reg: &Registry) {
+        let r = reg.lock();
         for (id, u) in &r.updates {
             if u.state == State::Sent && !self.handled.contains_key(id) {
                 tracing::warn!(update_id = %id, "workflow task completed without processing an update; rejecting it");

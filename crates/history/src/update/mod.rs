@@ -5,15 +5,11 @@
 //! workflow task — a speculative one when none is pending — and then *accepted* or
 //! *rejected* by the worker's validator. Acceptance writes `WorkflowExecutionUpdateAccepted`,
 //! the handler's result `WorkflowExecutionUpdateCompleted`; a rejection writes nothing.
-//! Registry changes made while completing a workflow task are effects applied only after the
-//! transition commits. Accepted and completed updates are rebuilt from history the first time
+//! Registry changes (`crate::updates`) made while completing a workflow task are effects the
+//! shard applies only after the transition commits. Accepted and completed updates are rebuilt from history the first time
 //! a run is touched by an update after a restart.
 
 mod messages;
-mod registry;
 mod rpc;
 
-pub(crate) use messages::{
-    Completion, DISCARD_SPECULATIVE_MAX_EVENTS, Effect, has_outgoing, only_rejections, outgoing,
-};
-pub(crate) use registry::apply;
+pub(crate) use messages::{Completion, DISCARD_SPECULATIVE_MAX_EVENTS, has_outgoing, only_rejections, outgoing};

@@ -1,14 +1,12 @@
 //! The `UpdateWorkflowExecution` and `PollWorkflowExecutionUpdate` entry points: admitting
 //! updates, waiting for their outcomes, and rebuilding the registry from history.
 
-use super::registry::{
-    Abort, SEQ, State, Status, Update, accepted_update_completed_workflow_failure, end_all, find_or_admit,
-    forget_admission, lookup, registry,
-};
 use crate::HistoryEngine;
 use crate::shard::{RunKey, Shard};
+use crate::updates::{
+    Abort, State, Status, accepted_update_completed_workflow_failure, end_all, find_or_admit, forget_admission, lookup,
+};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use sundial_api::temporal::common::v1::WorkflowExecution;
 use sundial_api::temporal::enums::v1::{UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowExecutionStatus};
@@ -45,7 +43,8 @@ impl HistoryEngine {
     /// Reads the accepted and completed updates of a run back from its history, once per run
     /// and process (the registry is in memory only).
     async fn load_updates(&self, shard: &Shard, run: &RunKey) -> Result<(), ServiceError> {
-        if registry().get(run).is_some_and(|r| r.loaded) {
+        let entry = shard.entry(run);
+        if entry.updates.lock().loaded {
             return Ok(());
         }
         let ms = shard.snapshot(run).await?;
@@ -75,8 +74,7 @@ impl HistoryEngine {
                 _ => {}
             }
         }
-        let mut reg = registry();
-        let r = reg.entry(run.clone()).or_default();
+        let mut r = entry.updates.lock();
         if r.loaded {
             return Ok(());
         }
@@ -86,10 +84,10 @@ impl HistoryEngine {
                 continue;
             }
             let outcome = outcome.or_else(|| closed.then(accepted_update_completed_workflow_failure));
-            let mut u = r
-                .updates
-                .remove(&id)
-                .unwrap_or_else(|| Update::new(State::Accepted, None, 0));
+            let mut u = match r.updates.remove(&id) {
+                Some(u) => u,
+                None => r.new_update(State::Accepted, None, 0),
+            };
             u.state = State::Accepted;
             u.request = None;
             u.accepted_event_id = event_id;
@@ -128,7 +126,8 @@ impl HistoryEngine {
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
         let shard = self.shard(namespace_id, &exec.workflow_id).clone();
         self.load_updates(&shard, &run).await?;
-        let nonce = SEQ.fetch_add(1, Ordering::Relaxed);
+        let entry = shard.entry(&run);
+        let nonce = entry.updates.nonce();
         let admitted = shard
             .update(&run, |m| {
                 if !req.first_execution_run_id.is_empty()
@@ -137,7 +136,7 @@ impl HistoryEngine {
                     return Err(ServiceError::NotFound("workflow execution not found".into()));
                 }
                 if !m.is_running() {
-                    return lookup(&run, &id)
+                    return lookup(&entry.updates, &id)
                         .ok_or_else(|| ServiceError::NotFound("workflow execution already completed".into()));
                 }
                 if m.ms
@@ -149,7 +148,7 @@ impl HistoryEngine {
                         "Unable to perform workflow execution update due to Workflow Task in failed state.".into(),
                     ));
                 }
-                let (rx, existed) = find_or_admit(&run, &request, nonce)?;
+                let (rx, existed) = find_or_admit(&entry.updates, &request, nonce)?;
                 if !existed && m.ms.workflow_task.is_none() {
                     m.schedule_speculative_workflow_task();
                 }
@@ -159,7 +158,7 @@ impl HistoryEngine {
         let rx = match admitted {
             Ok(rx) => rx,
             Err(e) => {
-                forget_admission(&run, &id, nonce);
+                forget_admission(&entry.updates, &id, nonce);
                 return Err(e);
             }
         };
@@ -185,7 +184,7 @@ impl HistoryEngine {
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
         let shard = self.shard(namespace_id, &exec.workflow_id).clone();
         self.load_updates(&shard, &run).await?;
-        let rx = lookup(&run, &r.update_id)
+        let rx = lookup(&shard.entry(&run).updates, &r.update_id)
             .ok_or_else(|| ServiceError::NotFound(format!("update {:?} not found", r.update_id)))?;
         let budget = self.long_poll(&req.namespace, wait);
         let st = self
@@ -237,24 +236,10 @@ impl HistoryEngine {
         shard: &Shard,
         run: &RunKey,
         id: &str,
-        mut rx: watch::Receiver<Status>,
+        rx: watch::Receiver<Status>,
     ) -> Result<Status, ServiceError> {
-        // The transition that closed the run applies its registry effects right after it
-        // commits; give it a moment.
-        let _ = tokio::time::timeout(Duration::from_millis(200), async {
-            loop {
-                {
-                    let st = rx.borrow_and_update();
-                    if st.abort.is_some() || st.stage == Stage::Completed as i32 {
-                        return;
-                    }
-                }
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await;
+        // The transition that closed the run applied its update effects before anyone could
+        // see it closed, so the status is final if the workflow task closed the run.
         let st = rx.borrow().clone();
         if let Some(abort) = st.abort {
             return Err(abort.error());
@@ -269,11 +254,13 @@ impl HistoryEngine {
         if status == WorkflowExecutionStatus::Running as i32 {
             return Ok(st);
         }
-        if let Some(r) = registry().remove(run) {
-            end_all(r, status == WorkflowExecutionStatus::ContinuedAsNew as i32);
-        }
+        let entry = shard.entry(run);
+        end_all(
+            &mut entry.updates.lock(),
+            status == WorkflowExecutionStatus::ContinuedAsNew as i32,
+        );
         self.load_updates(shard, run).await?;
-        match lookup(run, id) {
+        match lookup(&entry.updates, id) {
             Some(rx) => {
                 let st = rx.borrow().clone();
                 if st.stage == Stage::Completed as i32 {

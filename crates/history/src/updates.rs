@@ -1,11 +1,11 @@
-//! The in-memory registry of outstanding updates per run, their waiters' status channels,
-//! and how committed completion effects and admissions change it.
+//! A run's registry of workflow updates: the outstanding ones, their waiters' status
+//! channels, and how admissions and committed effects change it. Each cached run owns one
+//! (in memory only, like Temporal's admitted updates); the shard applies a transition's
+//! effects after its commit and before the run's lock is released, so whoever sees the
+//! transition's progress sees its effects too.
 
-use super::Effect;
-use crate::shard::RunKey;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use sundial_api::temporal::enums::v1::{
     ResourceExhaustedCause, ResourceExhaustedScope, UpdateWorkflowExecutionLifecycleStage as Stage,
 };
@@ -19,7 +19,7 @@ const MAX_IN_FLIGHT: usize = 10;
 const MAX_TOTAL: usize = 2000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum State {
+pub(crate) enum State {
     Admitted,
     Sent,
     Accepted,
@@ -28,7 +28,7 @@ pub(super) enum State {
 
 /// Why an update ended without an outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Abort {
+pub(crate) enum Abort {
     /// The run closed before the update was accepted (not retryable).
     WorkflowClosed,
     /// The run continued as new: retry against the new run.
@@ -36,7 +36,7 @@ pub(super) enum Abort {
 }
 
 impl Abort {
-    pub(super) fn error(self) -> ServiceError {
+    pub(crate) fn error(self) -> ServiceError {
         match self {
             Abort::WorkflowClosed => ServiceError::NotFound("workflow update was aborted by closing workflow".into()),
             Abort::WorkflowContinuing => ServiceError::ResourceExhausted {
@@ -50,26 +50,26 @@ impl Abort {
 
 /// What waiters see.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Status {
-    pub(super) stage: i32,
-    pub(super) outcome: Option<Outcome>,
-    pub(super) abort: Option<Abort>,
+pub(crate) struct Status {
+    pub(crate) stage: i32,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) abort: Option<Abort>,
 }
 
-pub(super) struct Update {
-    pub(super) state: State,
+pub(crate) struct Update {
+    pub(crate) state: State,
     /// The request, until it has been accepted.
-    pub(super) request: Option<Request>,
-    pub(super) accepted_event_id: i64,
+    pub(crate) request: Option<Request>,
+    pub(crate) accepted_event_id: i64,
     /// Admission order (updates are sent in it).
-    pub(super) seq: u64,
+    pub(crate) seq: u64,
     /// The admission call that created it, so that a retried transition knows its own update.
     nonce: u64,
-    pub(super) status: watch::Sender<Status>,
+    pub(crate) status: watch::Sender<Status>,
 }
 
 impl Update {
-    pub(super) fn new(state: State, request: Option<Request>, nonce: u64) -> Self {
+    fn new(state: State, request: Option<Request>, nonce: u64, seq: u64) -> Self {
         let stage = match state {
             State::Admitted | State::Sent => Stage::Admitted,
             State::Accepted => Stage::Accepted,
@@ -79,7 +79,7 @@ impl Update {
             state,
             request,
             accepted_event_id: 0,
-            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+            seq,
             nonce,
             status: watch::channel(Status {
                 stage: stage as i32,
@@ -93,7 +93,7 @@ impl Update {
         self.state != State::Completed
     }
 
-    pub(super) fn finish(&mut self, outcome: Outcome) {
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
         self.state = State::Completed;
         self.request = None;
         self.status.send_replace(Status {
@@ -105,20 +105,61 @@ impl Update {
 }
 
 #[derive(Default)]
-pub(super) struct RunUpdates {
-    pub(super) updates: HashMap<String, Update>,
+pub(crate) struct RunUpdates {
+    pub(crate) updates: HashMap<String, Update>,
     /// Accepted and completed updates of this run have been read back from history.
-    pub(super) loaded: bool,
+    pub(crate) loaded: bool,
+    /// Numbers admissions (their order) and admission calls (nonces).
+    counter: u64,
 }
 
-static REGISTRY: LazyLock<Mutex<HashMap<RunKey, RunUpdates>>> = LazyLock::new(Default::default);
-pub(super) static SEQ: AtomicU64 = AtomicU64::new(1);
-
-pub(super) fn registry() -> std::sync::MutexGuard<'static, HashMap<RunKey, RunUpdates>> {
-    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+impl RunUpdates {
+    /// A new update, numbered after every update admitted before it.
+    pub(crate) fn new_update(&mut self, state: State, request: Option<Request>, nonce: u64) -> Update {
+        self.counter += 1;
+        Update::new(state, request, nonce, self.counter)
+    }
 }
 
-pub(super) fn failure(message: &str, kind: &str) -> Failure {
+/// The registry of one run.
+#[derive(Default)]
+pub(crate) struct Registry(Mutex<RunUpdates>);
+
+impl Registry {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, RunUpdates> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A number that tells one admission call from another.
+    pub(crate) fn nonce(&self) -> u64 {
+        let mut r = self.lock();
+        r.counter += 1;
+        r.counter
+    }
+}
+
+/// A registry change made by a transition; applied once it commits.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    Accepted {
+        id: String,
+        event_id: i64,
+    },
+    Completed {
+        id: String,
+        outcome: Outcome,
+    },
+    Rejected {
+        id: String,
+        failure: Failure,
+    },
+    /// The run closed: pending updates end (`continuing`: a new run follows).
+    RunClosed {
+        continuing: bool,
+    },
+}
+
+pub(crate) fn failure(message: &str, kind: &str) -> Failure {
     Failure {
         message: message.to_owned(),
         source: "Server".into(),
@@ -131,7 +172,7 @@ pub(super) fn failure(message: &str, kind: &str) -> Failure {
     }
 }
 
-pub(super) fn accepted_update_completed_workflow_failure() -> Outcome {
+pub(crate) fn accepted_update_completed_workflow_failure() -> Outcome {
     Outcome {
         value: Some(outcome::Value::Failure(failure(
             "Workflow Update failed because the Workflow completed before the Update completed.",
@@ -140,22 +181,22 @@ pub(super) fn accepted_update_completed_workflow_failure() -> Outcome {
     }
 }
 
-/// Applies committed effects to the registry and wakes waiters.
-pub(crate) fn apply(run: &RunKey, effects: Vec<Effect>) {
+/// Applies committed effects to a run's registry and wakes waiters.
+pub(crate) fn apply(reg: &Registry, effects: Vec<Effect>) {
     if effects.is_empty() {
         return;
     }
-    let mut reg = registry();
+    let mut r = reg.lock();
     let mut close = None;
     {
-        let r = reg.entry(run.clone()).or_default();
         for effect in effects {
             match effect {
                 Effect::Accepted { id, event_id } => {
-                    let u = r
-                        .updates
-                        .entry(id)
-                        .or_insert_with(|| Update::new(State::Admitted, None, 0));
+                    if !r.updates.contains_key(&id) {
+                        let u = r.new_update(State::Admitted, None, 0);
+                        r.updates.insert(id.clone(), u);
+                    }
+                    let Some(u) = r.updates.get_mut(&id) else { continue };
                     u.state = State::Accepted;
                     u.request = None;
                     u.accepted_event_id = event_id;
@@ -168,7 +209,7 @@ pub(crate) fn apply(run: &RunKey, effects: Vec<Effect>) {
                     if let Some(u) = r.updates.get_mut(&id) {
                         u.finish(outcome);
                     } else {
-                        let mut u = Update::new(State::Completed, None, 0);
+                        let mut u = r.new_update(State::Completed, None, 0);
                         u.finish(outcome);
                         r.updates.insert(id, u);
                     }
@@ -185,16 +226,16 @@ pub(crate) fn apply(run: &RunKey, effects: Vec<Effect>) {
             }
         }
     }
-    if let Some(continuing) = close
-        && let Some(r) = reg.remove(run)
-    {
-        end_all(r, continuing);
+    if let Some(continuing) = close {
+        end_all(&mut r, continuing);
     }
 }
 
-/// Ends every pending update of a run that closed.
-pub(super) fn end_all(r: RunUpdates, continuing: bool) {
-    for (_, u) in r.updates {
+/// Ends every pending update of a run that closed, and empties its registry (a later update
+/// call reads the run's history again).
+pub(crate) fn end_all(r: &mut RunUpdates, continuing: bool) {
+    r.loaded = false;
+    for (_, u) in r.updates.drain() {
         match u.state {
             State::Admitted | State::Sent => {
                 let current = u.status.borrow().clone();
@@ -217,33 +258,28 @@ pub(super) fn end_all(r: RunUpdates, continuing: bool) {
 }
 
 /// Drops an update admitted by a transition that then failed to commit.
-pub(super) fn forget_admission(run: &RunKey, id: &str, nonce: u64) {
-    let mut reg = registry();
-    if let Some(r) = reg.get_mut(run)
-        && r.updates
-            .get(id)
-            .is_some_and(|u| u.nonce == nonce && u.state == State::Admitted)
+pub(crate) fn forget_admission(reg: &Registry, id: &str, nonce: u64) {
+    let mut r = reg.lock();
+    if r.updates
+        .get(id)
+        .is_some_and(|u| u.nonce == nonce && u.state == State::Admitted)
     {
         r.updates.remove(id);
     }
 }
 
-pub(super) fn lookup(run: &RunKey, id: &str) -> Option<watch::Receiver<Status>> {
-    registry()
-        .get(run)
-        .and_then(|r| r.updates.get(id))
-        .map(|u| u.status.subscribe())
+pub(crate) fn lookup(reg: &Registry, id: &str) -> Option<watch::Receiver<Status>> {
+    reg.lock().updates.get(id).map(|u| u.status.subscribe())
 }
 
 /// Finds the update or admits it; returns its status and whether it was there before.
-pub(super) fn find_or_admit(
-    run: &RunKey,
+pub(crate) fn find_or_admit(
+    reg: &Registry,
     request: &Request,
     nonce: u64,
 ) -> Result<(watch::Receiver<Status>, bool), ServiceError> {
     let id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
-    let mut reg = registry();
-    let r = reg.entry(run.clone()).or_default();
+    let mut r = reg.lock();
     if let Some(u) = r.updates.get(&id) {
         return Ok((u.status.subscribe(), u.nonce != nonce));
     }
@@ -260,7 +296,7 @@ pub(super) fn find_or_admit(
             "limit on number of total updates has been reached ({MAX_TOTAL})"
         )));
     }
-    let u = Update::new(State::Admitted, Some(request.clone()), nonce);
+    let u = r.new_update(State::Admitted, Some(request.clone()), nonce);
     let rx = u.status.subscribe();
     r.updates.insert(id, u);
     Ok((rx, false))
