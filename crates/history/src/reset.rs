@@ -5,7 +5,6 @@
 use crate::HistoryEngine;
 use crate::commands::dispatch_activity_attempt;
 use crate::mutation::{Mutation, PendingTask};
-use crate::shard::RunKey;
 use sundial_api::sundial::persistence::v1::{
     ActivityInfo, ChildExecutionInfo, TimerInfo, TimerTask, TimerTaskType, TransferTaskType, WorkflowMutableState,
 };
@@ -19,8 +18,7 @@ use sundial_api::temporal::history::v1::history_event::Attributes;
 use sundial_api::temporal::history::v1::{HistoryEvent, WorkflowTaskFailedEventAttributes};
 use sundial_api::workflowservice::v1::{ResetWorkflowExecutionRequest, ResetWorkflowExecutionResponse};
 use sundial_common::ServiceError;
-use sundial_common::time::{nanos_to_timestamp, now_nanos, timestamp_to_nanos};
-use sundial_persistence::{CurrentCondition, CurrentExecution, PersistenceError};
+use sundial_common::time::{nanos_to_timestamp, timestamp_to_nanos};
 
 fn nanos(d: &prost_wkt_types::Duration) -> i64 {
     d.seconds
@@ -112,90 +110,67 @@ impl HistoryEngine {
             Vec::new()
         };
 
-        // The current run (the base, or a later one) ends before the new run replaces it.
-        let current = shard
-            .store
-            .get_current_execution(shard.id, namespace_id, &exec.workflow_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("workflow not found for ID: {}", exec.workflow_id)))?;
-        if current.status == WorkflowExecutionStatus::Running as i32 {
-            let reason = if req.reason.is_empty() {
-                "resetting workflow"
-            } else {
-                req.reason.as_str()
-            };
-            match self
-                .terminate(
-                    namespace_id,
-                    &exec.workflow_id,
-                    &current.run_id,
-                    reason,
-                    None,
-                    "history-resetter",
-                )
-                .await
-            {
-                Ok(()) | Err(ServiceError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-
-        let new_run_id = uuid::Uuid::now_v7().to_string();
-        let now = now_nanos();
-        let mut ms = rebuild(&base_info, &kept, &new_run_id, now);
-        let mut m = Mutation::new(&mut ms, now, self.config().dynamic_config.clone());
-        m.events = kept;
-        m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
-            WorkflowTaskFailedEventAttributes {
-                scheduled_event_id: scheduled,
-                started_event_id: started,
-                cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
-                failure: Some(Failure {
-                    message: req.reason.clone(),
-                    failure_info: Some(FailureInfo::ResetWorkflowFailureInfo(
-                        ResetWorkflowFailureInfo::default(),
-                    )),
-                    ..Default::default()
-                }),
-                identity: "history-service".into(),
-                base_run_id: base.2.clone(),
-                new_run_id: new_run_id.clone(),
-                ..Default::default()
-            },
-        ));
-        for signal in signals {
-            if let Some(attrs) = signal.attributes {
-                m.add_event(attrs);
-            }
-        }
-        redispatch(&mut m);
-        m.schedule_workflow_task(1);
-        m.visibility();
-        let (new_events, tasks) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks));
-        let run: RunKey = (namespace_id.to_owned(), exec.workflow_id.clone(), new_run_id.clone());
+        // One transition of the current run (the base, or a later one): it is terminated if
+        // still running and the new run replaces it as current, in the same transaction.
+        let current = self.resolve_run(namespace_id, &exec.workflow_id, "").await?;
+        let reason = if req.reason.is_empty() {
+            "resetting workflow"
+        } else {
+            req.reason.as_str()
+        };
         let request_id = if req.request_id.is_empty() {
             uuid::Uuid::new_v4().to_string()
         } else {
             req.request_id.clone()
         };
-        let current_row = CurrentExecution {
-            run_id: new_run_id.clone(),
-            create_request_id: request_id,
-            status: WorkflowExecutionStatus::Running as i32,
-            start_time: now,
-        };
-        let condition = CurrentCondition::Replace {
-            previous_run_id: current.run_id.clone(),
-        };
-        match shard.create(&run, ms, new_events, tasks, condition, current_row).await {
-            Ok(()) => {}
-            Err(PersistenceError::CurrentExecutionExists { run_id, .. }) => {
-                return Err(ServiceError::FailedPrecondition(format!(
-                    "the workflow's current run changed to {run_id} during the reset; retry"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let new_run_id = uuid::Uuid::now_v7().to_string();
+        let dc = self.config().dynamic_config.clone();
+        shard
+            .update(&current, |cm| {
+                if cm.is_running() {
+                    crate::signals::terminate_in(cm, reason, None, "history-resetter");
+                }
+                let now = cm.now_nanos;
+                let mut ms = rebuild(&base_info, &kept, &new_run_id, now);
+                ms.info.get_or_insert_with(Default::default).create_request_id = request_id.clone();
+                let mut m = Mutation::new(&mut ms, now, dc.clone());
+                m.events = kept.clone();
+                m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
+                    WorkflowTaskFailedEventAttributes {
+                        scheduled_event_id: scheduled,
+                        started_event_id: started,
+                        cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
+                        failure: Some(Failure {
+                            message: req.reason.clone(),
+                            failure_info: Some(FailureInfo::ResetWorkflowFailureInfo(
+                                ResetWorkflowFailureInfo::default(),
+                            )),
+                            ..Default::default()
+                        }),
+                        identity: "history-service".into(),
+                        base_run_id: base.2.clone(),
+                        new_run_id: new_run_id.clone(),
+                        ..Default::default()
+                    },
+                ));
+                for signal in &signals {
+                    if let Some(attrs) = signal.attributes.clone() {
+                        m.add_event(attrs);
+                    }
+                }
+                redispatch(&mut m);
+                m.schedule_workflow_task(1);
+                m.visibility();
+                let (events, tasks) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks));
+                cm.new_run = Some(crate::chain::NewRun {
+                    run_id: new_run_id.clone(),
+                    ms,
+                    events,
+                    tasks,
+                });
+                Ok(())
+            })
+            .await?;
         tracing::info!(workflow_id = %exec.workflow_id, base = %base.2, new = %new_run_id, "workflow reset");
         Ok(ResetWorkflowExecutionResponse { run_id: new_run_id })
     }
