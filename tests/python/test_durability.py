@@ -172,3 +172,23 @@ async def test_timer_fired_during_a_workflow_task_survives_eviction(start_dev):
     assert EventType.EVENT_TYPE_TIMER_FIRED in events, events
     follow_up = await raw.poll_workflow_task()
     assert any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in follow_up.history.events)
+
+
+async def test_a_panicking_timer_queue_is_restarted_and_no_timer_is_lost(start_dev):
+    """The first pass of a shard's timer loop panics (a test hook); the supervisor reopens the
+    shard from the database, and every timer still fires."""
+    from wf_defs import SleepWorkflow, running_worker
+
+    srv = start_dev(["--log-level", "info"], env={"SUNDIAL_PANIC_AT": "history.timer_loop"})
+    client = await Client.connect(srv.address)
+    queue = uid("dur-sleep")
+    async with running_worker(client, queue, workflows=[SleepWorkflow]):
+        handles = [await client.start_workflow(SleepWorkflow.run, 1.0, id=uid("sleep"), task_queue=queue)
+                   for _ in range(5)]
+        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), timeout=30)
+    slept = [float(r.removeprefix("slept ")) for r in results]
+    assert all(1.0 <= s < 10 for s in slept), results
+    assert srv.alive()
+    log = srv.stderr()
+    assert "panic point history.timer_loop reached" in log, log[-3000:]
+    assert "reopening the shard" in log, log[-3000:]

@@ -345,6 +345,7 @@ async fn timer_loop(
             }
             _ = refill.tick() => timers.refill(&shard).await,
             _ = sleep => {
+                sundial_common::crash::panic_point("history.timer_loop");
                 for (key, task) in timers.take_due(now_nanos()) {
                     let (shard, reaper, limit) = (shard.clone(), reaper.clone(), limit.clone());
                     tokio::spawn(async move {
