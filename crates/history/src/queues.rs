@@ -268,10 +268,9 @@ async fn timer_loop(
         let next_due = heap.peek().map(|Reverse((ts, _))| *ts);
         let sleep = async {
             match next_due {
-                Some(ts) => {
-                    let wait = u64::try_from(ts - now_nanos()).unwrap_or(0);
-                    tokio::time::sleep(Duration::from_nanos(wait)).await;
-                }
+                // Never one long sleep for a far-away deadline (a timer may be set for the end
+                // of time): wake at least every reload interval and look again.
+                Some(ts) => tokio::time::sleep(timer_wait(ts, now_nanos())).await,
                 None => std::future::pending::<()>().await,
             }
         };
@@ -283,7 +282,7 @@ async fn timer_loop(
                 }
             }
             _ = reload.tick() => {
-                let until = now_nanos() + TIMER_HORIZON.as_nanos() as i64;
+                let until = sundial_common::time::deadline_after_std(now_nanos(), TIMER_HORIZON);
                 match shard.store.load_timer_tasks(shard.id, until, STARTUP_LOAD_LIMIT).await {
                     Ok(loaded) => {
                         for (fire_at, id, task) in loaded {
@@ -319,6 +318,11 @@ async fn timer_loop(
             }
         }
     }
+}
+
+/// How long the timer loop may sleep before the earliest timer, `next_due`, is due.
+fn timer_wait(next_due: i64, now: i64) -> Duration {
+    sundial_common::time::until(next_due, now).min(TIMER_RELOAD_INTERVAL)
 }
 
 async fn visibility_loop(
@@ -414,4 +418,19 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         version: info.state_transition_count,
     };
     shard.store.upsert_visibility(&record).await.map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_wait_is_bounded_for_any_deadline() {
+        let now = 1_764_000_000_000_000_000i64;
+        assert_eq!(timer_wait(i64::MAX, now), TIMER_RELOAD_INTERVAL);
+        assert_eq!(timer_wait(i64::MIN, now), Duration::ZERO);
+        assert_eq!(timer_wait(now - 5, now), Duration::ZERO);
+        assert_eq!(timer_wait(i64::MAX, i64::MIN), TIMER_RELOAD_INTERVAL);
+        assert_eq!(timer_wait(now + 1_000, now), Duration::from_nanos(1_000));
+    }
 }
