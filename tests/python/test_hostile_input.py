@@ -91,6 +91,13 @@ async def test_invalid_durations_are_rejected(client):
                     raw_start(client.namespace, uid("neg"), tq, **{field: bad})),
                 RPCStatusCode.INVALID_ARGUMENT)
             assert "invalid" in err.message.lower(), err.message
+    # A start delay is a duration too, and cannot be combined with a cron schedule.
+    err = await expect_rpc_error(
+        client.workflow_service.start_workflow_execution(raw_start(
+            client.namespace, uid("delay"), tq, cron_schedule="@every 1h",
+            workflow_start_delay=Duration(seconds=9_000_000_000))),
+        RPCStatusCode.INVALID_ARGUMENT)
+    assert err.message == "CronSchedule and WorkflowStartDelay may not be used together.", err.message
     await assert_alive(client)
 
 
@@ -101,8 +108,15 @@ async def test_huge_timer_and_activity_timeouts_from_a_worker(client):
 
         async def scheduled() -> bool:
             events = await history_events(handle)
-            return bool(events_of(events, "TimerStarted")) and bool(events_of(events, "ActivityTaskScheduled"))
+            return len(events_of(events, "TimerStarted")) == 2 and bool(events_of(events, "ActivityTaskScheduled"))
         await wait_until(scheduled, what="timer and activity from huge durations")
+        events = await history_events(handle)
+        # Like Temporal, the command's durations are capped at 100 years before they are recorded.
+        timers = [e.timer_started_event_attributes.start_to_fire_timeout.seconds
+                  for e in events_of(events, "TimerStarted")]
+        assert max(timers) == HUNDRED_YEARS, timers
+        scheduled_attrs = events_of(events, "ActivityTaskScheduled")[0].activity_task_scheduled_event_attributes
+        assert scheduled_attrs.start_to_close_timeout.seconds == HUNDRED_YEARS
         # The workflow still runs its own short timer alongside.
         assert await handle.result() == "short timer fired"
     await assert_alive(client)
