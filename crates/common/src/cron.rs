@@ -27,9 +27,15 @@ fn field(spec: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
     let any = spec == "*" || spec == "?";
     for part in spec.split(',') {
         let (range, step) = match part.split_once('/') {
-            // Any non-negative integer step is valid (robfig/cron parses it as an int); a step
-            // past the field's range just selects the range's start.
-            Some((r, s)) => (r, s.parse::<u64>().map_err(|_| format!("bad step in {part:?}"))?),
+            // Any non-negative 64-bit integer step is valid (robfig/cron parses it with Atoi); a
+            // step past the field's range just selects the range's start.
+            Some((r, s)) => (
+                r,
+                s.parse::<i64>()
+                    .ok()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| format!("bad step in {part:?}"))?,
+            ),
             None => (part, 1),
         };
         if step == 0 {
@@ -197,9 +203,9 @@ mod tests {
         // Steps that overflow the field's counter are valid: only the range's start is selected.
         for spec in [
             "1/4294967295 * * * *",
-            "59/18446744073709551615 * * * *",
+            "59/9223372036854775807 * * * *",
             "*/4294967296 * * * *",
-            "0-59/18446744073709551615 23/999999999999 * * *",
+            "0-59/9223372036854775807 23/999999999999 * * *",
         ] {
             let s = CronSchedule::parse(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
             assert!(s.next_after(0).is_some(), "{spec:?}");
@@ -269,6 +275,7 @@ mod tests {
             "@every 0s",
             "*/99999999999999999999 * * * *",
             "*/-1 * * * *",
+            "59/18446744073709551615 * * * *",
             "99999999999 * * * *",
         ] {
             assert!(CronSchedule::parse(bad).is_err(), "{bad:?} accepted");
