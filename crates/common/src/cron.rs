@@ -27,7 +27,15 @@ fn field(spec: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
     let any = spec == "*" || spec == "?";
     for part in spec.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| format!("bad step in {part:?}"))?),
+            // Any non-negative 64-bit integer step is valid (robfig/cron parses it with Atoi); a
+            // step past the field's range just selects the range's start.
+            Some((r, s)) => (
+                r,
+                s.parse::<i64>()
+                    .ok()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| format!("bad step in {part:?}"))?,
+            ),
             None => (part, 1),
         };
         if step == 0 {
@@ -52,10 +60,11 @@ fn field(spec: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
         if lo < min || hi > max || lo > hi {
             return Err(format!("{part:?} is outside {min}-{max}"));
         }
-        let mut v = lo;
-        while v <= hi {
+        let mut v = u64::from(lo);
+        while v <= u64::from(hi) {
             bits |= 1 << v;
-            v += step;
+            let Some(next) = v.checked_add(step) else { break };
+            v = next;
         }
     }
     Ok((bits, any))
@@ -88,7 +97,14 @@ fn parse_duration(s: &str) -> Option<Duration> {
         };
         seen = true;
     }
-    (seen && num.is_empty() && total > 0.0).then(|| Duration::from_secs_f64(total))
+    if !seen || !num.is_empty() || !total.is_finite() || total <= 0.0 {
+        return None;
+    }
+    // Go's time.ParseDuration (what robfig/cron uses) fails past i64 nanoseconds (~292 years).
+    let d = Duration::try_from_secs_f64(total).ok()?;
+    i64::try_from(d.as_nanos()).ok()?;
+    // robfig/cron's `@every` runs on whole seconds, at least one apart.
+    Some(Duration::from_secs(d.as_secs().max(1)))
 }
 
 impl CronSchedule {
@@ -182,6 +198,31 @@ impl CronSchedule {
 mod tests {
     use super::*;
 
+    #[test]
+    fn hostile_specs_never_panic() {
+        // Steps that overflow the field's counter are valid: only the range's start is selected.
+        for spec in [
+            "1/4294967295 * * * *",
+            "59/9223372036854775807 * * * *",
+            "*/4294967296 * * * *",
+            "0-59/9223372036854775807 23/999999999999 * * *",
+        ] {
+            let s = CronSchedule::parse(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+            assert!(s.next_after(0).is_some(), "{spec:?}");
+        }
+        let s = CronSchedule::parse("1/4294967295 * * * *").expect("parse");
+        assert_eq!(s.next_after(0), Some(60_000_000_000));
+        // The largest `@every` Go accepts, and deadlines near the end of time.
+        let every = CronSchedule::parse("@every 2562047h").expect("parse");
+        assert_eq!(every.next_after(i64::MAX - 10), None);
+        let daily = CronSchedule::parse("@daily").expect("parse");
+        assert_eq!(daily.next_after(i64::MAX), None);
+        assert!(daily.next_after(i64::MIN).is_some());
+        // Sub-second intervals run once a second, as in robfig/cron.
+        let fast = CronSchedule::parse("@every 10ms").expect("parse");
+        assert_eq!(fast.next_after(0), Some(1_000_000_000));
+    }
+
     fn at(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s)
             .expect("time")
@@ -226,6 +267,16 @@ mod tests {
             "*/0 * * * *",
             "@every nonsense",
             "a b c d e",
+            "@every 99999999999999999s",
+            "@every 9999999999s",
+            "@every 1e400s",
+            "@every NaNs",
+            "@every infs",
+            "@every 0s",
+            "*/99999999999999999999 * * * *",
+            "*/-1 * * * *",
+            "59/18446744073709551615 * * * *",
+            "99999999999 * * * *",
         ] {
             assert!(CronSchedule::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -74,13 +74,24 @@ pub(crate) fn task_queue_partition(tq: Option<&TaskQueue>) -> Result<(), Service
     }))
 }
 
-pub(crate) fn timeout(d: Option<&PbDuration>, field: &str) -> Result<(), ServiceError> {
-    if d.is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
-        return Err(ServiceError::invalid(format!(
-            "An invalid {field} is set on request. cause: negative duration"
-        )));
+/// Like Temporal's `ValidateAndCapProtoDuration`: a negative duration (or one whose seconds and
+/// nanos disagree in sign) is INVALID_ARGUMENT; one over 100 years is cut to 100 years, so no
+/// deadline computed from it can overflow.
+pub(crate) fn timeout(d: &mut Option<PbDuration>, field: &str) -> Result<(), ServiceError> {
+    sundial_common::time::validate_and_cap_opt(d)
+        .map_err(|e| ServiceError::invalid(format!("An invalid {field} is set on request. cause: {e}")))
+}
+
+/// A start delay is a duration like the timeouts, and cannot be combined with a cron schedule.
+pub(crate) fn start_delay(d: &mut Option<PbDuration>, cron: &str) -> Result<(), ServiceError> {
+    // Temporal rejects any delay set with a cron; a zero delay is accepted here because some
+    // clients send an explicit zero when no delay was asked for.
+    if !cron.is_empty() && d.is_some_and(|d| d.seconds != 0 || d.nanos != 0) {
+        return Err(ServiceError::invalid(
+            "CronSchedule and WorkflowStartDelay may not be used together.",
+        ));
     }
-    Ok(())
+    timeout(d, "WorkflowStartDelaySeconds")
 }
 
 pub(crate) fn retry_policy(p: Option<&RetryPolicy>) -> Result<(), ServiceError> {
@@ -172,9 +183,24 @@ mod tests {
 
     #[test]
     fn timeouts_and_retry_policies() {
-        let neg = PbDuration { seconds: -1, nanos: 0 };
-        let err = timeout(Some(&neg), "WorkflowRunTimeoutSeconds").expect_err("negative");
+        let mut neg = Some(PbDuration { seconds: -1, nanos: 0 });
+        let err = timeout(&mut neg, "WorkflowRunTimeoutSeconds").expect_err("negative");
         assert!(err.to_string().contains("WorkflowRunTimeoutSeconds"));
+        let mut mixed = Some(PbDuration { seconds: 1, nanos: -1 });
+        assert!(timeout(&mut mixed, "WorkflowTaskTimeoutSeconds").is_err());
+        // Huge durations are capped at 100 years, as in Temporal, not rejected.
+        let mut huge = Some(PbDuration {
+            seconds: 9_000_000_000,
+            nanos: 0,
+        });
+        timeout(&mut huge, "WorkflowRunTimeoutSeconds").expect("capped");
+        assert_eq!(huge.map(|d| d.seconds), Some(100 * 365 * 24 * 3600));
+        let mut none = None;
+        timeout(&mut none, "WorkflowRunTimeoutSeconds").expect("absent");
+        assert_eq!(none, None);
+        let mut delay = Some(PbDuration { seconds: 5, nanos: 0 });
+        assert!(start_delay(&mut delay, "@daily").is_err());
+        start_delay(&mut delay, "").expect("delay alone");
         assert!(
             retry_policy(Some(&RetryPolicy {
                 backoff_coefficient: 0.5,

@@ -104,7 +104,7 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
         let time_left = act
             .expiration_time
             .as_ref()
-            .map(|e| std::time::Duration::from_nanos(u64::try_from(timestamp_to_nanos(e) - m.now_nanos).unwrap_or(0)));
+            .map(|e| sundial_common::time::until(timestamp_to_nanos(e), m.now_nanos));
         match decide(&policy, act.attempt, failure, time_left) {
             RetryDecision::Retry(backoff) => {
                 if let Outcome::Failed { details: Some(d), .. } = &outcome {

@@ -31,9 +31,7 @@ pub(crate) fn cron_backoff(cron: &str, now: i64) -> Option<PbDuration> {
         return None;
     }
     let next = CronSchedule::parse(cron).ok()?.next_after(now)?;
-    Some(duration_to_pb(std::time::Duration::from_nanos(
-        u64::try_from(next - now).unwrap_or(0),
-    )))
+    Some(duration_to_pb(sundial_common::time::until(next, now)))
 }
 
 /// The current run as the template of its successor.
@@ -96,7 +94,7 @@ fn time_left(m: &Mutation<'_>) -> Option<std::time::Duration> {
     m.info_ref()
         .execution_expiration_time
         .as_ref()
-        .map(|e| std::time::Duration::from_nanos(u64::try_from(timestamp_to_nanos(e) - m.now_nanos).unwrap_or(0)))
+        .map(|e| sundial_common::time::until(timestamp_to_nanos(e), m.now_nanos))
 }
 
 /// Starts the next cron run if the run has a schedule; returns its run id.

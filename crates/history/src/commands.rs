@@ -1,9 +1,11 @@
 //! Commands from a completed workflow task, each turned into its history event and state.
 //! A command that cannot be applied fails the whole task with Temporal's cause.
 
+use crate::command_checks as checks;
 use crate::mutation::Mutation;
 use crate::retry::{default_retry_policy, fill_retry_policy};
 use prost_wkt_types::Duration as PbDuration;
+use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::{ActivityInfo, TimerInfo, TimerTask, TimerTaskType, TransferTaskType};
 use sundial_api::temporal::command::v1::command::Attributes as Cmd;
 use sundial_api::temporal::command::v1::{Command, ScheduleActivityTaskCommandAttributes};
@@ -18,12 +20,15 @@ use sundial_common::time::{duration_from_pb, timestamp_to_nanos};
 pub(crate) struct CommandFailure {
     pub cause: WorkflowTaskFailedCause,
     pub message: String,
+    /// The run is terminated after the task fails (a payload over `limit.blobSize.error`).
+    pub terminate: bool,
 }
 
 fn fail(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> CommandFailure {
     CommandFailure {
         cause,
         message: message.into(),
+        terminate: false,
     }
 }
 
@@ -69,8 +74,13 @@ fn apply(
         // The workflow has not seen events that arrived meanwhile; it must get another task.
         return Err(fail(C::UnhandledCommand, "UnhandledCommand"));
     }
+    let limits = checks::Limits::of(m);
     match attrs {
-        Cmd::ScheduleActivityTaskCommandAttributes(a) => schedule_activity(m, a, completed_id),
+        Cmd::ScheduleActivityTaskCommandAttributes(a) => {
+            let mut a = a.clone();
+            checks::schedule_activity(&mut a, limits)?;
+            schedule_activity(m, &a, completed_id)
+        }
         Cmd::RequestCancelActivityTaskCommandAttributes(a) => {
             let Some(mut act) = m.ms.activities.get(&a.scheduled_event_id).cloned() else {
                 return Err(fail(
@@ -105,6 +115,9 @@ fn apply(
             Ok(())
         }
         Cmd::StartTimerCommandAttributes(a) => {
+            let mut a = a.clone();
+            checks::start_timer(&mut a, limits)?;
+            let a = &a;
             if a.timer_id.is_empty() {
                 return Err(fail(C::BadStartTimerAttributes, "TimerId is not set on command."));
             }
@@ -168,15 +181,30 @@ fn apply(
             Ok(())
         }
         Cmd::CompleteWorkflowExecutionCommandAttributes(a) => {
+            // Temporal reports an oversized result under this cause.
+            checks::close_payload(
+                C::BadScheduleActivityAttributes,
+                "CompleteWorkflowExecutionCommandAttributes.Result",
+                a.result.as_ref(),
+                limits,
+            )?;
             crate::chain::complete(m, a.result.clone(), completed_id);
             Ok(())
         }
         Cmd::FailWorkflowExecutionCommandAttributes(a) => {
+            checks::close_payload(
+                C::BadFailWorkflowExecutionAttributes,
+                "FailWorkflowExecutionCommandAttributes.Failure",
+                a.failure.as_ref(),
+                limits,
+            )?;
             crate::chain::fail(m, a.failure.clone(), completed_id);
             Ok(())
         }
         Cmd::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
-            crate::chain::continue_as_new(m, a, completed_id);
+            let mut a = a.clone();
+            checks::continue_as_new(&mut a, limits)?;
+            crate::chain::continue_as_new(m, &a, completed_id);
             Ok(())
         }
         Cmd::CancelWorkflowExecutionCommandAttributes(a) => {
@@ -193,6 +221,8 @@ fn apply(
             if a.marker_name.is_empty() {
                 return Err(fail(C::BadRecordMarkerAttributes, "MarkerName is not set on command."));
             }
+            let details_size: i64 = a.details.values().map(|p| p.encoded_len() as i64).sum();
+            checks::marker(&a.marker_name, details_size, limits)?;
             m.add_event(Attributes::MarkerRecordedEventAttributes(
                 MarkerRecordedEventAttributes {
                     marker_name: a.marker_name.clone(),
@@ -233,32 +263,18 @@ fn apply(
             Ok(())
         }
         Cmd::StartChildWorkflowExecutionCommandAttributes(a) => {
-            if a.workflow_id.is_empty() || a.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
-                return Err(fail(
-                    C::BadStartChildExecutionAttributes,
-                    "WorkflowId and WorkflowType must be set on StartChildWorkflowExecutionCommand.",
-                ));
-            }
-            crate::children::start_child(m, a, completed_id);
+            let mut a = a.clone();
+            checks::start_child(&mut a, limits)?;
+            crate::children::start_child(m, &a, completed_id);
             Ok(())
         }
         Cmd::SignalExternalWorkflowExecutionCommandAttributes(a) => {
-            if a.signal_name.is_empty() || a.execution.as_ref().is_none_or(|e| e.workflow_id.is_empty()) {
-                return Err(fail(
-                    C::BadSignalWorkflowExecutionAttributes,
-                    "SignalName and WorkflowId must be set on SignalExternalWorkflowExecutionCommand.",
-                ));
-            }
+            checks::signal_external(a, limits)?;
             crate::children::signal_external(m, a, completed_id);
             Ok(())
         }
         Cmd::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
-            if a.workflow_id.is_empty() {
-                return Err(fail(
-                    C::BadRequestCancelExternalWorkflowExecutionAttributes,
-                    "WorkflowId must be set on RequestCancelExternalWorkflowExecutionCommand.",
-                ));
-            }
+            checks::cancel_external(a, limits)?;
             crate::children::cancel_external(m, a, completed_id);
             Ok(())
         }
@@ -294,11 +310,7 @@ fn namespace_retry_policy(m: &Mutation<'_>) -> sundial_api::temporal::common::v1
     }
 }
 
-fn nanos(d: &PbDuration) -> i64 {
-    d.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(d.nanos))
-}
+use sundial_common::time::pb_duration_nanos as nanos;
 
 fn is_set(d: &Option<PbDuration>) -> bool {
     d.as_ref().is_some_and(|d| nanos(d) > 0)
@@ -419,7 +431,7 @@ fn schedule_activity(
     let expiration = a
         .schedule_to_close_timeout
         .filter(|d| nanos(d) > 0)
-        .map(|d| sundial_common::time::nanos_to_timestamp(m.now_nanos + nanos(&d)));
+        .map(|d| sundial_common::time::nanos_to_timestamp(sundial_common::time::deadline_after(m.now_nanos, &d)));
     let info = ActivityInfo {
         scheduled_event_id: scheduled,
         activity_id: a.activity_id.clone(),
@@ -474,7 +486,7 @@ pub(crate) fn dispatch_activity_attempt(m: &mut Mutation<'_>, info: &ActivityInf
         && s2c.is_none_or(|c| nanos(&s2s) < nanos(&c))
     {
         m.timer_at(
-            m.now_nanos + nanos(&s2s),
+            sundial_common::time::deadline_after(m.now_nanos, &s2s),
             TimerTask {
                 r#type: TimerTaskType::ActivityTimeout as i32,
                 event_id: info.scheduled_event_id,

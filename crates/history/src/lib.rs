@@ -10,6 +10,7 @@
 mod activity;
 mod chain;
 mod children;
+mod command_checks;
 mod commands;
 mod committer;
 mod events;

@@ -331,10 +331,9 @@ async fn timer_loop(
         let next_due = timers.next_due();
         let sleep = async {
             match next_due {
-                Some(at) => {
-                    let wait = u64::try_from(at.saturating_sub(now_nanos())).unwrap_or(0);
-                    tokio::time::sleep(Duration::from_nanos(wait)).await;
-                }
+                // Never one long sleep for a far-away deadline (a timer may be set for the end
+                // of time): wake at least every reload interval and look again.
+                Some(ts) => tokio::time::sleep(timer_wait(ts, now_nanos())).await,
                 None => std::future::pending::<()>().await,
             }
         };
@@ -454,6 +453,11 @@ impl LoadedTimers {
             }
         }
     }
+}
+
+/// How long the timer loop may sleep before the earliest timer, `next_due`, is due.
+fn timer_wait(next_due: i64, now: i64) -> Duration {
+    sundial_common::time::until(next_due, now).min(TIMER_REFILL_INTERVAL)
 }
 
 async fn visibility_loop(
@@ -607,5 +611,15 @@ mod tests {
         assert!(!timers.wants_more(), "memory is full");
         fired(&mut timers, MAX_LOADED_TIMERS as i64 / 2 + 1);
         assert!(timers.wants_more());
+    }
+
+    #[test]
+    fn timer_wait_is_bounded_for_any_deadline() {
+        let now = 1_764_000_000_000_000_000i64;
+        assert_eq!(timer_wait(i64::MAX, now), TIMER_REFILL_INTERVAL);
+        assert_eq!(timer_wait(i64::MIN, now), Duration::ZERO);
+        assert_eq!(timer_wait(now - 5, now), Duration::ZERO);
+        assert_eq!(timer_wait(i64::MAX, i64::MIN), TIMER_REFILL_INTERVAL);
+        assert_eq!(timer_wait(now + 1_000, now), Duration::from_nanos(1_000));
     }
 }

@@ -199,7 +199,7 @@ impl HistoryEngine {
         let duration = if closed {
             match (&info.close_time, &info.execution_time) {
                 (Some(c), Some(e)) => Some(sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
-                    u64::try_from(timestamp_to_nanos(c) - timestamp_to_nanos(e)).unwrap_or(0),
+                    u64::try_from(timestamp_to_nanos(c).saturating_sub(timestamp_to_nanos(e))).unwrap_or(0),
                 ))),
                 _ => None,
             }
@@ -244,7 +244,8 @@ impl HistoryEngine {
                         match (&a.current_attempt_scheduled_time, &a.last_attempt_complete_time) {
                             (Some(next), Some(done)) => {
                                 Some(sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
-                                    u64::try_from(timestamp_to_nanos(next) - timestamp_to_nanos(done)).unwrap_or(0),
+                                    u64::try_from(timestamp_to_nanos(next).saturating_sub(timestamp_to_nanos(done)))
+                                        .unwrap_or(0),
                                 )))
                             }
                             _ => None,

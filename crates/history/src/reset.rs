@@ -20,11 +20,7 @@ use sundial_api::workflowservice::v1::{ResetWorkflowExecutionRequest, ResetWorkf
 use sundial_common::ServiceError;
 use sundial_common::time::{nanos_to_timestamp, timestamp_to_nanos};
 
-fn nanos(d: &prost_wkt_types::Duration) -> i64 {
-    d.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(d.nanos))
-}
+use sundial_common::time::{deadline_after, pb_duration_nanos as nanos};
 
 impl HistoryEngine {
     /// Deletes a run, terminating it first if it is still running. The rows go in the
@@ -227,7 +223,7 @@ fn rebuild(
                         expiration_time: a
                             .schedule_to_close_timeout
                             .filter(|d| nanos(d) > 0)
-                            .map(|d| nanos_to_timestamp(now + nanos(&d))),
+                            .map(|d| nanos_to_timestamp(deadline_after(now, &d))),
                         stamp: 1,
                         ..Default::default()
                     },
@@ -252,7 +248,7 @@ fn rebuild(
                 }
             }
             Some(Attributes::TimerStartedEventAttributes(a)) => {
-                let fire = timestamp_to_nanos(&time) + a.start_to_fire_timeout.as_ref().map_or(0, nanos);
+                let fire = timestamp_to_nanos(&time).saturating_add(a.start_to_fire_timeout.as_ref().map_or(0, nanos));
                 ms.timers.insert(
                     a.timer_id.clone(),
                     TimerInfo {

@@ -34,11 +34,7 @@ fn positive(d: Option<&PbDuration>) -> Option<PbDuration> {
     d.filter(|d| d.seconds > 0 || d.nanos > 0).copied()
 }
 
-fn nanos(d: &PbDuration) -> i64 {
-    d.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(d.nanos))
-}
+use sundial_common::time::pb_duration_nanos as nanos;
 
 impl HistoryEngine {
     pub(crate) async fn start_workflow(
@@ -246,7 +242,10 @@ impl HistoryEngine {
             attempt: 1,
             continued_failure: None,
             last_completion_result: None,
-            execution_expiration: exec_timeout.map(|e| now + backoff.as_ref().map_or(0, nanos) + nanos(&e)),
+            execution_expiration: exec_timeout.map(|e| {
+                now.saturating_add(backoff.as_ref().map_or(0, nanos))
+                    .saturating_add(nanos(&e))
+            }),
             parent: parent.cloned(),
         };
         let (ms, events, tasks) = build_run(&spec, signal, now, &self.config().dynamic_config);
@@ -311,7 +310,7 @@ pub(crate) fn build_run(
     Vec<sundial_api::temporal::history::v1::HistoryEvent>,
     Vec<crate::mutation::PendingTask>,
 ) {
-    let execution_time = now + spec.backoff.as_ref().map_or(0, nanos);
+    let execution_time = now.saturating_add(spec.backoff.as_ref().map_or(0, nanos));
     let exec_timeout = spec.execution_timeout;
     let mut run_timeout = spec.run_timeout.or(exec_timeout);
     if let (Some(e), Some(r)) = (exec_timeout, run_timeout)
@@ -334,7 +333,7 @@ pub(crate) fn build_run(
     let ts = sundial_common::time::nanos_to_timestamp;
     let parent = spec.parent.clone().unwrap_or_default();
     let exec_deadline = spec.execution_expiration;
-    let mut run_deadline = run_timeout.map(|r| execution_time + nanos(&r));
+    let mut run_deadline = run_timeout.map(|r| execution_time.saturating_add(nanos(&r)));
     if let (Some(r), Some(e)) = (run_deadline, exec_deadline)
         && r >= e
     {

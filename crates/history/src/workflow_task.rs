@@ -443,11 +443,53 @@ fn failed_by_command(
 ) -> Option<StartedTask> {
     tracing::info!(cause = ?failure.cause, message = %failure.message, "workflow task failed by a bad command");
     let f = Failure {
-        message: failure.message,
+        message: failure.message.clone(),
         ..Default::default()
     };
+    if failure.terminate {
+        // Like Temporal: the task is failed with its cause, then the run is terminated (a
+        // payload over the blob size limit would fail every retry of the task the same way).
+        let wt = m.ms.workflow_task.clone()?;
+        m.materialize_transient_task();
+        m.add_event(Attributes::WorkflowTaskFailedEventAttributes(
+            WorkflowTaskFailedEventAttributes {
+                scheduled_event_id: wt.scheduled_event_id,
+                started_event_id: wt.started_event_id,
+                cause: failure.cause as i32,
+                failure: Some(f),
+                identity: identity.to_owned(),
+                binary_checksum: binary_checksum.to_owned(),
+                ..Default::default()
+            },
+        ));
+        m.ms.workflow_task = None;
+        m.flush_buffered();
+        crate::signals::terminate_in(
+            m,
+            &format!("{}: {}", cause_name(failure.cause), failure.message),
+            None,
+            "history-service",
+        );
+        return None;
+    }
     fail_task(m, failure.cause, Some(f), identity, binary_checksum);
     None
+}
+
+/// The cause as Temporal's Go API prints it in a termination reason (e.g. `BadStartTimerAttributes`).
+fn cause_name(cause: WorkflowTaskFailedCause) -> String {
+    cause
+        .as_str_name()
+        .trim_start_matches("WORKFLOW_TASK_FAILED_CAUSE_")
+        .split('_')
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut c = lower.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Records (or clears) the worker's sticky queue as the completion asks.
@@ -541,6 +583,7 @@ fn apply_commands_and_messages(
             return Err(CommandFailure {
                 cause: WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
                 message: format!("ProtocolMessageCommand referenced absent message ID {}", a.message_id),
+                terminate: false,
             });
         };
         if m.closed.is_none() {

@@ -132,7 +132,7 @@ fn task_info(
     let expiry_time = schedule_to_start
         .and_then(duration_from_pb)
         .filter(|d| !d.is_zero())
-        .map(|d| nanos_to_timestamp(now.saturating_add(d.as_nanos() as i64)));
+        .map(|d| nanos_to_timestamp(sundial_common::time::deadline_after_std(now, d)));
     Ok(TaskInfo {
         execution: Some(execution),
         scheduled_event_id,

@@ -50,7 +50,9 @@ impl DynamicConfigSection {
     pub fn poll_interval(&self) -> anyhow::Result<Duration> {
         let interval = match &self.poll_interval {
             None => return Ok(sundial_dynconfig::DEFAULT_POLL_INTERVAL),
-            Some(DurationText::Seconds(s)) if s.is_finite() && *s >= 0.0 => Duration::from_secs_f64(*s),
+            Some(DurationText::Seconds(s)) if s.is_finite() && *s >= 0.0 => {
+                Duration::try_from_secs_f64(*s).unwrap_or(Duration::MAX)
+            }
             Some(DurationText::Seconds(s)) => bail!("dynamicConfig.pollInterval {s} is not a duration"),
             Some(DurationText::Text(t)) => {
                 sundial_dynconfig::parse_duration(t).map_err(|e| anyhow::anyhow!("dynamicConfig.pollInterval: {e}"))?

@@ -164,16 +164,26 @@ impl ExecutionHandler {
             "WorkflowType",
         )?;
         v::task_queue(req.task_queue.as_ref())?;
-        v::timeout(
-            req.workflow_execution_timeout.as_ref(),
-            "WorkflowExecutionTimeoutSeconds",
-        )?;
-        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
-        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
-        v::timeout(req.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
+        v::timeout(&mut req.workflow_execution_timeout, "WorkflowExecutionTimeoutSeconds")?;
+        v::timeout(&mut req.workflow_run_timeout, "WorkflowRunTimeoutSeconds")?;
+        v::timeout(&mut req.workflow_task_timeout, "WorkflowTaskTimeoutSeconds")?;
+        v::start_delay(&mut req.workflow_start_delay, &req.cron_schedule)?;
         v::retry_policy(req.retry_policy.as_ref())?;
         v::cron_schedule(&req.cron_schedule)?;
         v::request_id(&req.request_id)?;
+        self.check_sizes(
+            &req.namespace,
+            &[
+                ("WorkflowId", &req.workflow_id),
+                (
+                    "WorkflowType",
+                    req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+                ),
+                ("TaskQueue", req.task_queue.as_ref().map_or("", |t| t.name.as_str())),
+                ("RequestId", &req.request_id),
+            ],
+            &[req.input.as_ref()],
+        )?;
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
@@ -203,15 +213,22 @@ impl ExecutionHandler {
         v::named(&req.signal_name, "SignalName")?;
         self.check_sizes(
             &req.namespace,
-            &[("WorkflowId", &req.workflow_id)],
+            &[
+                ("WorkflowId", &req.workflow_id),
+                (
+                    "WorkflowType",
+                    req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+                ),
+                ("TaskQueue", req.task_queue.as_ref().map_or("", |t| t.name.as_str())),
+                ("SignalName", &req.signal_name),
+                ("RequestId", &req.request_id),
+            ],
             &[req.input.as_ref(), req.signal_input.as_ref()],
         )?;
-        v::timeout(
-            req.workflow_execution_timeout.as_ref(),
-            "WorkflowExecutionTimeoutSeconds",
-        )?;
-        v::timeout(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
-        v::timeout(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        v::timeout(&mut req.workflow_execution_timeout, "WorkflowExecutionTimeoutSeconds")?;
+        v::timeout(&mut req.workflow_run_timeout, "WorkflowRunTimeoutSeconds")?;
+        v::timeout(&mut req.workflow_task_timeout, "WorkflowTaskTimeoutSeconds")?;
+        v::start_delay(&mut req.workflow_start_delay, &req.cron_schedule)?;
         v::retry_policy(req.retry_policy.as_ref())?;
         v::cron_schedule(&req.cron_schedule)?;
         v::request_id(&req.request_id)?;

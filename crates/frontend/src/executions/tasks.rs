@@ -2,8 +2,63 @@
 //! and by id), query-task answers, task-queue description and worker shutdown.
 
 use super::*;
+use sundial_api::temporal::enums::v1::QueryResultType;
+use sundial_api::temporal::failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo};
+
+// Temporal's reasons (`common.FailureReason*ExceedsLimit`) for a worker payload over
+// `limit.blobSize.error`: the activity is failed with them instead of recording the payload.
+const COMPLETE_RESULT_TOO_LARGE: &str = "Complete result exceeds size limit.";
+const FAILURE_TOO_LARGE: &str = "Failure exceeds size limit.";
+const CANCEL_DETAILS_TOO_LARGE: &str = "Cancel details exceed size limit.";
+const HEARTBEAT_TOO_LARGE: &str = "Heartbeat details exceed size limit.";
+
+/// A non-retryable server failure, as Temporal records for an oversized worker payload.
+fn server_failure(message: &str) -> Failure {
+    Failure {
+        message: message.to_owned(),
+        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+            non_retryable: true,
+        })),
+        ..Default::default()
+    }
+}
+
+fn too_large<M: Message>(limit: i64, payload: Option<&M>) -> bool {
+    limit > 0 && payload.is_some_and(|p| p.encoded_len() as i64 > limit)
+}
 
 impl ExecutionHandler {
+    /// `limit.blobSize.error` of the namespace with id `namespace_id` (0: no limit).
+    async fn blob_limit(&self, namespace_id: &str) -> Res<i64> {
+        let ns = self.registry.by_id(namespace_id).await?;
+        let scope = Scope::namespace(&ns.name).with_namespace_id(namespace_id);
+        Ok(self.dc.get(&keys::BLOB_SIZE_LIMIT_ERROR, &scope))
+    }
+
+    /// Fails the activity of `task_token` with `reason` (its payload was over the limit).
+    async fn fail_activity_over_limit(
+        &self,
+        namespace_id: String,
+        task_token: Vec<u8>,
+        identity: String,
+        reason: &str,
+    ) -> Res<()> {
+        tracing::warn!(%namespace_id, reason, key = "limit.blobSize.error", "activity payload over the limit");
+        self.history()
+            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+                namespace_id,
+                task_token: task_token.clone(),
+                request: Some(RespondActivityTaskFailedRequest {
+                    task_token,
+                    failure: Some(server_failure(reason)),
+                    identity,
+                    ..Default::default()
+                }),
+            })
+            .await?;
+        Ok(())
+    }
+
     pub async fn poll_workflow_task(&self, req: PollWorkflowTaskQueueRequest) -> Res<PollWorkflowTaskQueueResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         v::task_queue(req.task_queue.as_ref())?;
@@ -62,8 +117,12 @@ impl ExecutionHandler {
         &self,
         req: RespondWorkflowTaskFailedRequest,
     ) -> Res<RespondWorkflowTaskFailedResponse> {
+        let mut req = req;
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.failure.as_ref()) {
+            req.failure = Some(server_failure(FAILURE_TOO_LARGE));
+        }
         let resp = self
             .history()
             .respond_workflow_task_failed(hs::RespondWorkflowTaskFailedRequest {
@@ -111,6 +170,14 @@ impl ExecutionHandler {
     pub async fn heartbeat(&self, req: RecordActivityTaskHeartbeatRequest) -> Res<RecordActivityTaskHeartbeatResponse> {
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.details.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, req.task_token, req.identity, HEARTBEAT_TOO_LARGE)
+                .await?;
+            return Ok(RecordActivityTaskHeartbeatResponse {
+                cancel_requested: true,
+                ..Default::default()
+            });
+        }
         let resp = self
             .history()
             .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
@@ -130,6 +197,14 @@ impl ExecutionHandler {
         let (namespace_id, task_token) = self
             .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
             .await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.details.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, task_token, req.identity, HEARTBEAT_TOO_LARGE)
+                .await?;
+            return Ok(RecordActivityTaskHeartbeatByIdResponse {
+                cancel_requested: true,
+                ..Default::default()
+            });
+        }
         let resp = self
             .history()
             .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
@@ -153,6 +228,11 @@ impl ExecutionHandler {
     ) -> Res<RespondActivityTaskCompletedResponse> {
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.result.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, req.task_token, req.identity, COMPLETE_RESULT_TOO_LARGE)
+                .await?;
+            return Ok(RespondActivityTaskCompletedResponse::default());
+        }
         self.history()
             .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
@@ -171,6 +251,11 @@ impl ExecutionHandler {
         let (namespace_id, task_token) = self
             .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
             .await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.result.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, task_token, req.identity, COMPLETE_RESULT_TOO_LARGE)
+                .await?;
+            return Ok(RespondActivityTaskCompletedByIdResponse::default());
+        }
         self.history()
             .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
@@ -186,8 +271,16 @@ impl ExecutionHandler {
         &self,
         req: RespondActivityTaskFailedRequest,
     ) -> Res<RespondActivityTaskFailedResponse> {
+        let mut req = req;
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let limit = self.blob_limit(&namespace_id).await?;
+        if too_large(limit, req.last_heartbeat_details.as_ref()) {
+            req.last_heartbeat_details = None;
+        }
+        if too_large(limit, req.failure.as_ref()) {
+            req.failure = Some(server_failure(FAILURE_TOO_LARGE));
+        }
         let task_token = req.task_token.clone();
         self.history()
             .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
@@ -206,13 +299,20 @@ impl ExecutionHandler {
         let (namespace_id, task_token) = self
             .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
             .await?;
-        let inner = RespondActivityTaskFailedRequest {
+        let mut inner = RespondActivityTaskFailedRequest {
             namespace: req.namespace,
             failure: req.failure,
             identity: req.identity,
             last_heartbeat_details: req.last_heartbeat_details,
             ..Default::default()
         };
+        let limit = self.blob_limit(&namespace_id).await?;
+        if too_large(limit, inner.last_heartbeat_details.as_ref()) {
+            inner.last_heartbeat_details = None;
+        }
+        if too_large(limit, inner.failure.as_ref()) {
+            inner.failure = Some(server_failure(FAILURE_TOO_LARGE));
+        }
         self.history()
             .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
                 namespace_id,
@@ -229,6 +329,11 @@ impl ExecutionHandler {
     ) -> Res<RespondActivityTaskCanceledResponse> {
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.details.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, req.task_token, req.identity, CANCEL_DETAILS_TOO_LARGE)
+                .await?;
+            return Ok(RespondActivityTaskCanceledResponse::default());
+        }
         self.history()
             .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
@@ -247,6 +352,11 @@ impl ExecutionHandler {
         let (namespace_id, task_token) = self
             .token_by_id(&req.namespace, &req.workflow_id, &req.run_id, &req.activity_id)
             .await?;
+        if too_large(self.blob_limit(&namespace_id).await?, req.details.as_ref()) {
+            self.fail_activity_over_limit(namespace_id, task_token, req.identity, CANCEL_DETAILS_TOO_LARGE)
+                .await?;
+            return Ok(RespondActivityTaskCanceledByIdResponse::default());
+        }
         self.history()
             .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
@@ -267,6 +377,14 @@ impl ExecutionHandler {
             return Err(ServiceError::invalid("Error deserializing task token.").into());
         }
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
+        let mut req = req;
+        if too_large(self.blob_limit(&namespace_id).await?, req.query_result.as_ref()) {
+            // Like Temporal: the query fails instead of carrying the oversized answer.
+            req.completed_type = QueryResultType::Failed as i32;
+            req.query_result = None;
+            req.error_message = "Blob data size exceeds limit.".into();
+            req.failure = None;
+        }
         self.matching()
             .respond_query_task_completed(ms::RespondQueryTaskCompletedRequest {
                 namespace_id,

@@ -80,6 +80,7 @@ fn bad_message(message: impl Into<String>) -> CommandFailure {
     CommandFailure {
         cause: WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
         message: message.into(),
+        terminate: false,
     }
 }
 

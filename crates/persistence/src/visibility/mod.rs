@@ -747,3 +747,20 @@ mod tests {
         assert_eq!(free_column(&d, ValueType::Bool), Some("bool01"));
     }
 }
+
+#[cfg(test)]
+mod hostile_input_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times_out_of_range_are_not_values() {
+        assert_eq!(parse_duration("99999999999999999:00:00"), None);
+        assert_eq!(parse_duration("2562047:47:16"), Some(9_223_372_036_000_000_000));
+        assert_eq!(parse_duration("9999999999999999999999h"), None);
+        assert_eq!(parse_duration("00:05:00"), Some(300_000_000_000));
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), None);
+        assert!(parse_rfc3339("2024-05-01T10:00:00Z").is_some());
+        assert!(!format_rfc3339(i64::MAX).is_empty());
+        assert!(!format_rfc3339(i64::MIN).is_empty());
+    }
+}
