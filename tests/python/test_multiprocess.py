@@ -52,13 +52,15 @@ def psql(sql: str) -> None:
 
 
 class Role:
-    def __init__(self, config: Path, service: str, log_dir: Path):
+    def __init__(self, config: Path, service: str, log_dir: Path, env: dict[str, str] | None = None):
         self.service = service
         self.address = None
         self.ready = threading.Event()
-        self.stderr = open(log_dir / f"{service}-{uuid.uuid4().hex[:6]}.log", "wb")
+        self.log = log_dir / f"{service}-{uuid.uuid4().hex[:6]}.log"
+        self.stderr = open(self.log, "wb")
         self.proc = subprocess.Popen([str(sundial_bin_path()), "start", "--config", str(config), "--service", service],
-                                     stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL, text=True,
+                                     env=None if env is None else {**os.environ, **env})
         threading.Thread(target=self._read, daemon=True).start()
 
     def wait_ready(self) -> "Role":

@@ -197,18 +197,22 @@ impl MatchingEngine {
     }
 
     /// Turns an offer into a started task. History is called from a spawned task, so the
-    /// outcome (ack, or putting the task back) is handled even if this poll is dropped.
+    /// outcome (ack, telling the adder, or putting the task back) is handled even if this poll
+    /// is dropped. No copy of the task is released before history has recorded it started or
+    /// called it stale: a backlog task is acked only then, and a sync-matched task's adder
+    /// (history's transfer queue, which keeps its own copy until the add succeeds) is answered
+    /// only then.
     pub(crate) async fn start_task(
         self: &Arc<Self>,
         partition: &Arc<Partition>,
         poll: &Arc<Poll>,
         offer: Offer,
     ) -> Recorded {
-        let (info, backlog, accepted) = match offer {
+        let (info, backlog, recorded) = match offer {
             Offer::Query(q) => {
                 return Recorded::Started(Box::new(Polled::Workflow(*q.response)));
             }
-            Offer::Sync { info, accepted } => (info, None, Some(accepted)),
+            Offer::Sync { info, recorded } => (info, None, Some(recorded)),
             Offer::Backlog { task_id, info, owner } => (info, Some((task_id, owner)), None),
         };
         let engine = self.clone();
@@ -220,29 +224,38 @@ impl MatchingEngine {
                 None => format!("{}:{}", poll.poller_id, uuid::Uuid::new_v4()),
             };
             let result = engine.record_started(&poll, &info, request_id).await;
-            match (&result, backlog) {
-                (Ok(_), Some((id, owner))) => owner.ack(id),
-                (Err(s), Some((id, owner))) if is_stale(s) => owner.ack(id),
-                (Err(s), Some((task_id, owner))) => {
+            if result.is_ok() {
+                sundial_common::crash::point("matching.after_record_started");
+            }
+            match (&result, backlog, recorded) {
+                (Ok(_), Some((id, owner)), _) => owner.ack(id),
+                (Err(s), Some((id, owner)), _) if is_stale(s) => owner.ack(id),
+                (Err(s), Some((task_id, owner)), _) => {
                     tracing::debug!(task_queue = %owner.key, error = %s, "re-queueing backlog task");
                     owner.clone().give_back(Offer::Backlog { task_id, info, owner });
                 }
-                (Err(s), None) if !is_stale(s) => {
-                    tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
-                    let keys = [partition.key.clone()];
-                    if let Err(e) = engine.place_task(&keys, partition.sticky, info).await {
-                        tracing::error!(task_queue = %partition.key, error = %e,
-                            "could not put back a task after history failed; history's timeout will retry it");
+                (Ok(_), None, Some(recorded)) => {
+                    let _ = recorded.send(Ok(()));
+                }
+                (Err(s), None, Some(recorded)) if is_stale(s) => {
+                    let _ = recorded.send(Ok(()));
+                }
+                (Err(s), None, Some(recorded)) => {
+                    // The adder persists the task. If it is gone (its call was cancelled, so
+                    // history still holds the transfer task and retries it), put it back anyway.
+                    if recorded.send(Err(s.clone())).is_err() {
+                        tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
+                        let keys = [partition.key.clone()];
+                        if let Err(e) = engine.place_task(&keys, partition.sticky, info).await {
+                            tracing::debug!(task_queue = %partition.key, error = %e,
+                                "could not put back a matched task; history's transfer queue retries it");
+                        }
                     }
                 }
-                _ => {}
+                (_, None, None) => {}
             }
             result
         });
-        // From here the spawned task owns the task: the adder may return.
-        if let Some(accepted) = accepted {
-            let _ = accepted.send(());
-        }
         match recording.await {
             Ok(Ok(polled)) => Recorded::Started(Box::new(polled)),
             Ok(Err(status)) if is_stale(&status) => {

@@ -163,8 +163,10 @@ impl MatchingEngine {
         best.1
     }
 
-    /// Adds a task: to a waiting poller, else to the backlog. Returns once a poller owns the
-    /// task or it is committed. Sticky queues without a recent poller refuse the task.
+    /// Adds a task: to a waiting poller, else to the backlog. Returns once history recorded the
+    /// task started through a poller (or found it stale), or once it is committed to the
+    /// backlog; until then the caller's own copy (history's transfer task) is the only one that
+    /// survives a crash. Sticky queues without a recent poller refuse the task.
     pub(crate) async fn add_task(
         self: &Arc<Self>,
         key: TaskQueueKey,
@@ -192,6 +194,8 @@ impl MatchingEngine {
 
     /// Offers the task to a poller waiting at each of `keys` in turn, then writes it to the
     /// backlog of the first; a lease lost meanwhile is retried on a reloaded partition.
+    /// A matched poller records the task started with history before this returns; if that
+    /// fails (other than stale), the task is written to the backlog here.
     pub(crate) async fn place_task(
         &self,
         keys: &[TaskQueueKey],
@@ -199,17 +203,33 @@ impl MatchingEngine {
         info: TaskInfo,
     ) -> Result<(), MatchingError> {
         let mut last_err = None;
+        let mut offer = true;
         for _ in 0..RELOAD_ATTEMPTS {
             let mut target = None;
             for key in keys {
                 let partition = self.partition(key, sticky).await?;
-                // Accepted: the poller owns the task now. Dropped: it left; try the next.
-                while let Ok(Some(accepted)) = partition.try_sync_match(&info) {
-                    if accepted.await.is_ok() {
-                        return Ok(());
+                target.get_or_insert(partition.clone());
+                if !offer {
+                    break;
+                }
+                while let Ok(Some(recorded)) = partition.try_sync_match(&info) {
+                    match recorded.await {
+                        // History holds the task started (or it was stale): done.
+                        Ok(Ok(())) => return Ok(()),
+                        // History could not record it: the backlog keeps it for a later poll.
+                        Ok(Err(status)) => {
+                            tracing::debug!(task_queue = %partition.key, error = %status,
+                                "recording a matched task failed; writing it to the backlog");
+                            offer = false;
+                            break;
+                        }
+                        // The poller left before it began recording: try the next one.
+                        Err(_) => {}
                     }
                 }
-                target.get_or_insert(partition);
+                if !offer {
+                    break;
+                }
             }
             let Some(target) = target else { break };
             match target.append(info.clone()).await {

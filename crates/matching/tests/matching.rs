@@ -310,8 +310,9 @@ async fn dropped_poll_does_not_lose_the_task() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].identity, "keeper");
 
-    // The same for a sync-matched task: the add returns once the poller owns the task; the
-    // poller vanishes mid-record; the task is placed again (here: into the backlog).
+    // The same for a sync-matched task: the poller vanishes mid-record, the record still
+    // runs to its end, and the add returns only then; history failed, so the adder wrote the
+    // task to the backlog.
     let gate = Arc::new(Notify::new());
     h.history
         .gates
@@ -321,12 +322,20 @@ async fn dropped_poll_does_not_lose_the_task() {
     h.history.fail("wf-2", &[Code::Unavailable]);
     let dropped = h.poll_workflow(normal("q"), "dropper-2");
     h.wait_for_poller("q", "dropper-2").await;
-    h.add_workflow_task(normal("q"), "wf-2", 3).await.expect("sync add");
+    let add = spawn_add(h, "wf-2", 3);
     wait_until(|| async move { h.history.calls().len() == 3 }).await;
     dropped.abort();
     let _ = dropped.await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!add.is_finished(), "the add waits for history's answer");
     h.history.gates.lock().expect("lock").clear();
     gate.notify_one();
+    add.await.expect("join").expect("sync add");
+    // (wf-1's acked row may linger until the next batched delete.)
+    assert!(
+        h.backlog("q").await.contains(&3),
+        "the adder wrote the task to the backlog"
+    );
     wait_until(|| async move { h.backlog("q").await == vec![3] }).await;
     let resp = h
         .poll_workflow(normal("q"), "keeper")
@@ -381,4 +390,84 @@ async fn backlog_survives_an_engine_restart() {
     let rows = store.get_tasks(&key, 0, i64::MAX, 10).await.expect("rows");
     assert!(rows.iter().any(|t| t.task_id > 100_000), "{rows:?}");
     engine.shutdown().await;
+}
+
+/// An AddWorkflowTask of `workflow_id` on queue "q", running in the background.
+fn spawn_add(h: &Harness, workflow_id: &str, event: i64) -> tokio::task::JoinHandle<Result<(), tonic::Status>> {
+    let handler = h.handler.clone();
+    let workflow_id = workflow_id.to_owned();
+    tokio::spawn(async move {
+        handler
+            .add_workflow_task(Request::new(AddWorkflowTaskRequest {
+                namespace_id: NS.into(),
+                execution: Some(execution(&workflow_id)),
+                task_queue: Some(normal("q")),
+                scheduled_event_id: event,
+                schedule_to_start_timeout: None,
+                namespace: "default".into(),
+            }))
+            .await
+            .map(|_| ())
+    })
+}
+
+/// History's transfer task is the only durable copy of a sync-matched task until history has
+/// recorded it started: the add must not succeed before that.
+#[tokio::test]
+async fn sync_add_is_acknowledged_only_after_history_recorded_the_start() {
+    let h = Harness::memory(Duration::from_secs(10)).await;
+    let h = &h;
+
+    // Slow success: the add waits for the record, and nothing is written.
+    let gate = Arc::new(Notify::new());
+    h.history
+        .gates
+        .lock()
+        .expect("lock")
+        .insert("wf-slow".into(), gate.clone());
+    let poll = h.poll_workflow(normal("q"), "w1");
+    h.wait_for_poller("q", "w1").await;
+    let add = spawn_add(h, "wf-slow", 2);
+    wait_until(|| async move { h.history.calls().len() == 1 }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!add.is_finished(), "acknowledged before history recorded the start");
+    gate.notify_one();
+    add.await.expect("join").expect("add");
+    assert_eq!(workflow_id_of(&poll.await.expect("join").expect("poll")), "wf-slow");
+    assert!(h.backlog("q").await.is_empty());
+
+    // Failure: the add waits, then keeps the task in the backlog for a later poll.
+    let gate = Arc::new(Notify::new());
+    h.history
+        .gates
+        .lock()
+        .expect("lock")
+        .insert("wf-fail".into(), gate.clone());
+    h.history.fail("wf-fail", &[Code::Internal]);
+    let poll = h.poll_workflow(normal("q"), "w2");
+    h.wait_for_poller("q", "w2").await;
+    let add = spawn_add(h, "wf-fail", 5);
+    wait_until(|| async move { h.history.calls().len() == 2 }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!add.is_finished(), "acknowledged before history answered");
+    h.history.gates.lock().expect("lock").clear();
+    gate.notify_one();
+    add.await.expect("join").expect("add keeps the task");
+    let err = poll.await.expect("join").expect_err("history failed");
+    assert_eq!(err.code(), Code::Internal);
+    assert_eq!(h.backlog("q").await, vec![5], "the adder wrote the task to the backlog");
+    let resp = h.poll_workflow(normal("q"), "w3").await.expect("join").expect("poll");
+    assert_eq!(workflow_id_of(&resp), "wf-fail");
+    assert_eq!(resp.started_event_id, 6);
+    wait_until(|| async move { h.backlog("q").await.is_empty() }).await;
+
+    // Stale (history says it is started already): done, nothing written.
+    h.history.fail("wf-stale", &[Code::FailedPrecondition]);
+    let poll = h.poll_workflow(normal("q"), "w4");
+    h.wait_for_poller("q", "w4").await;
+    spawn_add(h, "wf-stale", 7).await.expect("join").expect("stale add");
+    assert!(h.backlog("q").await.is_empty());
+    poll.abort();
+    let _ = poll.await;
+    h.engine.shutdown().await;
 }

@@ -48,11 +48,13 @@ pub(crate) struct QueryTask {
 /// What a poller receives.
 #[derive(Debug)]
 pub(crate) enum Offer {
-    /// A task nobody persisted. Its adder waits on `accepted` until a poller owns the task, and
-    /// persists it itself if `accepted` is dropped.
+    /// A task nobody persisted. Its adder waits on `recorded` until history has recorded the
+    /// task started (or found it stale), and only then acknowledges the add; told that history
+    /// failed, it writes the task to the backlog itself; if `recorded` is dropped (the poller
+    /// left before recording began), it offers the task to the next poller.
     Sync {
         info: TaskInfo,
-        accepted: oneshot::Sender<()>,
+        recorded: oneshot::Sender<SyncOutcome>,
     },
     /// A task from the persisted backlog of `owner` (which may be a child of the partition that
     /// handed it out); acked there once history accepted or rejected it.
@@ -63,6 +65,11 @@ pub(crate) enum Offer {
     },
     Query(QueryTask),
 }
+
+/// What the poller of a sync-matched task tells its adder: `Ok` once history recorded the task
+/// started or said it is stale (the add is done), the error if recording failed otherwise (the
+/// task is the adder's again).
+pub(crate) type SyncOutcome = Result<(), tonic::Status>;
 
 struct Waiter {
     id: u64,
@@ -369,9 +376,9 @@ impl Partition {
     }
 
     /// Offers a new task to a waiting poller. `None` when nobody waits, or when older backlog
-    /// tasks exist (they go first); otherwise a receiver that resolves once a poller owns the
-    /// task, or errs if that poller went away.
-    pub fn try_sync_match(&self, info: &TaskInfo) -> Result<Option<oneshot::Receiver<()>>, ()> {
+    /// tasks exist (they go first); otherwise a receiver that resolves with the outcome of
+    /// recording the task started, or errs if that poller went away before it began recording.
+    pub fn try_sync_match(&self, info: &TaskInfo) -> Result<Option<oneshot::Receiver<SyncOutcome>>, ()> {
         let mut st = self.state();
         if st.lost {
             return Err(());
@@ -381,13 +388,13 @@ impl Partition {
             return Ok(None);
         }
         while let Some(waiter) = st.waiters.pop_front() {
-            let (accepted, accepted_rx) = oneshot::channel();
+            let (recorded, recorded_rx) = oneshot::channel();
             let offer = Offer::Sync {
                 info: info.clone(),
-                accepted,
+                recorded,
             };
             if waiter.tx.send(offer).is_ok() {
-                return Ok(Some(accepted_rx));
+                return Ok(Some(recorded_rx));
             }
         }
         Ok(None)
@@ -437,7 +444,7 @@ impl Drop for Partition {
 
 fn give_back_locked(st: &mut State, offer: Offer) {
     match offer {
-        // Dropping the offer drops `accepted`: the adder sees it and places the task itself.
+        // Dropping the offer drops `recorded`: the adder sees it and places the task itself.
         Offer::Sync { .. } => {}
         Offer::Backlog { task_id, info, .. } => {
             st.buffer.insert(task_id, info);

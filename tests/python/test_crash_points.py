@@ -1,0 +1,131 @@
+"""Crash points (SUNDIAL_CRASH_AT, see crates/common/src/crash.rs) under load, with each role in
+its own process on PostgreSQL: a role aborted at a point where a crash is most likely to lose
+acknowledged work is started again, and every workflow still completes with its result.
+
+matching.after_record_started: history has recorded a task started, matching dies before the
+poller hears of it. The worker never gets that task; history's start-to-close timeouts must
+retry it. Tasks other pollers had matched but not yet recorded must not be lost either: matching
+acknowledges a task to history only once it can no longer lose it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import RetryPolicy
+
+from conftest import PG_HOST, PG_PORT, PG_USER, sundial_bin_path
+from test_multiprocess import Role, free_port, psql
+from wf_defs import running_worker, uid
+
+pytestmark = pytest.mark.sundial_only
+
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
+WORKFLOWS = 20
+
+
+@activity.defn
+async def crash_bump(x: int) -> int:
+    return x + 1
+
+
+@workflow.defn
+class ThreeActivityWorkflow:
+    @workflow.run
+    async def run(self, x: int) -> int:
+        for _ in range(3):
+            x = await workflow.execute_activity(
+                crash_bump, x, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500)))
+        return x
+
+
+@pytest.fixture
+def fixed_port_cluster(tmp_path):
+    """history, matching and frontend as separate processes; history and matching on fixed
+    ports, so a restarted one is found where its peers look for it."""
+    db = f"sundial_cp_{uuid.uuid4().hex[:10]}"
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        "persistence:\n  numHistoryShards: 4\n  driver: postgres\n"
+        f"  postgres: {{ host: {PG_HOST}, port: {PG_PORT}, user: {PG_USER}, password: \"\", database: {db} }}\n"
+        "services:\n  frontend: { port: 0 }\n"
+        f"  history: {{ port: {free_port()} }}\n  matching: {{ port: {free_port()} }}\n  worker: {{ port: 0 }}\n")
+    subprocess.run([str(sundial_bin_path()), "schema", "setup", "--config", str(config)], check=True,
+                   capture_output=True)
+    roles: dict[str, Role] = {}
+    try:
+        yield config, roles, tmp_path
+    finally:
+        for r in roles.values():
+            r.stop()
+        psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+async def outcome(handle: WorkflowHandle, expected: int) -> str:
+    try:
+        return "completed" if await handle.result() == expected else "lost"
+    except Exception:  # noqa: BLE001 - failed, terminated, timed out: the work is lost
+        return "lost"
+
+
+@pytest.mark.parametrize("nth", [3, 25])
+async def test_matching_crash_after_record_started_loses_nothing(fixed_port_cluster, nth):
+    config, roles, log_dir = fixed_port_cluster
+    roles["history"] = Role(config, "history", log_dir)
+    roles["matching"] = Role(config, "matching", log_dir,
+                             env={"SUNDIAL_CRASH_AT": f"matching.after_record_started:{nth}"})
+    roles["frontend"] = Role(config, "frontend", log_dir)
+    for role in roles.values():
+        role.wait_ready()
+    client = await Client.connect(roles["frontend"].address)
+    tq = uid("crash-tq")
+    async with running_worker(client, tq, workflows=[ThreeActivityWorkflow], activities=[crash_bump]):
+        handles = await asyncio.gather(*[
+            client.start_workflow(ThreeActivityWorkflow.run, i * 10, id=uid("crash"), task_queue=tq,
+                                  task_timeout=WORKFLOW_TASK_TIMEOUT)
+            for i in range(WORKFLOWS)])
+        results = [asyncio.create_task(outcome(h, i * 10 + 3)) for i, h in enumerate(handles)]
+
+        matching = roles["matching"].proc
+        deadline = time.monotonic() + 60
+        while matching.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert matching.returncode == -signal.SIGABRT, \
+            f"matching did not abort at its crash point: {matching.returncode}"
+        assert "crash point matching.after_record_started reached" in roles["matching"].log.read_text()
+
+        roles["matching"] = Role(config, "matching", log_dir).wait_ready()
+        budget = (WORKFLOW_TASK_TIMEOUT + ACTIVITY_TIMEOUT).total_seconds() + 30
+        restarted = time.monotonic()
+        done, pending = await asyncio.wait(results, timeout=budget)
+        elapsed = time.monotonic() - restarted
+
+        stuck = []
+        for h, r in zip(handles, results):
+            if r in pending:
+                r.cancel()
+                desc = (await h.describe()).raw_description
+                wft = desc.pending_workflow_task
+                wft_state = (f"{PendingWorkflowTaskState.Name(wft.state)} attempt {wft.attempt}"
+                             if desc.HasField("pending_workflow_task") else "none")
+                acts = [f"{a.activity_id}: {PendingActivityState.Name(a.state)} attempt {a.attempt}"
+                        for a in desc.pending_activities]
+                stuck.append((h.id, wft_state, acts))
+    completed = sum(1 for r in done if r.result() == "completed")
+    lost = sum(1 for r in done if r.result() == "lost")
+    print(f"crash at record #{nth}: started={len(handles)} completed={completed} stuck={len(stuck)} "
+          f"lost={lost} (in {elapsed:.1f}s of {budget:.0f}s after the restart)")
+    for wid, wft, acts in stuck:
+        print(f"  stuck {wid}: workflow task {wft} activities {acts}")
+    assert (len(stuck), lost) == (0, 0)
+    assert completed == WORKFLOWS
