@@ -1,13 +1,16 @@
 //! Group commit for a shard's state transitions. Transitions queue here; the committer takes
 //! everything queued and writes it in one database transaction (one fence check, one commit),
-//! then answers each caller with its own outcome. Nothing waits on purpose: while one batch
+//! hands each committed transition's new tasks to the shard's queue processors, then answers
+//! each caller with its own outcome. The hand-off happens here, not in the caller, so a caller
+//! that is dropped while it waits (its client hung up) cannot strand committed tasks. Nothing waits on purpose: while one batch
 //! commits, the next one gathers, so a busy shard commits many transitions per round trip
 //! and an idle one commits each at once.
 
+use crate::shard::QueueInbox;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use sundial_persistence::{PersistenceError, Store, Transition};
+use sundial_persistence::{NewTask, PersistenceError, Store, Transition};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -16,6 +19,8 @@ const MAX_BATCH: usize = 64;
 
 struct Job {
     transition: Transition,
+    /// The transition's new outbox tasks, for the queue processors once it is committed.
+    tasks: Vec<NewTask>,
     done: oneshot::Sender<Result<(), PersistenceError>>,
 }
 
@@ -25,18 +30,24 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer of a shard; `range_id` is the shard's current lease.
-    pub fn start(store: Arc<dyn Store>, range_id: Arc<AtomicI64>) -> Committer {
+    /// Starts the committer of a shard; `range_id` is the shard's current lease, `inbox` where
+    /// its queue processors take committed tasks.
+    pub fn start(store: Arc<dyn Store>, range_id: Arc<AtomicI64>, inbox: QueueInbox) -> Committer {
         let (queue, jobs) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, range_id, jobs));
+        let task = tokio::spawn(run(store, range_id, inbox, jobs));
         Committer { queue, task }
     }
 
-    /// Commits `transition` with whatever else is queued; returns once it is durable (or not).
-    pub async fn commit(&self, transition: Transition) -> Result<(), PersistenceError> {
+    /// Commits `transition` with whatever else is queued and hands `tasks` to the queue
+    /// processors once it is durable; returns then (or with why it failed).
+    pub async fn commit(&self, transition: Transition, tasks: Vec<NewTask>) -> Result<(), PersistenceError> {
         let (done, outcome) = oneshot::channel();
         self.queue
-            .send(Job { transition, done })
+            .send(Job {
+                transition,
+                tasks,
+                done,
+            })
             .map_err(|_| PersistenceError::Unavailable("the shard is stopping".into()))?;
         outcome
             .await
@@ -50,14 +61,19 @@ impl Drop for Committer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, range_id: Arc<AtomicI64>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    store: Arc<dyn Store>,
+    range_id: Arc<AtomicI64>,
+    inbox: QueueInbox,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
     let mut transitions = Vec::with_capacity(MAX_BATCH);
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
         let mut next = Some(first);
         while let Some(job) = next {
             transitions.push(job.transition);
-            waiting.push(job.done);
+            waiting.push((job.tasks, job.done));
             next = if transitions.len() < MAX_BATCH {
                 jobs.try_recv().ok()
             } else {
@@ -77,7 +93,10 @@ async fn run(store: Arc<dyn Store>, range_id: Arc<AtomicI64>, mut jobs: mpsc::Un
                     .collect()
             }
         };
-        for (done, outcome) in waiting.drain(..).zip(outcomes) {
+        for ((tasks, done), outcome) in waiting.drain(..).zip(outcomes) {
+            if outcome.is_ok() {
+                inbox.deliver(tasks);
+            }
             // A caller that went away learns nothing; its run is reloaded on next use.
             let _ = done.send(outcome);
         }

@@ -33,18 +33,6 @@ fn ok<T>(r: Result<T, ServiceError>) -> R<T> {
     r.map(Response::new).map_err(Status::from)
 }
 
-/// Runs `f` to completion even if the caller hangs up. A dropped handler future could stop a
-/// transition between its commit and the hand-off of its new tasks to the shard's queues (the
-/// start-to-close timer of a task just recorded started would then wait for the periodic
-/// reload, minutes away); matching dying mid-call is exactly when recording must finish.
-async fn detached<T: Send + 'static>(
-    f: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::spawn(f)
-        .await
-        .unwrap_or_else(|e| Err(ServiceError::Internal(format!("request task failed: {e}"))))
-}
-
 #[tonic::async_trait]
 impl HistoryService for HistoryHandler {
     async fn delete_workflow_execution(
@@ -288,18 +276,14 @@ impl HistoryService for HistoryHandler {
         &self,
         request: Request<RecordWorkflowTaskStartedRequest>,
     ) -> R<ws::PollWorkflowTaskQueueResponse> {
-        let engine = self.engine.clone();
-        let req = request.into_inner();
-        ok(detached(async move { engine.record_workflow_task_started(req).await }).await)
+        ok(self.engine.record_workflow_task_started(request.into_inner()).await)
     }
 
     async fn record_activity_task_started(
         &self,
         request: Request<RecordActivityTaskStartedRequest>,
     ) -> R<ws::PollActivityTaskQueueResponse> {
-        let engine = self.engine.clone();
-        let req = request.into_inner();
-        ok(detached(async move { engine.record_activity_task_started(req).await }).await)
+        ok(self.engine.record_activity_task_started(request.into_inner()).await)
     }
 
     async fn respond_workflow_task_completed(

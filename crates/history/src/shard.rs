@@ -86,6 +86,36 @@ pub(crate) struct QueueInbox {
     pub visibility: mpsc::UnboundedSender<(i64, VisibilityTask)>,
 }
 
+impl QueueInbox {
+    /// Hands committed tasks to the processors. A closed receiver means the shard is stopping;
+    /// the tasks are durable and the next owner reads them.
+    pub fn deliver(&self, tasks: Vec<NewTask>) {
+        for task in tasks {
+            let _ = match task {
+                NewTask::Transfer { task_id, task } => self.transfer.send((task_id, task)).map_err(|_| ()),
+                NewTask::Timer { fire_at, task_id, task } => self.timer.send((fire_at, task_id, task)).map_err(|_| ()),
+                NewTask::Visibility { task_id, task } => self.visibility.send((task_id, task)).map_err(|_| ()),
+            };
+        }
+    }
+}
+
+/// A run's lock held for a transition. Unless the transition is marked finished, dropping it
+/// drops the cached state too: a transition cut short (its caller's future dropped while it
+/// waited for the database, or an early return) may have left memory ahead of the database.
+struct Held<'a> {
+    guard: tokio::sync::MutexGuard<'a, Option<Loaded>>,
+    finished: bool,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            *self.guard = None;
+        }
+    }
+}
+
 struct IdBlock {
     next: i64,
     end: i64,
@@ -102,7 +132,6 @@ pub(crate) struct Shard {
     committer: Committer,
     ids: tokio::sync::Mutex<IdBlock>,
     cache: Mutex<HashMap<RunKey, Arc<Entry>>>,
-    inbox: QueueInbox,
     pub dc: sundial_dynconfig::DynamicConfig,
     /// Namespace id -> (retention, when it was read).
     retentions: Mutex<HashMap<String, (std::time::Duration, std::time::Instant)>>,
@@ -127,7 +156,7 @@ impl Shard {
         let range_id = Arc::new(std::sync::atomic::AtomicI64::new(next.range_id));
         Ok(Arc::new(Shard {
             id,
-            committer: Committer::start(store.clone(), range_id.clone()),
+            committer: Committer::start(store.clone(), range_id.clone(), inbox),
             store,
             range_id,
             first_own_task_id: next.range_id << RANGE_BITS,
@@ -136,7 +165,6 @@ impl Shard {
                 end: (next.range_id + 1) << RANGE_BITS,
             }),
             cache: Mutex::new(HashMap::new()),
-            inbox,
             dc,
             retentions: Mutex::new(HashMap::new()),
         }))
@@ -147,28 +175,19 @@ impl Shard {
         self.first_own_task_id
     }
 
-    fn range_id(&self) -> i64 {
-        self.range_id.load(std::sync::atomic::Ordering::Acquire)
-    }
-
     /// Allocates `n` consecutive task ids, renewing the lease when the block runs out.
     async fn allocate_ids(&self, n: usize) -> Result<i64, ServiceError> {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
         let mut ids = self.ids.lock().await;
-        if ids.next + n > ids.end {
-            let current = self.range_id();
-            let mut record = self.store.get_or_create_shard(self.id).await?;
-            if record.range_id != current {
-                return Err(ServiceError::Unavailable(format!("shard {} ownership lost", self.id)));
-            }
-            record = ShardRecord {
-                range_id: current + 1,
-                ..record
-            };
-            self.store.update_shard(&record, current).await?;
-            self.range_id.store(current + 1, std::sync::atomic::Ordering::Release);
-            ids.next = (current + 1) << RANGE_BITS;
-            ids.end = (current + 2) << RANGE_BITS;
+        if ids.next.saturating_add(n) > ids.end {
+            // On a task of its own: a renewal cut short after its write would leave the lease in
+            // memory behind the database's, and every later commit of the shard refused.
+            let renewal = renew_lease(self.store.clone(), self.id, self.range_id.clone());
+            let renewed = tokio::spawn(renewal)
+                .await
+                .map_err(|e| ServiceError::Internal(format!("renewing the shard lease failed: {e}")))??;
+            ids.next = renewed << RANGE_BITS;
+            ids.end = (renewed + 1) << RANGE_BITS;
         }
         let first = ids.next;
         ids.next += n;
@@ -253,9 +272,12 @@ impl Shard {
     ) -> Result<R, ServiceError> {
         let entry = self.entry(run);
         for _ in 0..CONFLICT_RETRIES {
-            let mut guard = entry.state.lock().await;
-            self.load(run, &mut guard).await?;
-            let Some(loaded) = guard.as_mut() else {
+            let mut held = Held {
+                guard: entry.state.lock().await,
+                finished: false,
+            };
+            self.load(run, &mut held.guard).await?;
+            let Some(loaded) = held.guard.as_mut() else {
                 return Err(ServiceError::Internal("execution vanished from cache".into()));
             };
             let mut m = Mutation::new(&mut loaded.ms, now_nanos(), self.dc.clone());
@@ -264,12 +286,8 @@ impl Shard {
             }));
             let (result, over_limit) = match applied {
                 Ok(Ok(applied)) => applied,
-                Ok(Err(e)) => {
-                    *guard = None;
-                    return Err(e);
-                }
+                Ok(Err(e)) => return Err(e),
                 Err(panic) => {
-                    *guard = None;
                     let message = panic_message(panic.as_ref());
                     tracing::error!(workflow_id = %run.1, run_id = %run.2, panic = %message,
                         "a transition panicked; the run's cached state is dropped");
@@ -281,8 +299,7 @@ impl Shard {
             if let Some(limit) = over_limit {
                 // Like Temporal: a run that would outgrow a limit is terminated instead.
                 drop(m);
-                *guard = None;
-                drop(guard);
+                drop(held);
                 self.terminate_over_limit(run, &limit).await?;
                 return Err(ServiceError::FailedPrecondition(format!(
                     "workflow terminated: {limit}"
@@ -304,6 +321,7 @@ impl Shard {
                 && fingerprint(&sundial_api::prost::Message::encode_to_vec(&loaded.ms)) == loaded.persisted
             {
                 crate::updates::apply(&entry.updates, effects);
+                held.finished = true;
                 return Ok(result);
             }
             let version = loaded.db_version + 1;
@@ -326,7 +344,8 @@ impl Shard {
                     // Effects first: whoever sees the new progress sees them applied.
                     crate::updates::apply(&entry.updates, effects);
                     entry.progress.send_replace(progress);
-                    drop(guard);
+                    held.finished = true;
+                    drop(held);
                     if let Some(next) = successor {
                         self.adopt(&(run.0.clone(), run.1.clone(), next.run_id), next.ms);
                     }
@@ -334,12 +353,8 @@ impl Shard {
                 }
                 Err(PersistenceError::ConditionFailed(reason)) => {
                     tracing::debug!(%reason, "execution write conflict; reloading");
-                    *guard = None;
                 }
-                Err(e) => {
-                    *guard = None;
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         }
         Err(ServiceError::Unavailable(
@@ -350,13 +365,17 @@ impl Shard {
     async fn terminate_over_limit(&self, run: &RunKey, reason: &str) -> Result<(), ServiceError> {
         tracing::warn!(workflow_id = %run.1, run_id = %run.2, %reason, "terminating workflow over a limit");
         let entry = self.entry(run);
-        let mut guard = entry.state.lock().await;
-        self.load(run, &mut guard).await?;
-        let Some(loaded) = guard.as_mut() else {
+        let mut held = Held {
+            guard: entry.state.lock().await,
+            finished: false,
+        };
+        self.load(run, &mut held.guard).await?;
+        let Some(loaded) = held.guard.as_mut() else {
             return Err(ServiceError::Internal("execution vanished from cache".into()));
         };
         let mut m = Mutation::new(&mut loaded.ms, now_nanos(), self.dc.clone());
         if !m.is_running() {
+            held.finished = true;
             return Ok(());
         }
         crate::signals::terminate_in(&mut m, reason, None, "sundial-history");
@@ -371,12 +390,10 @@ impl Shard {
                 loaded.persisted = persisted;
                 crate::updates::apply(&entry.updates, vec![Effect::RunClosed { continuing: false }]);
                 entry.progress.send_replace(progress);
+                held.finished = true;
                 Ok(())
             }
-            Err(e) => {
-                *guard = None;
-                Err(e.into())
-            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -497,19 +514,8 @@ impl Shard {
             },
         };
         sundial_common::crash::point("history.before_commit");
-        self.committer.commit(transition).await?;
+        self.committer.commit(transition, all_tasks).await?;
         sundial_common::crash::point("history.after_commit");
-        for task in all_tasks {
-            // A closed receiver means the shard is stopping; the tasks are durable and will be
-            // loaded by the next owner.
-            let _ = match task {
-                NewTask::Transfer { task_id, task } => self.inbox.transfer.send((task_id, task)).map_err(|_| ()),
-                NewTask::Timer { fire_at, task_id, task } => {
-                    self.inbox.timer.send((fire_at, task_id, task)).map_err(|_| ())
-                }
-                NewTask::Visibility { task_id, task } => self.inbox.visibility.send((task_id, task)).map_err(|_| ()),
-            };
-        }
         Ok((
             RunProgress {
                 next_event_id,
@@ -591,6 +597,26 @@ impl Shard {
         }
         entry.progress.send_replace(progress);
     }
+}
+
+/// Bumps shard `id`'s lease if this process still holds it; returns the new range id.
+async fn renew_lease(
+    store: Arc<dyn Store>,
+    id: i32,
+    range_id: Arc<std::sync::atomic::AtomicI64>,
+) -> Result<i64, ServiceError> {
+    let current = range_id.load(std::sync::atomic::Ordering::Acquire);
+    let record = store.get_or_create_shard(id).await?;
+    if record.range_id != current {
+        return Err(ServiceError::Unavailable(format!("shard {id} ownership lost")));
+    }
+    let next = ShardRecord {
+        range_id: current + 1,
+        ..record
+    };
+    store.update_shard(&next, current).await?;
+    range_id.store(current + 1, std::sync::atomic::Ordering::Release);
+    Ok(current + 1)
 }
 
 fn is_closed(ms: &WorkflowMutableState) -> bool {
