@@ -203,8 +203,8 @@ impl HistoryEngine {
         req: RecordActivityTaskStartedRequest,
     ) -> Result<PollActivityTaskQueueResponse, ServiceError> {
         let exec = req.execution.clone().unwrap_or_default();
-        let run: RunKey = (req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         let poll = req.poll_request.clone().unwrap_or_default();
         let (act, workflow_type) = shard
             .update(&run, |m| {
@@ -249,9 +249,9 @@ impl HistoryEngine {
             })
             .await?;
         let tok = TaskToken {
-            namespace_id: run.0.clone(),
-            workflow_id: run.1.clone(),
-            run_id: run.2.clone(),
+            namespace_id: run.namespace_id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            run_id: run.run_id.clone(),
             scheduled_event_id: act.scheduled_event_id,
             attempt: act.attempt,
             activity_id: act.activity_id.clone(),
@@ -263,8 +263,8 @@ impl HistoryEngine {
             workflow_namespace: poll.namespace.clone(),
             workflow_type: Some(WorkflowType { name: workflow_type }),
             workflow_execution: Some(WorkflowExecution {
-                workflow_id: run.1.clone(),
-                run_id: run.2.clone(),
+                workflow_id: run.workflow_id.clone(),
+                run_id: run.run_id.clone(),
             }),
             activity_type: Some(ActivityType {
                 name: act.activity_type.clone(),
@@ -293,8 +293,8 @@ impl HistoryEngine {
         details: Option<Payloads>,
     ) -> Result<bool, ServiceError> {
         let tok = token::decode(token_bytes)?;
-        let run: RunKey = (namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         shard
             .update(&run, |m| {
                 let mut act = find(m, &tok)?;
@@ -315,8 +315,8 @@ impl HistoryEngine {
         identity: &str,
     ) -> Result<(), ServiceError> {
         let tok = token::decode(token_bytes)?;
-        let run: RunKey = (namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         shard
             .update(&run, |m| {
                 let act = find(m, &tok)?;

@@ -222,7 +222,7 @@ impl HistoryEngine {
 
     /// Transfer task: start the child, then record the outcome in the parent.
     pub(crate) async fn start_child_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
-        let parent: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
+        let parent = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
         let ms = shard.snapshot(&parent).await?;
         let Some(child) = ms.children.get(&task.scheduled_event_id).cloned() else {
             return Ok(());
@@ -367,7 +367,7 @@ impl HistoryEngine {
         shard: &Shard,
         task: &TransferTask,
     ) -> Result<(), ServiceError> {
-        let child_run: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
+        let child_run = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
         let ms = shard.snapshot(&child_run).await?;
         let info = ms.info.clone().unwrap_or_default();
         let close = self
@@ -376,12 +376,12 @@ impl HistoryEngine {
             .into_iter()
             .next()
             .and_then(|e| e.attributes);
-        let parent: RunKey = (
+        let parent = RunKey::new(
             task.target_namespace_id.clone(),
             task.target_workflow_id.clone(),
             task.target_run_id.clone(),
         );
-        let parent_shard = self.shard(&parent.0, &parent.1).clone();
+        let parent_shard = self.shard(&parent.namespace_id, &parent.workflow_id).clone();
         let result = parent_shard
             .update(&parent, |m| {
                 let Some(child) = m.ms.children.get(&task.target_initiated_event_id).cloned() else {
@@ -541,7 +541,7 @@ impl HistoryEngine {
     }
 
     async fn external_task(&self, shard: &Shard, task: &TransferTask, kind: External) -> Result<(), ServiceError> {
-        let source: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
+        let source = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
         let ms = shard.snapshot(&source).await?;
         let pending = match kind {
             External::Signal => &ms.external_signals,

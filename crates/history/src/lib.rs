@@ -160,7 +160,7 @@ impl HistoryEngine {
         run_id: &str,
     ) -> Result<RunKey, ServiceError> {
         if !run_id.is_empty() {
-            return Ok((namespace_id.to_owned(), workflow_id.to_owned(), run_id.to_owned()));
+            return Ok(RunKey::new(namespace_id, workflow_id, run_id));
         }
         let shard = self.shard(namespace_id, workflow_id);
         match shard
@@ -168,7 +168,7 @@ impl HistoryEngine {
             .get_current_execution(shard.id, namespace_id, workflow_id)
             .await?
         {
-            Some(current) => Ok((namespace_id.to_owned(), workflow_id.to_owned(), current.run_id)),
+            Some(current) => Ok(RunKey::new(namespace_id, workflow_id, current.run_id)),
             None => Err(ServiceError::NotFound(format!(
                 "workflow not found for ID: {workflow_id}"
             ))),

@@ -194,7 +194,7 @@ async fn transfer_loop(
 }
 
 fn run_of(ns: &str, wf: &str, run: &str) -> RunKey {
-    (ns.to_owned(), wf.to_owned(), run.to_owned())
+    RunKey::new(ns, wf, run)
 }
 
 async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {

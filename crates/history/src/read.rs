@@ -114,7 +114,7 @@ impl HistoryEngine {
                 // Nothing new within the long poll: the client asks again with the same token.
                 return Ok(GetWorkflowExecutionHistoryResponse {
                     history: Some(History::default()),
-                    next_page_token: encode_token(&run.2, from),
+                    next_page_token: encode_token(&run.run_id, from),
                     ..Default::default()
                 });
             }
@@ -140,11 +140,11 @@ impl HistoryEngine {
             .ok()
             .filter(|p| *p > 0)
             .unwrap_or(DEFAULT_PAGE_BATCHES);
-        let batches = shard.store.read_history(shard.id, &run.2, from, page + 1).await?;
+        let batches = shard.store.read_history(shard.id, &run.run_id, from, page + 1).await?;
         let (events, next, more) = forward_page(batches, from, page);
         // While the run is open a long-polling client keeps a token to wait for more.
         let next_page_token = if more || (req.wait_new_event && !is_closed(&ms)) {
-            encode_token(&run.2, next)
+            encode_token(&run.run_id, next)
         } else {
             Vec::new()
         };
@@ -162,8 +162,8 @@ impl HistoryEngine {
         run: &RunKey,
         cond: impl Fn(&crate::shard::RunProgress) -> bool,
     ) -> Result<(bool, crate::shard::RunProgress), ServiceError> {
-        let shard = self.shard(&run.0, &run.1).clone();
-        let scope = sundial_dynconfig::Scope::namespace("").with_namespace_id(&run.0);
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let scope = sundial_dynconfig::Scope::namespace("").with_namespace_id(&run.namespace_id);
         let wait = self
             .config()
             .dynamic_config
@@ -282,8 +282,8 @@ impl HistoryEngine {
             }),
             workflow_execution_info: Some(WorkflowExecutionInfo {
                 execution: Some(WorkflowExecution {
-                    workflow_id: run.1.clone(),
-                    run_id: run.2.clone(),
+                    workflow_id: run.workflow_id.clone(),
+                    run_id: run.run_id.clone(),
                 }),
                 r#type: Some(WorkflowType {
                     name: info.workflow_type.clone(),
@@ -386,8 +386,8 @@ impl HistoryEngine {
             let events = self.read_events(&shard, &run, from, last).await?;
             let task = PollWorkflowTaskQueueResponse {
                 workflow_execution: Some(WorkflowExecution {
-                    workflow_id: run.1.clone(),
-                    run_id: run.2.clone(),
+                    workflow_id: run.workflow_id.clone(),
+                    run_id: run.run_id.clone(),
                 }),
                 workflow_type: Some(WorkflowType {
                     name: info.workflow_type.clone(),

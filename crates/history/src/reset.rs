@@ -46,7 +46,7 @@ impl HistoryEngine {
                 Ok(())
             })
             .await?;
-        tracing::info!(%workflow_id, run_id = %run.2, "workflow execution marked for deletion");
+        tracing::info!(%workflow_id, run_id = %run.run_id, "workflow execution marked for deletion");
         Ok(())
     }
 
@@ -144,7 +144,7 @@ impl HistoryEngine {
                             ..Default::default()
                         }),
                         identity: "history-service".into(),
-                        base_run_id: base.2.clone(),
+                        base_run_id: base.run_id.clone(),
                         new_run_id: new_run_id.clone(),
                         ..Default::default()
                     },
@@ -167,7 +167,7 @@ impl HistoryEngine {
                 Ok(())
             })
             .await?;
-        tracing::info!(workflow_id = %exec.workflow_id, base = %base.2, new = %new_run_id, "workflow reset");
+        tracing::info!(workflow_id = %exec.workflow_id, base = %base.run_id, new = %new_run_id, "workflow reset");
         Ok(ResetWorkflowExecutionResponse { run_id: new_run_id })
     }
 }

@@ -26,7 +26,28 @@ const RETENTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(
 /// Used when a namespace's retention cannot be read (Temporal's default retention).
 const FALLBACK_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-pub(crate) type RunKey = (String, String, String);
+/// Which run: its namespace id, workflow id and run id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RunKey {
+    pub namespace_id: String,
+    pub workflow_id: String,
+    pub run_id: String,
+}
+
+impl RunKey {
+    pub fn new(namespace_id: impl Into<String>, workflow_id: impl Into<String>, run_id: impl Into<String>) -> Self {
+        RunKey {
+            namespace_id: namespace_id.into(),
+            workflow_id: workflow_id.into(),
+            run_id: run_id.into(),
+        }
+    }
+
+    /// Another run of the same workflow.
+    pub fn sibling(&self, run_id: impl Into<String>) -> Self {
+        RunKey::new(self.namespace_id.clone(), self.workflow_id.clone(), run_id)
+    }
+}
 
 /// What long polls on a run wait for.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -197,9 +218,9 @@ impl Shard {
     pub fn key(&self, run: &RunKey) -> ExecutionKey {
         ExecutionKey {
             shard_id: self.id,
-            namespace_id: run.0.clone(),
-            workflow_id: run.1.clone(),
-            run_id: run.2.clone(),
+            namespace_id: run.namespace_id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            run_id: run.run_id.clone(),
         }
     }
 
@@ -234,7 +255,7 @@ impl Shard {
         let Some(stored) = stored else {
             return Err(ServiceError::NotFound(format!(
                 "workflow execution not found for workflow ID \"{}\" and run ID \"{}\"",
-                run.1, run.2
+                run.workflow_id, run.run_id
             )));
         };
         let progress =
@@ -289,7 +310,7 @@ impl Shard {
                 Ok(Err(e)) => return Err(e),
                 Err(panic) => {
                     let message = panic_message(panic.as_ref());
-                    tracing::error!(workflow_id = %run.1, run_id = %run.2, panic = %message,
+                    tracing::error!(workflow_id = %run.workflow_id, run_id = %run.run_id, panic = %message,
                         "a transition panicked; the run's cached state is dropped");
                     return Err(ServiceError::Internal(format!(
                         "internal error in the workflow's transition: {message}"
@@ -347,7 +368,7 @@ impl Shard {
                     held.finished = true;
                     drop(held);
                     if let Some(next) = successor {
-                        self.adopt(&(run.0.clone(), run.1.clone(), next.run_id), next.ms);
+                        self.adopt(&run.sibling(next.run_id), next.ms);
                     }
                     return Ok(result);
                 }
@@ -363,7 +384,7 @@ impl Shard {
     }
 
     async fn terminate_over_limit(&self, run: &RunKey, reason: &str) -> Result<(), ServiceError> {
-        tracing::warn!(workflow_id = %run.1, run_id = %run.2, %reason, "terminating workflow over a limit");
+        tracing::warn!(workflow_id = %run.workflow_id, run_id = %run.run_id, %reason, "terminating workflow over a limit");
         let entry = self.entry(run);
         let mut held = Held {
             guard: entry.state.lock().await,
@@ -471,7 +492,7 @@ impl Shard {
                 current,
             },
             (None, Some(next)) => {
-                let next_run: RunKey = (run.0.clone(), run.1.clone(), next.run_id.clone());
+                let next_run = RunKey::new(run.namespace_id.clone(), run.workflow_id.clone(), next.run_id.clone());
                 let next_first = first_id + 1 + write.tasks.len() as i64;
                 let (next_history, next_tasks, next_next_event) = prepare(
                     &next_run,
@@ -528,7 +549,7 @@ impl Shard {
     /// The timer that deletes a run closing now once its namespace's retention is over, spread
     /// over `history.retentionTimerJitterDuration` by a hash of the run id.
     async fn retention_timer(&self, run: &RunKey) -> PendingTask {
-        let retention = self.retention(&run.0).await;
+        let retention = self.retention(&run.namespace_id).await;
         let jitter = self.dc.get(
             &sundial_dynconfig::keys::HISTORY_RETENTION_TIMER_JITTER,
             &sundial_dynconfig::Scope::global(),
@@ -537,7 +558,7 @@ impl Shard {
         let spread = if jitter_nanos == 0 {
             0
         } else {
-            let hash = run.2.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            let hash = run.run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
             });
             i64::try_from(hash % jitter_nanos).unwrap_or(0)
@@ -547,9 +568,9 @@ impl Shard {
             fire_at: now_nanos().saturating_add(retention_nanos).saturating_add(spread),
             task: TimerTask {
                 r#type: sundial_api::sundial::persistence::v1::TimerTaskType::DeleteHistory as i32,
-                namespace_id: run.0.clone(),
-                workflow_id: run.1.clone(),
-                run_id: run.2.clone(),
+                namespace_id: run.namespace_id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                run_id: run.run_id.clone(),
                 ..Default::default()
             },
         }
@@ -653,9 +674,9 @@ fn prepare(
         })
     };
     let visibility_task = VisibilityTask {
-        namespace_id: run.0.clone(),
-        workflow_id: run.1.clone(),
-        run_id: run.2.clone(),
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
     };
     let new_tasks = tasks
         .into_iter()

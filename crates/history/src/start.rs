@@ -249,7 +249,7 @@ impl HistoryEngine {
             parent: parent.cloned(),
         };
         let (ms, events, tasks) = build_run(&spec, signal, now, &self.config().dynamic_config);
-        let run = (namespace_id.to_owned(), req.workflow_id.clone(), run_id.clone());
+        let run = crate::shard::RunKey::new(namespace_id, req.workflow_id.clone(), run_id.clone());
         let current = CurrentExecution {
             run_id: run_id.clone(),
             create_request_id: req.request_id.clone(),

@@ -15,7 +15,7 @@ use sundial_common::ServiceError;
 use sundial_common::time::{duration_from_pb, timestamp_to_nanos};
 
 pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceError> {
-    let run: RunKey = (task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
+    let run = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
     let retention_over = task.r#type == TimerTaskType::DeleteHistory as i32;
     let result = shard
         .update(&run, |m| {

@@ -170,8 +170,8 @@ impl HistoryEngine {
         req: RecordWorkflowTaskStartedRequest,
     ) -> Result<PollWorkflowTaskQueueResponse, ServiceError> {
         let exec = req.execution.clone().unwrap_or_default();
-        let run: RunKey = (req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         let poll = req.poll_request.clone().unwrap_or_default();
         let partial = poll
             .task_queue
@@ -242,9 +242,9 @@ impl HistoryEngine {
             ));
         }
         let token = TaskToken {
-            namespace_id: run.0.clone(),
-            workflow_id: run.1.clone(),
-            run_id: run.2.clone(),
+            namespace_id: run.namespace_id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            run_id: run.run_id.clone(),
             scheduled_event_id: t.wt.scheduled_event_id,
             started_event_id: t.wt.started_event_id,
             attempt: t.wt.attempt,
@@ -254,8 +254,8 @@ impl HistoryEngine {
         Ok(PollWorkflowTaskQueueResponse {
             task_token: token::encode(&token),
             workflow_execution: Some(WorkflowExecution {
-                workflow_id: run.1.clone(),
-                run_id: run.2.clone(),
+                workflow_id: run.workflow_id.clone(),
+                run_id: run.run_id.clone(),
             }),
             workflow_type: Some(WorkflowType { name: t.workflow_type }),
             previous_started_event_id: t.previous_started_event_id,
@@ -288,7 +288,7 @@ impl HistoryEngine {
             let mut events = Vec::new();
             let mut cursor = start;
             loop {
-                let batches = shard.store.read_history(shard.id, &run.2, cursor, 256).await?;
+                let batches = shard.store.read_history(shard.id, &run.run_id, cursor, 256).await?;
                 let Some(last) = batches.last() else { break };
                 cursor = last.history.events.last().map_or(cursor + 1, |e| e.event_id + 1);
                 let done = batches.len() < 256;
@@ -317,8 +317,8 @@ impl HistoryEngine {
     ) -> Result<RespondWorkflowTaskCompletedResponse, ServiceError> {
         let request = req.request.unwrap_or_default();
         let tok = token::decode(&request.task_token)?;
-        let run: RunKey = (req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         if !request.messages.is_empty() {
             self.prepare_update_messages(&shard, &run).await?;
         }
@@ -414,8 +414,8 @@ impl HistoryEngine {
     ) -> Result<RespondWorkflowTaskFailedResponse, ServiceError> {
         let request = req.request.unwrap_or_default();
         let tok = token::decode(&request.task_token)?;
-        let run: RunKey = (req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.0, &run.1).clone();
+        let run = RunKey::new(req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
+        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
         shard
             .update(&run, |m| {
                 check_token(m, &tok)?;

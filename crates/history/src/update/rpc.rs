@@ -32,8 +32,8 @@ fn reached(st: &Status, want: i32) -> bool {
 fn update_ref(run: &RunKey, id: &str) -> UpdateRef {
     UpdateRef {
         workflow_execution: Some(WorkflowExecution {
-            workflow_id: run.1.clone(),
-            run_id: run.2.clone(),
+            workflow_id: run.workflow_id.clone(),
+            run_id: run.run_id.clone(),
         }),
         update_id: id.to_owned(),
     }
