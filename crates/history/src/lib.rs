@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask};
 use sundial_common::ServiceError;
 use sundial_persistence::Store;
-use sundial_rpc::MatchingClient;
+use sundial_rpc::{MatchingClient, MatchingRouter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::task::JoinHandle;
 
@@ -70,7 +70,7 @@ pub struct HistoryEngine {
     shards: Vec<ShardSlot>,
     store: Arc<dyn Store>,
     owner: String,
-    matching: MatchingClient,
+    matching: MatchingRouter,
     config: HistoryConfig,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -80,7 +80,7 @@ impl HistoryEngine {
     /// shard whose processor stopped.
     pub async fn start(
         store: Arc<dyn Store>,
-        matching: MatchingClient,
+        matching: MatchingRouter,
         config: HistoryConfig,
     ) -> Result<Arc<HistoryEngine>, ServiceError> {
         let owner = format!("history-{}", uuid::Uuid::new_v4());
@@ -144,8 +144,11 @@ impl HistoryEngine {
         Ok(())
     }
 
-    pub(crate) fn matching(&self) -> MatchingClient {
-        self.matching.clone()
+    /// The matching host that owns the task queue.
+    pub(crate) fn matching(&self, namespace_id: &str, task_queue: &str) -> Result<MatchingClient, ServiceError> {
+        self.matching
+            .for_task_queue(namespace_id, task_queue)
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 
     pub(crate) fn config(&self) -> &HistoryConfig {

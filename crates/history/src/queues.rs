@@ -231,7 +231,6 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
         run_id: task.run_id.clone(),
     });
     let namespace = ms.info.as_ref().map(|i| i.namespace.clone()).unwrap_or_default();
-    let mut matching = engine.matching();
     match TransferTaskType::try_from(task.r#type).unwrap_or(TransferTaskType::Unspecified) {
         TransferTaskType::WorkflowTask => {
             let current = ms.workflow_task.as_ref().is_some_and(|w| {
@@ -252,7 +251,11 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 schedule_to_start_timeout: task.schedule_to_start_timeout,
                 namespace: namespace.clone(),
             };
-            match matching.add_workflow_task(req.clone()).await {
+            let sent = engine
+                .matching(&task.namespace_id, &task.task_queue)?
+                .add_workflow_task(req.clone())
+                .await;
+            match sent {
                 Ok(_) => Ok(()),
                 Err(s)
                     if s.code() == tonic::Code::FailedPrecondition
@@ -260,6 +263,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 {
                     // The sticky worker is gone: the normal queue takes the task right away.
                     let normal = ms.info.as_ref().map(|i| i.task_queue.clone()).unwrap_or_default();
+                    let mut matching = engine.matching(&task.namespace_id, &normal)?;
                     req.task_queue = Some(TaskQueue {
                         name: normal,
                         kind: TaskQueueKind::Normal as i32,
@@ -287,7 +291,8 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 .activities
                 .get(&task.scheduled_event_id)
                 .and_then(|a| a.schedule_to_start_timeout);
-            matching
+            engine
+                .matching(&task.namespace_id, &task.task_queue)?
                 .add_activity_task(AddActivityTaskRequest {
                     namespace_id: task.namespace_id.clone(),
                     execution,

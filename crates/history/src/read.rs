@@ -405,7 +405,7 @@ impl HistoryEngine {
                 ..Default::default()
             };
             let result = self
-                .matching()
+                .matching(namespace_id, &queue)?
                 .query_workflow(MatchingQuery {
                     namespace_id: namespace_id.to_owned(),
                     task_queue: Some(TaskQueue {

@@ -16,7 +16,7 @@ use sundial_api::workflowservice::v1::{
     PollWorkflowTaskQueueResponse,
 };
 use sundial_persistence::{PersistenceError, TaskQueueKey, TaskQueueStore};
-use sundial_rpc::HistoryClient;
+use sundial_rpc::HistoryRouter;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 use tonic::{Code, Status};
@@ -32,7 +32,7 @@ type Slot = Arc<OnceCell<Arc<Partition>>>;
 pub struct MatchingEngine {
     me: Weak<MatchingEngine>,
     store: Arc<dyn TaskQueueStore>,
-    history: HistoryClient,
+    history: HistoryRouter,
     pub(crate) config: MatchingConfig,
     partitions: Mutex<HashMap<TaskQueueKey, Slot>>,
     pub(crate) queries: QueryRegistry,
@@ -83,7 +83,7 @@ fn is_stale(status: &Status) -> bool {
 }
 
 impl MatchingEngine {
-    pub fn new(store: Arc<dyn TaskQueueStore>, history: HistoryClient, config: MatchingConfig) -> Arc<Self> {
+    pub fn new(store: Arc<dyn TaskQueueStore>, history: HistoryRouter, config: MatchingConfig) -> Arc<Self> {
         let engine = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
@@ -268,7 +268,8 @@ impl MatchingEngine {
     }
 
     async fn record_started(&self, poll: &Poll, info: &TaskInfo, request_id: String) -> Result<Polled, Status> {
-        let mut history = self.history.clone();
+        let workflow_id = info.execution.as_ref().map_or("", |e| e.workflow_id.as_str());
+        let mut history = self.history.for_workflow(&poll.namespace_id, workflow_id)?;
         match &poll.request {
             PollRequest::Workflow(request) => history
                 .record_workflow_task_started(RecordWorkflowTaskStartedRequest {

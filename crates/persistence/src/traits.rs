@@ -91,6 +91,8 @@ pub trait ClusterStore: Send + Sync {
     async fn upsert_member(&self, member: &MemberRecord) -> Result<()>;
     /// Members whose last heartbeat is at or after `since` (nanoseconds).
     async fn list_members(&self, role: Option<Role>, since: i64) -> Result<Vec<MemberRecord>>;
+    /// Removes a host's row (it is leaving: peers drop it at their next refresh).
+    async fn remove_member(&self, host_id: &str) -> Result<()>;
 }
 
 /// A shard row: the lease (`range_id`) and its checkpointed info.

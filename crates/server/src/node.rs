@@ -13,14 +13,16 @@ use sundial_api::sundial::historyservice::v1::history_service_server::HistorySer
 use sundial_api::sundial::matchingservice::v1::matching_service_server::MatchingServiceServer;
 use sundial_api::sundial::persistence::v1::ClusterMetadata;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
-use sundial_common::time::{now_nanos, now_timestamp};
+use sundial_common::time::now_timestamp;
 use sundial_frontend::{
     AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
     SystemNamespace, WorkflowHandler, ensure_namespace,
 };
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
-use sundial_persistence::{ClusterStore, DbConfig, MemberRecord, Role, SqlStore, sql::SchemaStatus};
+use sundial_membership::{LocalMember, Membership};
+use sundial_persistence::{ClusterStore, DbConfig, Role, SqlStore, sql::SchemaStatus};
+use sundial_rpc::{HistoryRouter, MatchingRouter};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,8 +46,6 @@ pub struct NodeOptions {
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
 }
 
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
-const MEMBER_RECORD_TTL_NANOS: i64 = 48 * 3600 * 1_000_000_000;
 const NAMESPACE_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
@@ -64,13 +64,15 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     }
     print_banner(&opts, &bound);
 
-    let local: Vec<(Role, SocketAddr)> = bound.iter().map(|(r, _, a)| (*r, *a)).collect();
     // Announce every local role before waiting for peers, so processes that start together
     // (history waits for matching, matching for history) find each other.
-    let members: Vec<Member> = local.iter().map(|(r, a)| Member::new(*r, *a)).collect();
-    for member in &members {
-        store.upsert_member(&member.record()).await?;
-    }
+    let members = bound
+        .iter()
+        .map(|(r, _, a)| LocalMember::new(*r, a.to_string()))
+        .collect();
+    let mut membership = Membership::join(store.clone(), members).await?;
+    let history_router = HistoryRouter::new(membership.rings(), cluster.history_shard_count);
+    let matching_router = MatchingRouter::new(membership.rings());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
     let mut background: Vec<JoinHandle<()>> = Vec::new();
@@ -82,12 +84,12 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         let incoming = nodelay_incoming(listener);
         let router = match role {
             Role::Frontend => {
-                let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
-                let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
+                wait_for_peer(&membership, Role::History).await?;
+                wait_for_peer(&membership, Role::Matching).await?;
                 let executions = ExecutionHandler::new(
                     registry.clone(),
-                    history,
-                    matching,
+                    history_router.clone(),
+                    matching_router.clone(),
                     store.clone(),
                     opts.dynamic_config.clone(),
                 );
@@ -108,7 +110,8 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 .await
             }
             Role::History => {
-                let matching = sundial_rpc::matching_client(&peer_address(&store, &local, Role::Matching).await?)?;
+                wait_for_peer(&membership, Role::Matching).await?;
+                let matching = matching_router.clone();
                 let config = HistoryConfig {
                     shard_count: cluster.history_shard_count,
                     dynamic_config: opts.dynamic_config.clone(),
@@ -121,7 +124,8 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 )
             }
             Role::Matching => {
-                let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
+                wait_for_peer(&membership, Role::History).await?;
+                let history = history_router.clone();
                 let config = MatchingConfig {
                     dynamic_config: Some(opts.dynamic_config.clone()),
                     host_address: addr.to_string(),
@@ -142,9 +146,6 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 .await
                 .with_context(|| format!("{} server failed", role.name()))
         }));
-        if let Some(member) = members.iter().find(|m| m.role == role) {
-            background.push(spawn_heartbeat(store.clone(), member.clone()));
-        }
     }
     if opts.roles.iter().any(|(r, _)| *r == Role::Frontend) {
         background.push(registry.spawn_refresher(NAMESPACE_REFRESH_INTERVAL));
@@ -155,6 +156,8 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
 
     shutdown.await;
     tracing::info!("shutting down");
+    // Peers drop this process from their rings at once instead of after the member timeout.
+    membership.leave().await;
     let _ = stop_tx.send(true);
     if let Some(m) = &engines.matching {
         // Releases waiting pollers so the servers can finish their in-flight calls.
@@ -190,21 +193,12 @@ const MAX_INTERNAL_MESSAGE: usize = 128 * 1024 * 1024;
 /// How long a role waits for a peer role of another process to appear in the membership table.
 const PEER_WAIT: Duration = Duration::from_secs(60);
 
-/// The address of `role`: this process's own listener, or a live member from the table.
-async fn peer_address(store: &SqlStore, local: &[(Role, SocketAddr)], role: Role) -> anyhow::Result<String> {
-    if let Some((_, addr)) = local.iter().find(|(r, _)| *r == role) {
-        return Ok(addr.to_string());
-    }
-    let deadline = tokio::time::Instant::now() + PEER_WAIT;
-    loop {
-        let since = now_nanos() - 3 * HEARTBEAT_INTERVAL.as_nanos() as i64;
-        if let Some(m) = store.list_members(Some(role), since).await?.into_iter().next() {
-            return Ok(format!("{}:{}", m.rpc_address, m.rpc_port));
-        }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("no live {} service found in cluster_membership", role.name());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// Waits until a process of `role` (this one's or another's) is in the membership rings.
+async fn wait_for_peer(membership: &Membership, role: Role) -> anyhow::Result<()> {
+    if membership.wait_for(role, PEER_WAIT).await {
+        Ok(())
+    } else {
+        anyhow::bail!("no live {} service found in cluster_membership", role.name())
     }
 }
 
@@ -327,51 +321,6 @@ async fn role_router(role: Role) -> tonic::transport::server::Router {
     Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service(&[name.as_str()]).await)
-}
-
-/// This process's entry in `cluster_membership` for one role.
-#[derive(Clone)]
-struct Member {
-    host_id: String,
-    session_start: i64,
-    role: Role,
-    addr: SocketAddr,
-}
-
-impl Member {
-    fn new(role: Role, addr: SocketAddr) -> Self {
-        Self {
-            host_id: uuid::Uuid::new_v4().to_string(),
-            session_start: now_nanos(),
-            role,
-            addr,
-        }
-    }
-
-    fn record(&self) -> MemberRecord {
-        let now = now_nanos();
-        MemberRecord {
-            host_id: self.host_id.clone(),
-            rpc_address: self.addr.ip().to_string(),
-            rpc_port: i32::from(self.addr.port()),
-            role: self.role,
-            session_start: self.session_start,
-            last_heartbeat: now,
-            record_expiry: now + MEMBER_RECORD_TTL_NANOS,
-        }
-    }
-}
-
-fn spawn_heartbeat(store: Arc<SqlStore>, member: Member) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Err(e) = store.upsert_member(&member.record()).await {
-                tracing::warn!(role = member.role.name(), error = %e, "membership heartbeat failed");
-            }
-        }
-    })
 }
 
 /// Accepted connections with Nagle's algorithm off. `Server::tcp_nodelay` only applies when

@@ -22,14 +22,14 @@ use sundial_common::time::nanos_to_timestamp;
 use sundial_dynconfig::limits::{LimitError, NamespaceRateLimiters, PollerLimiter};
 use sundial_dynconfig::{DynamicConfig, Scope, TaskType, keys};
 use sundial_persistence::{VisibilityRecord, VisibilityStore};
-use sundial_rpc::{HistoryClient, MatchingClient};
+use sundial_rpc::{HistoryClient, HistoryRouter, MatchingClient, MatchingRouter};
 use tonic::Status;
 
 #[derive(Clone)]
 pub struct ExecutionHandler {
     registry: NamespaceRegistry,
-    history: HistoryClient,
-    matching: MatchingClient,
+    history: HistoryRouter,
+    matching: MatchingRouter,
     visibility: Arc<dyn VisibilityStore>,
     dc: DynamicConfig,
     rate: Arc<NamespaceRateLimiters>,
@@ -64,6 +64,16 @@ fn decode_token(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
         .ok_or_else(|| ServiceError::invalid("Error deserializing task token."))
 }
 
+/// The workflow id of an optional execution (empty when unset; validation reports that).
+fn wf_id(e: Option<&WorkflowExecution>) -> &str {
+    e.map_or("", |e| e.workflow_id.as_str())
+}
+
+/// The name of an optional task queue.
+fn task_queue_name(q: Option<&sundial_api::temporal::taskqueue::v1::TaskQueue>) -> &str {
+    q.map_or("", |q| q.name.as_str())
+}
+
 fn execution(e: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
     let e = e
         .cloned()
@@ -78,8 +88,8 @@ type Res<T> = Result<T, Status>;
 impl ExecutionHandler {
     pub fn new(
         registry: NamespaceRegistry,
-        history: HistoryClient,
-        matching: MatchingClient,
+        history: HistoryRouter,
+        matching: MatchingRouter,
         visibility: Arc<dyn VisibilityStore>,
         dc: DynamicConfig,
     ) -> Self {
@@ -146,12 +156,19 @@ impl ExecutionHandler {
         Ok(())
     }
 
-    fn history(&self) -> HistoryClient {
-        self.history.clone()
+    /// The history host that owns the workflow's shard.
+    fn history(&self, namespace_id: &str, workflow_id: &str) -> Res<HistoryClient> {
+        Ok(self.history.for_workflow(namespace_id, workflow_id)?)
     }
 
-    fn matching(&self) -> MatchingClient {
-        self.matching.clone()
+    /// The matching host that owns the task queue.
+    fn matching(&self, namespace_id: &str, task_queue: &str) -> Res<MatchingClient> {
+        Ok(self.matching.for_task_queue(namespace_id, task_queue)?)
+    }
+
+    /// The history host that owns the workflow a task token names.
+    fn history_by_token(&self, namespace_id: &str, token: &[u8]) -> Res<HistoryClient> {
+        self.history(namespace_id, &decode_token(token)?.workflow_id)
     }
 
     pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
@@ -188,7 +205,7 @@ impl ExecutionHandler {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
         let resp = self
-            .history()
+            .history(&namespace_id, &req.workflow_id)?
             .start_workflow_execution(hs::StartWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -236,7 +253,7 @@ impl ExecutionHandler {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
         let resp = self
-            .history()
+            .history(&namespace_id, &req.workflow_id)?
             .signal_with_start_workflow_execution(hs::SignalWithStartWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -252,7 +269,7 @@ impl ExecutionHandler {
         self.check_sizes(&req.namespace, &[], &[req.input.as_ref()])?;
         v::request_id(&req.request_id)?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
             .signal_workflow_execution(hs::SignalWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -268,7 +285,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.workflow_execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
             .request_cancel_workflow_execution(hs::RequestCancelWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -290,7 +307,7 @@ impl ExecutionHandler {
             req.identity = "frontend-service".into();
         }
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
             .terminate_workflow_execution(hs::TerminateWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -303,7 +320,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         let exec = execution(req.workflow_execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, &exec.workflow_id)?
             .delete_workflow_execution(hs::DeleteWorkflowExecutionRequest {
                 namespace_id,
                 execution: Some(exec),
@@ -322,7 +339,7 @@ impl ExecutionHandler {
         }
         v::request_id(&req.request_id)?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
             .reset_workflow_execution(hs::ResetWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -335,7 +352,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.execution.as_ref()))?
             .describe_workflow_execution(hs::DescribeWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -351,7 +368,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.execution.as_ref()))?
             .get_workflow_execution_history(hs::GetWorkflowExecutionHistoryRequest {
                 namespace_id,
                 request: Some(req),
@@ -367,7 +384,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.execution.as_ref()))?
             .get_workflow_execution_history_reverse(hs::GetWorkflowExecutionHistoryReverseRequest {
                 namespace_id,
                 request: Some(req),
@@ -381,7 +398,7 @@ impl ExecutionHandler {
         execution(req.execution.as_ref())?;
         v::named(req.query.as_ref().map_or("", |q| q.query_type.as_str()), "QueryType")?;
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.execution.as_ref()))?
             .query_workflow(hs::QueryWorkflowRequest {
                 namespace_id,
                 request: Some(req),
@@ -394,7 +411,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         let exec = execution(req.execution.as_ref())?;
         let resp = self
-            .history()
+            .history(&namespace_id, &exec.workflow_id)?
             .reset_sticky_task_queue(hs::ResetStickyTaskQueueRequest {
                 namespace_id,
                 execution: Some(exec),

@@ -44,7 +44,7 @@ impl ExecutionHandler {
         reason: &str,
     ) -> Res<()> {
         tracing::warn!(%namespace_id, reason, key = "limit.blobSize.error", "activity payload over the limit");
-        self.history()
+        self.history_by_token(&namespace_id, &task_token)?
             .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token: task_token.clone(),
@@ -68,7 +68,7 @@ impl ExecutionHandler {
             .acquire(&req.namespace, queue, TaskType::Workflow)
             .map_err(limit_error)?;
         let resp = self
-            .matching()
+            .matching(&namespace_id, queue)?
             .poll_workflow_task_queue(ms::PollWorkflowTaskQueueRequest {
                 namespace_id,
                 poller_id: uuid::Uuid::new_v4().to_string(),
@@ -87,7 +87,7 @@ impl ExecutionHandler {
             .acquire(&req.namespace, queue, TaskType::Activity)
             .map_err(limit_error)?;
         let resp = self
-            .matching()
+            .matching(&namespace_id, queue)?
             .poll_activity_task_queue(ms::PollActivityTaskQueueRequest {
                 namespace_id,
                 poller_id: uuid::Uuid::new_v4().to_string(),
@@ -104,7 +104,7 @@ impl ExecutionHandler {
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
         let resp = self
-            .history()
+            .history_by_token(&namespace_id, &req.task_token)?
             .respond_workflow_task_completed(hs::RespondWorkflowTaskCompletedRequest {
                 namespace_id,
                 request: Some(req),
@@ -124,7 +124,7 @@ impl ExecutionHandler {
             req.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
         let resp = self
-            .history()
+            .history_by_token(&namespace_id, &req.task_token)?
             .respond_workflow_task_failed(hs::RespondWorkflowTaskFailedRequest {
                 namespace_id,
                 request: Some(req),
@@ -179,7 +179,7 @@ impl ExecutionHandler {
             });
         }
         let resp = self
-            .history()
+            .history_by_token(&namespace_id, &req.task_token)?
             .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
                 namespace_id,
                 task_token: req.task_token,
@@ -206,7 +206,7 @@ impl ExecutionHandler {
             });
         }
         let resp = self
-            .history()
+            .history_by_token(&namespace_id, &task_token)?
             .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
                 namespace_id,
                 task_token,
@@ -233,7 +233,7 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCompletedResponse::default());
         }
-        self.history()
+        self.history_by_token(&namespace_id, &req.task_token)?
             .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
                 task_token: req.task_token,
@@ -256,7 +256,7 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCompletedByIdResponse::default());
         }
-        self.history()
+        self.history_by_token(&namespace_id, &task_token)?
             .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
                 task_token,
@@ -282,7 +282,7 @@ impl ExecutionHandler {
             req.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
         let task_token = req.task_token.clone();
-        self.history()
+        self.history_by_token(&namespace_id, &req.task_token)?
             .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token,
@@ -313,7 +313,7 @@ impl ExecutionHandler {
         if too_large(limit, inner.failure.as_ref()) {
             inner.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
-        self.history()
+        self.history_by_token(&namespace_id, &task_token)?
             .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token,
@@ -334,7 +334,7 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCanceledResponse::default());
         }
-        self.history()
+        self.history_by_token(&namespace_id, &req.task_token)?
             .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
                 task_token: req.task_token,
@@ -357,7 +357,7 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCanceledByIdResponse::default());
         }
-        self.history()
+        self.history_by_token(&namespace_id, &task_token)?
             .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
                 task_token,
@@ -385,7 +385,7 @@ impl ExecutionHandler {
             req.error_message = "Blob data size exceeds limit.".into();
             req.failure = None;
         }
-        self.matching()
+        self.matching(&namespace_id, &token.task_queue)?
             .respond_query_task_completed(ms::RespondQueryTaskCompletedRequest {
                 namespace_id,
                 task_queue: Some(sundial_api::temporal::taskqueue::v1::TaskQueue {
@@ -407,7 +407,7 @@ impl ExecutionHandler {
             return self.describe_task_queue_enhanced(namespace_id, req).await;
         }
         let resp = self
-            .matching()
+            .matching(&namespace_id, task_queue_name(req.task_queue.as_ref()))?
             .describe_task_queue(ms::DescribeTaskQueueRequest {
                 namespace_id,
                 request: Some(req),
@@ -425,7 +425,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         v::task_queue(req.task_queue.as_ref())?;
         let resp = self
-            .matching()
+            .matching(&namespace_id, task_queue_name(req.task_queue.as_ref()))?
             .list_task_queue_partitions(ms::ListTaskQueuePartitionsRequest {
                 namespace_id,
                 request: Some(req),
@@ -439,7 +439,7 @@ impl ExecutionHandler {
     pub async fn shutdown_worker(&self, req: ShutdownWorkerRequest) -> Res<ShutdownWorkerResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         if !req.sticky_task_queue.is_empty() {
-            self.matching()
+            self.matching(&namespace_id, &req.sticky_task_queue)?
                 .unload_sticky_queue(ms::UnloadStickyQueueRequest {
                     namespace_id,
                     task_queue: req.sticky_task_queue,
@@ -470,7 +470,7 @@ impl ExecutionHandler {
                 ..Default::default()
             };
             let resp = self
-                .matching()
+                .matching(&namespace_id, task_queue_name(req.task_queue.as_ref()))?
                 .describe_task_queue(ms::DescribeTaskQueueRequest {
                     namespace_id: namespace_id.clone(),
                     request: Some(legacy),

@@ -76,7 +76,7 @@ impl ExecutionHandler {
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let caller_bound = self.caller_bound(&req.namespace, wait);
         let resp = self
-            .history()
+            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
             .update_workflow_execution(hs::UpdateWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
@@ -113,7 +113,10 @@ impl ExecutionHandler {
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let caller_bound = self.caller_bound(&req.namespace, wait);
         let resp = self
-            .history()
+            .history(
+                &namespace_id,
+                wf_id(req.update_ref.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+            )?
             .poll_workflow_execution_update(hs::PollWorkflowExecutionUpdateRequest {
                 namespace_id,
                 request: Some(req),

@@ -197,7 +197,7 @@ impl Harness {
         poll: Duration,
         partitions: Partitions,
     ) -> (Arc<MatchingEngine>, Arc<MatchingHandler>) {
-        let client = sundial_rpc::history_client(history_addr).expect("client");
+        let client = sundial_rpc::HistoryRouter::fixed(history_addr, 1);
         let engine = MatchingEngine::new(store.clone(), client, config(poll, partitions));
         (engine.clone(), Arc::new(MatchingHandler::new(engine)))
     }

@@ -61,6 +61,14 @@ impl ClusterStore for SqlStore {
         Ok(())
     }
 
+    async fn remove_member(&self, host_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM cluster_membership WHERE host_id = $1")
+            .bind(host_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn list_members(&self, role: Option<Role>, since: i64) -> Result<Vec<MemberRecord>> {
         let rows = sqlx::query(
             "SELECT host_id, rpc_address, rpc_port, role, session_start, last_heartbeat, record_expiry \
