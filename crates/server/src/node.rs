@@ -93,13 +93,6 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     store.clone(),
                     opts.dynamic_config.clone(),
                 );
-                let dc = opts.dynamic_config.clone();
-                sundial_frontend::visibility::set_order_by_disabled(move |ns| {
-                    dc.get(
-                        &sundial_dynconfig::keys::VISIBILITY_DISABLE_ORDER_BY_CLAUSE,
-                        &sundial_dynconfig::Scope::namespace(ns),
-                    )
-                });
                 frontend_router(
                     &registry,
                     executions,

@@ -421,7 +421,11 @@ impl ExecutionHandler {
     }
 
     pub async fn list(&self, req: ListWorkflowExecutionsRequest) -> Res<ListWorkflowExecutionsResponse> {
-        Ok(crate::visibility::list(&self.registry, self.visibility.as_ref(), req).await?)
+        let order_by_disabled = self.dc.get(
+            &keys::VISIBILITY_DISABLE_ORDER_BY_CLAUSE,
+            &Scope::namespace(&req.namespace),
+        );
+        Ok(crate::visibility::list(&self.registry, self.visibility.as_ref(), req, order_by_disabled).await?)
     }
 
     pub async fn count(&self, req: CountWorkflowExecutionsRequest) -> Res<CountWorkflowExecutionsResponse> {

@@ -5,7 +5,6 @@
 
 use crate::executions::ExecutionHandler;
 use crate::registry::NamespaceRegistry;
-use std::sync::{Arc, RwLock};
 use sundial_api::temporal::common::v1::Payload;
 use sundial_api::temporal::filter::v1::StartTimeFilter;
 use sundial_api::workflowservice::v1::count_workflow_executions_response::AggregationGroup;
@@ -20,27 +19,6 @@ pub use crate::search_attributes::validate_search_attributes;
 
 /// Temporal's `frontend.visibilityMaxPageSize`.
 pub const MAX_PAGE_SIZE: usize = 1000;
-
-type OrderByDisabled = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
-fn order_by_setting() -> &'static RwLock<Option<OrderByDisabled>> {
-    static SETTING: RwLock<Option<OrderByDisabled>> = RwLock::new(None);
-    &SETTING
-}
-
-/// Installs `system.visibilityDisableOrderByClause`: called with a namespace name, returns
-/// whether `ORDER BY` is refused in that namespace's list queries. Unset: allowed everywhere.
-pub fn set_order_by_disabled(setting: impl Fn(&str) -> bool + Send + Sync + 'static) {
-    *order_by_setting().write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(setting));
-}
-
-fn order_by_disabled(namespace: &str) -> bool {
-    order_by_setting()
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .is_some_and(|f| f(namespace))
-}
 
 /// Resolves the namespace and compiles `query` against its search attributes.
 async fn prepare(
@@ -71,11 +49,13 @@ fn token_error(e: PersistenceError) -> ServiceError {
     }
 }
 
-/// `ListWorkflowExecutions`.
+/// `ListWorkflowExecutions`. `order_by_disabled` is the namespace's
+/// `system.visibilityDisableOrderByClause`.
 pub(crate) async fn list(
     registry: &NamespaceRegistry,
     store: &dyn VisibilityStore,
     req: ListWorkflowExecutionsRequest,
+    order_by_disabled: bool,
 ) -> Result<ListWorkflowExecutionsResponse, ServiceError> {
     let (namespace_id, q) = prepare(registry, &req.namespace, &req.query).await?;
     if q.group_by_status {
@@ -83,7 +63,7 @@ pub(crate) async fn list(
             "invalid query: GROUP BY is only supported by CountWorkflowExecutions",
         ));
     }
-    if !q.order_by.is_empty() && order_by_disabled(&req.namespace) {
+    if !q.order_by.is_empty() && order_by_disabled {
         return Err(ServiceError::invalid(
             "invalid query: ORDER BY is disabled on this server (system.visibilityDisableOrderByClause)",
         ));
@@ -272,11 +252,6 @@ mod tests {
         let p = json_string_payload("Completed");
         assert_eq!(p.data, b"\"Completed\"");
         assert_eq!(p.metadata.get("encoding").map(Vec::as_slice), Some(&b"json/plain"[..]));
-    }
-
-    #[test]
-    fn order_by_knob() {
-        assert!(!order_by_disabled("some-namespace-nobody-configures"));
     }
 }
 
