@@ -30,6 +30,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
@@ -111,6 +112,18 @@ class FaultOrderWorkflow:
         await workflow.sleep(1)
         await workflow.wait_condition(lambda: self.discount is not None)
         return await workflow.execute_activity(ship_order, args=[order.order_id, total, self.discount], **opts)
+
+
+# The SDK's core logs every retried call at WARN; through role kills that is thousands of lines.
+_QUIET_RUNTIME: Optional[Runtime] = None
+
+
+async def connect(address: str) -> Client:
+    global _QUIET_RUNTIME
+    if _QUIET_RUNTIME is None:
+        _QUIET_RUNTIME = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+    return await Client.connect(address, runtime=_QUIET_RUNTIME)
 
 
 TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.INTERNAL,
@@ -220,7 +233,7 @@ async def start_workers(address: str, task_queue: str, count: int = 2) -> list[t
     # One client (connection) per worker: the SDK allows one worker per client and task queue.
     workers = []
     for _ in range(count):
-        w = Worker(await Client.connect(address), task_queue=task_queue, workflows=[FaultOrderWorkflow],
+        w = Worker(await connect(address), task_queue=task_queue, workflows=[FaultOrderWorkflow],
                    activities=[reserve_stock, charge_card, ship_order],
                    workflow_runner=UnsandboxedWorkflowRunner(),
                    max_concurrent_workflow_tasks=100, max_concurrent_activities=100,
@@ -442,7 +455,7 @@ async def run_with_faults(cluster: Cluster, name: str, total: int, rate: float, 
     began = time.monotonic()
     counts = Counts(name)
     notes: list[str] = []
-    client = await Client.connect(cluster.address)
+    client = await connect(cluster.address)
     task_queue = uid("faults-tq")
     workers = await start_workers(cluster.address, task_queue)
     load = Load(client, task_queue, total, rate, max_in_flight)
@@ -578,7 +591,7 @@ async def test_start_cancelled_during_its_commit_still_runs(fault_cluster):
     database: once the database answers, the start commits; the workflow must then run (its first
     workflow task dispatched) without any restart."""
     cluster = fault_cluster
-    client = await Client.connect(cluster.address)
+    client = await connect(cluster.address)
     task_queue = uid("cancel-tq")
     async with Worker(client, task_queue=task_queue, workflows=[QuickWorkflow],
                       workflow_runner=UnsandboxedWorkflowRunner(), graceful_shutdown_timeout=timedelta(seconds=0)):
