@@ -622,3 +622,71 @@ async def test_start_cancelled_during_its_commit_still_runs(fault_cluster):
             raise AssertionError(f"{wid} still {desc.status.name} 20s after its start committed; "
                                  f"{leftover_tasks(cluster, 0)}")
         assert result == 42
+
+
+@workflow.defn
+class WaitForGoWorkflow:
+    def __init__(self) -> None:
+        self.go: Optional[int] = None
+
+    @workflow.signal
+    def go_signal(self, value: int) -> None:
+        self.go = value
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.go is not None)
+        return self.go
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "history Shard::update (crates/history/src/shard.rs) mutates the cached run in place and only drops "
+    "it when persist() returns an error; a request cancelled while its commit is pending leaves the "
+    "mutated state cached with the old db_version, so when that commit then fails the next transition "
+    "persists the phantom state (events and tasks of the failed transition missing): here a workflow task "
+    "the database never heard of is 'pending' and the workflow never runs again"))
+async def test_signal_cancelled_while_its_commit_fails_leaves_no_phantom_state(fault_cluster):
+    """A signal whose caller gives up while its commit waits, and whose commit then fails (the
+    database connection is terminated): the signal was never acknowledged, so it may be lost, but
+    the run must go on exactly as if it never happened: the next signal wakes the workflow, and
+    the history has no gaps (it replays)."""
+    cluster = fault_cluster
+    client = await connect(cluster.address)
+    task_queue = uid("phantom-tq")
+    async with Worker(client, task_queue=task_queue, workflows=[WaitForGoWorkflow],
+                      workflow_runner=UnsandboxedWorkflowRunner(), graceful_shutdown_timeout=timedelta(seconds=0)):
+        handle = await client.start_workflow(WaitForGoWorkflow.run, id=uid("phantom"), task_queue=task_queue)
+
+        async def first_task_done() -> bool:
+            events = (await handle.fetch_history()).events
+            return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in events)
+
+        deadline = time.monotonic() + 20
+        while not await first_task_done():
+            assert time.monotonic() < deadline, "first workflow task never completed"
+            await asyncio.sleep(0.1)
+        lock = TableLock(cluster.db, "transfer_tasks")
+        try:
+            with pytest.raises(RPCError):
+                await handle.signal(WaitForGoWorkflow.go_signal, 1, rpc_timeout=timedelta(seconds=2))
+            # Fail the commits waiting on the lock.
+            killed = psql(f"select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = "
+                          f"'{cluster.db}' and wait_event_type = 'Lock'", cluster.db).strip()
+            assert int(killed) >= 1, "no commit was waiting on the lock"
+        finally:
+            lock.release()
+        await retrying(lambda: handle.signal(WaitForGoWorkflow.go_signal, 2, rpc_timeout=timedelta(seconds=10)),
+                       "second signal", timeout=30)
+        try:
+            result = await asyncio.wait_for(handle.result(), 20)
+        except asyncio.TimeoutError:
+            events = (await handle.fetch_history()).events
+            raise AssertionError(f"workflow still running 20s after an acknowledged signal; history event ids "
+                                 f"{[e.event_id for e in events]}; {leftover_tasks(cluster, 0)}")
+        assert result in (1, 2)
+        history = await handle.fetch_history()
+        ids = [e.event_id for e in history.events]
+        assert ids == list(range(1, len(ids) + 1)), f"history has gaps: {ids}"
+        replayed = await Replayer(workflows=[WaitForGoWorkflow], workflow_runner=UnsandboxedWorkflowRunner()) \
+            .replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, replayed.replay_failure
