@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 
 from conftest import PG_HOST, PG_PORT, PG_USER, sundial_bin_path
-from test_multiprocess import Role, free_port, psql
+from cluster import Role, free_port, psql
 from wf_defs import running_worker, uid
 
 pytestmark = pytest.mark.sundial_only
@@ -102,7 +102,7 @@ async def test_matching_crash_after_record_started_loses_nothing(fixed_port_clus
             await asyncio.sleep(0.05)
         assert matching.returncode == -signal.SIGABRT, \
             f"matching did not abort at its crash point: {matching.returncode}"
-        assert "crash point matching.after_record_started reached" in roles["matching"].log.read_text()
+        assert "crash point matching.after_record_started reached" in roles["matching"].log_path.read_text()
 
         roles["matching"] = Role(config, "matching", log_dir).wait_ready()
         budget = (WORKFLOW_TASK_TIMEOUT + ACTIVITY_TIMEOUT).total_seconds() + 30
