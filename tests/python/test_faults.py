@@ -482,14 +482,6 @@ async def run_with_faults(cluster: Cluster, name: str, total: int, rate: float, 
     return counts, notes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "workflows get stuck: (1) history Shard::persist queues a committed transition's transfer/timer tasks "
-    "in memory only from the request future, so a request cancelled mid-commit (matching or frontend killed, "
-    "client deadline during the database outage) orphans them until the shard is reacquired (lost workflow "
-    "task timeouts, activity timeouts, first workflow tasks); (2) matching MatchingEngine::start_task acks a "
-    "sync-matched task to history before RecordActivityTaskStarted succeeds and, when that fails and putting "
-    "the task back fails too (database down), drops it: an activity without schedule-to-start timeout never "
-    "runs"))
 async def test_load_survives_role_kills_and_a_database_outage(fault_cluster):
     """1000 order workflows; kill -9 history, matching, frontend (each restarted), then PostgreSQL
     down for 10 s. Every acknowledged workflow completes once, correctly, within RECOVERY."""
@@ -580,12 +572,6 @@ class TableLock:
             self.proc.wait(10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "history Shard::persist (crates/history/src/shard.rs) hands a committed transition's transfer/timer "
-    "tasks to the shard's queue processors from the request future after committer.commit() returns; a "
-    "request cancelled while its commit is queued (client deadline, caller process killed) still commits "
-    "in the committer task, but its tasks are never queued in memory, so they run only when the shard is "
-    "next acquired: here the first workflow task is never dispatched"))
 async def test_start_cancelled_during_its_commit_still_runs(fault_cluster):
     """A StartWorkflowExecution whose caller gives up (rpc timeout) while the commit waits on the
     database: once the database answers, the start commits; the workflow must then run (its first
@@ -639,12 +625,6 @@ class WaitForGoWorkflow:
         return self.go
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "history Shard::update (crates/history/src/shard.rs) mutates the cached run in place and only drops "
-    "it when persist() returns an error; a request cancelled while its commit is pending leaves the "
-    "mutated state cached with the old db_version, so when that commit then fails the next transition "
-    "persists the phantom state (events and tasks of the failed transition missing): here a workflow task "
-    "the database never heard of is 'pending' and the workflow never runs again"))
 async def test_signal_cancelled_while_its_commit_fails_leaves_no_phantom_state(fault_cluster):
     """A signal whose caller gives up while its commit waits, and whose commit then fails (the
     database connection is terminated): the signal was never acknowledged, so it may be lost, but
