@@ -1,7 +1,7 @@
 //! `ServiceError`: what handlers return. It becomes a `tonic::Status` carrying the
 //! `temporal.api.errordetails.v1` detail Temporal sends for the same condition, in one place.
 
-use sundial_api::errors::status_with_detail;
+use sundial_api::errors::{detail_of, status_with_detail};
 use sundial_api::temporal::errordetails::v1 as details;
 use tonic::{Code, Status};
 
@@ -97,5 +97,76 @@ impl From<ServiceError> for Status {
             ServiceError::Unavailable(_) => Status::unavailable(message),
             ServiceError::Internal(_) => Status::internal(message),
         }
+    }
+}
+
+impl ServiceError {
+    /// The error a peer's status stands for: the inverse of `From<ServiceError> for Status`,
+    /// for calls one role forwards to another and whose outcome it acts on (a child already
+    /// started, a workflow not found). Transport failures are `Unavailable`.
+    pub fn from_status(status: &Status) -> ServiceError {
+        let message = status.message().to_owned();
+        match status.code() {
+            Code::InvalidArgument => match detail_of::<details::QueryFailedFailure>(status) {
+                Some(d) => ServiceError::QueryFailed {
+                    message,
+                    failure: d.failure.map(Box::new),
+                },
+                None => ServiceError::InvalidArgument(message),
+            },
+            Code::NotFound => match detail_of::<details::NamespaceNotFoundFailure>(status) {
+                Some(d) => ServiceError::NamespaceNotFound { namespace: d.namespace },
+                None => ServiceError::NotFound(message),
+            },
+            Code::AlreadyExists => match detail_of::<details::WorkflowExecutionAlreadyStartedFailure>(status) {
+                Some(d) => ServiceError::WorkflowAlreadyStarted {
+                    message,
+                    start_request_id: d.start_request_id,
+                    run_id: d.run_id,
+                },
+                None => ServiceError::NamespaceAlreadyExists {
+                    namespace: String::new(),
+                },
+            },
+            Code::ResourceExhausted => {
+                let d = detail_of::<details::ResourceExhaustedFailure>(status).unwrap_or_default();
+                ServiceError::ResourceExhausted {
+                    message,
+                    cause: d.cause,
+                    scope: d.scope,
+                }
+            }
+            Code::FailedPrecondition => ServiceError::FailedPrecondition(message),
+            _ => ServiceError::Unavailable(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod from_status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_back_to_the_errors_they_came_from() {
+        let started = ServiceError::WorkflowAlreadyStarted {
+            message: "started".into(),
+            start_request_id: "r".into(),
+            run_id: "run".into(),
+        };
+        for err in [
+            started,
+            ServiceError::NotFound("gone".into()),
+            ServiceError::NamespaceNotFound { namespace: "ns".into() },
+            ServiceError::InvalidArgument("bad".into()),
+            ServiceError::FailedPrecondition("no".into()),
+        ] {
+            let expected = format!("{err:?}");
+            let back = ServiceError::from_status(&Status::from(err));
+            assert_eq!(format!("{back:?}"), expected);
+        }
+        assert!(matches!(
+            ServiceError::from_status(&Status::internal("boom")),
+            ServiceError::Unavailable(_)
+        ));
     }
 }

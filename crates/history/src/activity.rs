@@ -204,7 +204,7 @@ impl HistoryEngine {
     ) -> Result<PollActivityTaskQueueResponse, ServiceError> {
         let exec = req.execution.clone().unwrap_or_default();
         let run = RunKey::new(req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         let poll = req.poll_request.clone().unwrap_or_default();
         let (act, workflow_type) = shard
             .update(&run, |m| {
@@ -294,7 +294,7 @@ impl HistoryEngine {
     ) -> Result<bool, ServiceError> {
         let tok = token::decode(token_bytes)?;
         let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         shard
             .update(&run, |m| {
                 let mut act = find(m, &tok)?;
@@ -316,7 +316,7 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let tok = token::decode(token_bytes)?;
         let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         shard
             .update(&run, |m| {
                 let act = find(m, &tok)?;

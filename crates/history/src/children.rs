@@ -283,9 +283,9 @@ impl HistoryEngine {
             root_workflow_id: root.workflow_id,
             root_run_id: root.run_id,
         };
-        match self.start_workflow_with_parent(&namespace_id, req, parent_info).await {
+        match self.start_child_on_owner(&namespace_id, req, parent_info).await {
             Ok(resp) => {
-                let child_shard = self.shard(&task.namespace_id, &task.workflow_id).clone();
+                let child_shard = self.shard(&task.namespace_id, &task.workflow_id)?;
                 child_shard
                     .update(&parent, |m| {
                         let Some(mut c) = m.ms.children.get(&child.initiated_event_id).cloned() else {
@@ -374,14 +374,24 @@ impl HistoryEngine {
             .read_events(shard, &child_run, info.completion_event_id, info.completion_event_id)
             .await?
             .into_iter()
-            .next()
-            .and_then(|e| e.attributes);
+            .next();
+        self.record_child_completion_on_owner(task, close).await
+    }
+
+    /// The parent's side of a child's close (on the host of the parent's shard): the child's
+    /// close event becomes the matching child event in the parent.
+    pub(crate) async fn record_child_completion_in_parent(
+        &self,
+        task: &TransferTask,
+        close_event: Option<sundial_api::temporal::history::v1::HistoryEvent>,
+    ) -> Result<(), ServiceError> {
+        let close = close_event.and_then(|e| e.attributes);
         let parent = RunKey::new(
             task.target_namespace_id.clone(),
             task.target_workflow_id.clone(),
             task.target_run_id.clone(),
         );
-        let parent_shard = self.shard(&parent.namespace_id, &parent.workflow_id).clone();
+        let parent_shard = self.shard(&parent.namespace_id, &parent.workflow_id)?;
         let result = parent_shard
             .update(&parent, |m| {
                 let Some(child) = m.ms.children.get(&task.target_initiated_event_id).cloned() else {
@@ -503,7 +513,7 @@ impl HistoryEngine {
         let outcome = match ParentClosePolicy::try_from(task.parent_close_policy).unwrap_or_default() {
             ParentClosePolicy::Abandon => Ok(()),
             ParentClosePolicy::RequestCancel => {
-                self.request_cancel(
+                self.cancel_on_owner(
                     ns,
                     &task.target_workflow_id,
                     &task.target_run_id,
@@ -513,12 +523,11 @@ impl HistoryEngine {
                 .await
             }
             _ => {
-                self.terminate(
+                self.terminate_on_owner(
                     ns,
                     &task.target_workflow_id,
                     &task.target_run_id,
                     "by parent close policy",
-                    None,
                     "history-service",
                 )
                 .await
@@ -564,10 +573,11 @@ impl HistoryEngine {
                         request_id: format!("{}-{}", task.run_id, target.initiated_event_id),
                         external: execution(&task.workflow_id, &task.run_id),
                     };
-                    self.signal(&ns_id, &target.workflow_id, &target.run_id, signal).await
+                    self.signal_on_owner(&ns_id, &target.workflow_id, &target.run_id, signal)
+                        .await
                 }
                 External::Cancel => {
-                    self.request_cancel(
+                    self.cancel_on_owner(
                         &ns_id,
                         &target.workflow_id,
                         &target.run_id,

@@ -63,7 +63,24 @@ impl HistoryService for HistoryHandler {
     ) -> R<ws::StartWorkflowExecutionResponse> {
         let req = request.into_inner();
         let inner = req.request.ok_or_else(|| missing("Request"))?;
-        ok(self.engine.start_workflow(&req.namespace_id, inner, None).await)
+        match req.parent {
+            Some(p) => {
+                let parent = crate::start::ParentInfo {
+                    namespace_id: p.namespace_id,
+                    namespace: p.namespace,
+                    workflow_id: p.workflow_id,
+                    run_id: p.run_id,
+                    initiated_event_id: p.initiated_event_id,
+                    root_workflow_id: p.root_workflow_id,
+                    root_run_id: p.root_run_id,
+                };
+                ok(self
+                    .engine
+                    .start_workflow_with_parent(&req.namespace_id, inner, parent)
+                    .await)
+            }
+            None => ok(self.engine.start_workflow(&req.namespace_id, inner, None).await),
+        }
     }
 
     async fn signal_workflow_execution(
@@ -79,7 +96,7 @@ impl HistoryService for HistoryHandler {
             header: r.header,
             identity: r.identity,
             request_id: r.request_id,
-            external: None,
+            external: req.external_workflow_execution,
         };
         ok(self
             .engine
@@ -384,5 +401,18 @@ impl HistoryService for HistoryHandler {
         let r = req.request.ok_or_else(|| missing("Request"))?;
         let wait = std::time::Duration::from_millis(u64::try_from(req.wait_millis).unwrap_or(0));
         ok(self.engine.poll_update(&req.namespace_id, r, wait).await)
+    }
+
+    async fn record_child_execution_completed(
+        &self,
+        request: Request<RecordChildExecutionCompletedRequest>,
+    ) -> R<RecordChildExecutionCompletedResponse> {
+        let req = request.into_inner();
+        let task = req.task.ok_or_else(|| missing("Task"))?;
+        ok(self
+            .engine
+            .record_child_completion_in_parent(&task, req.close_event)
+            .await
+            .map(|()| RecordChildExecutionCompletedResponse {}))
     }
 }

@@ -20,6 +20,7 @@ mod mutation;
 mod queues;
 mod read;
 mod reaper;
+mod remote;
 mod reset;
 mod retry;
 mod shard;
@@ -37,9 +38,11 @@ use shard::{QueueInbox, RunKey, Shard};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask};
 use sundial_common::ServiceError;
+use sundial_membership::Rings;
 use sundial_persistence::Store;
-use sundial_rpc::{MatchingClient, MatchingRouter};
+use sundial_rpc::{HistoryRouter, MatchingClient, MatchingRouter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[derive(Clone, Debug, Default)]
@@ -47,15 +50,39 @@ pub struct HistoryConfig {
     pub shard_count: i32,
     /// Per-namespace defaults and limits, read live (timeouts, retry policy, sizes, long polls).
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
+    /// Which shards this host serves.
+    pub ownership: Ownership,
 }
 
-/// How often the supervisor checks that every shard's processors still run.
-const SUPERVISE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Which shards a history host serves.
+#[derive(Clone, Debug, Default)]
+pub enum Ownership {
+    /// Every shard (the only history host: start-dev, tests).
+    #[default]
+    All,
+    /// The shards the history ring gives this host's address, following the ring as hosts
+    /// come and go.
+    Ring {
+        rings: watch::Receiver<Rings>,
+        address: String,
+    },
+}
 
-/// One shard of this process: the owner object requests go to, and its queue processors.
+/// How often the controller re-checks ownership and that every shard's processors run.
+const CONTROL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One shard of this host: the owner object requests go to (none while another host owns
+/// the shard), and its queue processors.
+#[derive(Default)]
 struct ShardSlot {
-    current: RwLock<Arc<Shard>>,
+    current: RwLock<Option<Arc<Shard>>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ShardSlot {
+    fn get(&self) -> Option<Arc<Shard>> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// A freshly acquired shard and the receiving ends of its queues.
@@ -71,47 +98,45 @@ pub struct HistoryEngine {
     store: Arc<dyn Store>,
     owner: String,
     matching: MatchingRouter,
+    /// Other history hosts, for operations on workflows of shards this host does not own.
+    history: HistoryRouter,
     config: HistoryConfig,
-    supervisor: Mutex<Option<JoinHandle<()>>>,
+    controller: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl HistoryEngine {
-    /// Acquires every shard, starts their queue processors and the supervisor that reopens a
-    /// shard whose processor stopped.
+    /// Acquires the shards this host owns, starts their queue processors, and the controller
+    /// that follows ownership (acquiring and releasing shards) and reopens a shard whose
+    /// processor stopped or whose lease another host took.
     pub async fn start(
         store: Arc<dyn Store>,
         matching: MatchingRouter,
+        history: HistoryRouter,
         config: HistoryConfig,
     ) -> Result<Arc<HistoryEngine>, ServiceError> {
         let owner = format!("history-{}", uuid::Uuid::new_v4());
-        let mut opened = Vec::new();
-        for id in 0..config.shard_count.max(1) {
-            opened.push(open(id, &store, &owner, &config).await?);
-        }
+        let count = usize::try_from(config.shard_count.max(1)).unwrap_or(1);
         let engine = Arc::new(HistoryEngine {
-            shards: opened
-                .iter()
-                .map(|o| ShardSlot {
-                    current: RwLock::new(o.shard.clone()),
-                    loops: Mutex::new(Vec::new()),
-                })
-                .collect(),
+            shards: (0..count).map(|_| ShardSlot::default()).collect(),
             store,
             owner,
             matching,
+            history,
             config,
-            supervisor: Mutex::new(None),
+            controller: Mutex::new(None),
         });
-        for (slot, o) in engine.shards.iter().zip(opened) {
-            *lock(&slot.loops) = queues::spawn(&engine, o.shard, o.transfer, o.timer, o.visibility);
+        for id in 0..count {
+            if engine.should_own(id) {
+                engine.acquire(id).await?;
+            }
         }
-        *lock(&engine.supervisor) = Some(tokio::spawn(supervise(Arc::downgrade(&engine))));
+        *lock(&engine.controller) = Some(tokio::spawn(control(Arc::downgrade(&engine))));
         Ok(engine)
     }
 
     /// Stops the queue processors. Pending tasks stay in the database for the next owner.
     pub fn shutdown(&self) {
-        if let Some(h) = lock(&self.supervisor).take() {
+        if let Some(h) = lock(&self.controller).take() {
             h.abort();
         }
         for slot in &self.shards {
@@ -121,27 +146,62 @@ impl HistoryEngine {
         }
     }
 
-    pub(crate) fn shard(&self, namespace_id: &str, workflow_id: &str) -> Arc<Shard> {
-        let idx = sundial_common::shard_for(namespace_id, workflow_id, self.shards.len() as i32);
-        self.shards[idx as usize]
-            .current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// Which shards this host serves now (an admin view).
+    pub fn owned_shards(&self) -> Vec<i32> {
+        (0..self.shards.len())
+            .filter(|id| self.shards[*id].get().is_some_and(|s| !s.lost()))
+            .filter_map(|id| i32::try_from(id).ok())
+            .collect()
     }
 
-    /// Takes shard `id` over again from the database: a new lease (the old owner object is
-    /// fenced off), an empty cache and new processors that read every pending task.
-    async fn reopen(self: &Arc<Self>, id: usize) -> Result<(), ServiceError> {
+    /// The shard of the workflow, if this host serves it.
+    pub(crate) fn shard(&self, namespace_id: &str, workflow_id: &str) -> Result<Arc<Shard>, ServiceError> {
+        let id = sundial_common::shard_for(namespace_id, workflow_id, self.shards.len() as i32);
+        match self.shards.get(id as usize).and_then(ShardSlot::get) {
+            Some(shard) if !shard.lost() => Ok(shard),
+            _ => Err(ServiceError::Unavailable(format!(
+                "shard {id} is not owned by this history host; retry"
+            ))),
+        }
+    }
+
+    /// Whether this host should serve shard `id` now.
+    fn should_own(&self, id: usize) -> bool {
+        match &self.config.ownership {
+            Ownership::All => true,
+            Ownership::Ring { rings, address } => rings
+                .borrow()
+                .ring(sundial_persistence::Role::History)
+                .owner(&sundial_rpc::shard_key(i32::try_from(id).unwrap_or(i32::MAX)))
+                .is_some_and(|h| h.address == *address),
+        }
+    }
+
+    /// Takes shard `id` (over again) from the database: a new lease (any earlier owner object
+    /// is fenced off), an empty cache, and new processors that read every pending task.
+    async fn acquire(self: &Arc<Self>, id: usize) -> Result<(), ServiceError> {
         let shard_id = i32::try_from(id).unwrap_or(i32::MAX);
         let o = open(shard_id, &self.store, &self.owner, &self.config).await?;
         let slot = &self.shards[id];
         let loops = queues::spawn(self, o.shard.clone(), o.transfer, o.timer, o.visibility);
-        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = o.shard;
+        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = Some(o.shard);
         for h in std::mem::replace(&mut *lock(&slot.loops), loops) {
             h.abort();
         }
         Ok(())
+    }
+
+    /// Stops serving shard `id` (another host owns it now).
+    fn release(&self, id: usize) {
+        let slot = &self.shards[id];
+        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        for h in lock(&slot.loops).drain(..) {
+            h.abort();
+        }
+    }
+
+    pub(crate) fn history_router(&self) -> &HistoryRouter {
+        &self.history
     }
 
     /// The matching host that owns the task queue.
@@ -165,7 +225,7 @@ impl HistoryEngine {
         if !run_id.is_empty() {
             return Ok(RunKey::new(namespace_id, workflow_id, run_id));
         }
-        let shard = self.shard(namespace_id, workflow_id);
+        let shard = self.shard(namespace_id, workflow_id)?;
         match shard
             .store
             .get_current_execution(shard.id, namespace_id, workflow_id)
@@ -208,24 +268,53 @@ async fn open(id: i32, store: &Arc<dyn Store>, owner: &str, config: &HistoryConf
     })
 }
 
-/// Reopens any shard one of whose queue processors stopped (they stop only by panicking),
-/// so a shard never silently stops firing timers or dispatching tasks.
-async fn supervise(engine: Weak<HistoryEngine>) {
-    let mut tick = tokio::time::interval(SUPERVISE_INTERVAL);
+/// Follows ownership: acquires the shards the ring gives this host and releases the others,
+/// and reopens a shard whose processor stopped (they stop only by panicking) or whose lease
+/// another host took, if this host should still own it.
+async fn control(engine: Weak<HistoryEngine>) {
+    let mut tick = tokio::time::interval(CONTROL_INTERVAL);
+    let mut ring_changes = match engine.upgrade().map(|e| e.config.ownership.clone()) {
+        Some(Ownership::Ring { rings, .. }) => Some(rings),
+        _ => None,
+    };
     loop {
-        tick.tick().await;
+        match ring_changes.as_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    changed = rx.changed() => if changed.is_err() { ring_changes = None },
+                }
+            }
+            None => {
+                tick.tick().await;
+            }
+        }
         let Some(engine) = engine.upgrade() else { return };
         for id in 0..engine.shards.len() {
-            let stopped = lock(&engine.shards[id].loops).iter().any(JoinHandle::is_finished);
-            if !stopped {
-                continue;
-            }
-            tracing::error!(
-                shard = id,
-                "a queue processor of the shard stopped; reopening the shard"
-            );
-            if let Err(e) = engine.reopen(id).await {
-                tracing::error!(shard = id, error = %e, "cannot reopen the shard; retrying");
+            let slot = &engine.shards[id];
+            let want = engine.should_own(id);
+            let held = slot.get();
+            let healthy =
+                held.as_ref().is_some_and(|s| !s.lost()) && !lock(&slot.loops).iter().any(JoinHandle::is_finished);
+            match (want, held.is_some(), healthy) {
+                (true, _, true) | (false, false, _) => continue,
+                (false, true, _) => {
+                    tracing::info!(shard = id, "shard moved to another history host; releasing it");
+                    engine.release(id);
+                }
+                (true, held, _) => {
+                    if held {
+                        tracing::error!(
+                            shard = id,
+                            "the shard stopped (lease lost or processor ended); reopening the shard"
+                        );
+                    } else {
+                        tracing::info!(shard = id, "acquiring shard");
+                    }
+                    if let Err(e) = engine.acquire(id).await {
+                        tracing::warn!(shard = id, error = %e, "cannot acquire the shard; retrying");
+                    }
+                }
             }
         }
     }

@@ -104,7 +104,7 @@ impl HistoryEngine {
         };
         let run_id = if run_id.is_empty() { exec.run_id.clone() } else { run_id };
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         let close_only = req.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
         if req.wait_new_event {
             let closed = self
@@ -162,7 +162,7 @@ impl HistoryEngine {
         run: &RunKey,
         cond: impl Fn(&crate::shard::RunProgress) -> bool,
     ) -> Result<(bool, crate::shard::RunProgress), ServiceError> {
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         let scope = sundial_dynconfig::Scope::namespace("").with_namespace_id(&run.namespace_id);
         let wait = self
             .config()
@@ -192,7 +192,7 @@ impl HistoryEngine {
         exec: WorkflowExecution,
     ) -> Result<DescribeWorkflowExecutionResponse, ServiceError> {
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         let ms = shard.snapshot(&run).await?;
         let info = ms.info.clone().unwrap_or_default();
         let closed = is_closed(&ms);
@@ -346,7 +346,7 @@ impl HistoryEngine {
     ) -> Result<QueryWorkflowResponse, ServiceError> {
         let exec = req.execution.clone().unwrap_or_default();
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         let ms = self.settled_state(&shard, &run).await?;
         let info = ms.info.clone().unwrap_or_default();
         let status = WorkflowExecutionStatus::try_from(info.status).unwrap_or_default();

@@ -32,7 +32,7 @@ impl HistoryEngine {
         run_id: &str,
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
-        let shard = self.shard(namespace_id, workflow_id).clone();
+        let shard = self.shard(namespace_id, workflow_id)?;
         shard
             .update(&run, |m| {
                 if m.info_ref().deleted {
@@ -57,7 +57,7 @@ impl HistoryEngine {
     ) -> Result<ResetWorkflowExecutionResponse, ServiceError> {
         let exec = req.workflow_execution.clone().unwrap_or_default();
         let base = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         let base_ms = shard.snapshot(&base).await?;
         let base_info = base_ms.info.clone().unwrap_or_default();
         let events = self.read_events(&shard, &base, 1, base_info.next_event_id - 1).await?;

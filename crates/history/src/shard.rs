@@ -146,6 +146,8 @@ pub(crate) struct Shard {
     pub id: i32,
     pub store: Arc<dyn Store>,
     range_id: Arc<std::sync::atomic::AtomicI64>,
+    /// Another host took the shard's lease: this owner object must not serve it any more.
+    lost: std::sync::atomic::AtomicBool,
     /// The first task id of this owner's lease: every outbox task below it was written by an
     /// earlier owner, every one from it on by this one.
     first_own_task_id: i64,
@@ -181,6 +183,7 @@ impl Shard {
             store,
             range_id,
             first_own_task_id: next.range_id << RANGE_BITS,
+            lost: std::sync::atomic::AtomicBool::new(false),
             ids: tokio::sync::Mutex::new(IdBlock {
                 next: next.range_id << RANGE_BITS,
                 end: (next.range_id + 1) << RANGE_BITS,
@@ -189,6 +192,17 @@ impl Shard {
             dc,
             retentions: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Whether another host took the shard's lease (a write was fenced off).
+    pub fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn ownership_lost(&self) {
+        if !self.lost.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tracing::warn!(shard = self.id, "shard ownership lost; this host stops serving it");
+        }
     }
 
     /// See `first_own_task_id`.
@@ -206,7 +220,12 @@ impl Shard {
             let renewal = renew_lease(self.store.clone(), self.id, self.range_id.clone());
             let renewed = tokio::spawn(renewal)
                 .await
-                .map_err(|e| ServiceError::Internal(format!("renewing the shard lease failed: {e}")))??;
+                .map_err(|e| ServiceError::Internal(format!("renewing the shard lease failed: {e}")))?
+                .inspect_err(|e| {
+                    if matches!(e, ServiceError::Unavailable(m) if m.ends_with("ownership lost")) {
+                        self.ownership_lost();
+                    }
+                })?;
             ids.next = renewed << RANGE_BITS;
             ids.end = (renewed + 1) << RANGE_BITS;
         }
@@ -535,7 +554,11 @@ impl Shard {
             },
         };
         sundial_common::crash::point("history.before_commit");
-        self.committer.commit(transition, all_tasks).await?;
+        let committed = self.committer.commit(transition, all_tasks).await;
+        if let Err(PersistenceError::ShardOwnershipLost { .. }) = &committed {
+            self.ownership_lost();
+        }
+        committed?;
         sundial_common::crash::point("history.after_commit");
         Ok((
             RunProgress {

@@ -66,7 +66,7 @@ impl HistoryEngine {
         signal: Signal,
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
-        let shard = self.shard(namespace_id, workflow_id).clone();
+        let shard = self.shard(namespace_id, workflow_id)?;
         shard
             .update(&run, |m| {
                 if !m.is_running() {
@@ -107,7 +107,7 @@ impl HistoryEngine {
         identity: &str,
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
-        let shard = self.shard(namespace_id, workflow_id).clone();
+        let shard = self.shard(namespace_id, workflow_id)?;
         shard
             .update(&run, |m| {
                 // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
@@ -138,7 +138,7 @@ impl HistoryEngine {
         identity: &str,
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
-        let shard = self.shard(namespace_id, workflow_id).clone();
+        let shard = self.shard(namespace_id, workflow_id)?;
         shard
             .update(&run, |m| {
                 if !m.is_running() {
@@ -157,7 +157,7 @@ impl HistoryEngine {
         run_id: &str,
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
-        let shard = self.shard(namespace_id, workflow_id).clone();
+        let shard = self.shard(namespace_id, workflow_id)?;
         shard
             .update(&run, |m| {
                 if !m.info_ref().sticky_task_queue.is_empty() {

@@ -63,7 +63,7 @@ impl HistoryEngine {
         signal: Option<StartSignal>,
         parent: Option<ParentInfo>,
     ) -> Result<StartWorkflowExecutionResponse, ServiceError> {
-        let shard = self.shard(namespace_id, &req.workflow_id).clone();
+        let shard = self.shard(namespace_id, &req.workflow_id)?;
         for _ in 0..3 {
             let current = shard
                 .store

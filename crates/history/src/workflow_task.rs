@@ -171,7 +171,7 @@ impl HistoryEngine {
     ) -> Result<PollWorkflowTaskQueueResponse, ServiceError> {
         let exec = req.execution.clone().unwrap_or_default();
         let run = RunKey::new(req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         let poll = req.poll_request.clone().unwrap_or_default();
         let partial = poll
             .task_queue
@@ -318,7 +318,7 @@ impl HistoryEngine {
         let request = req.request.unwrap_or_default();
         let tok = token::decode(&request.task_token)?;
         let run = RunKey::new(req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         if !request.messages.is_empty() {
             self.prepare_update_messages(&shard, &run).await?;
         }
@@ -415,7 +415,7 @@ impl HistoryEngine {
         let request = req.request.unwrap_or_default();
         let tok = token::decode(&request.task_token)?;
         let run = RunKey::new(req.namespace_id.clone(), tok.workflow_id.clone(), tok.run_id.clone());
-        let shard = self.shard(&run.namespace_id, &run.workflow_id).clone();
+        let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         shard
             .update(&run, |m| {
                 check_token(m, &tok)?;

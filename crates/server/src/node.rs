@@ -18,7 +18,7 @@ use sundial_frontend::{
     AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
     SystemNamespace, WorkflowHandler, ensure_namespace,
 };
-use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
+use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler, Ownership};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
 use sundial_membership::{LocalMember, Membership};
 use sundial_persistence::{ClusterStore, DbConfig, Role, SqlStore, sql::SchemaStatus};
@@ -105,11 +105,21 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
             Role::History => {
                 wait_for_peer(&membership, Role::Matching).await?;
                 let matching = matching_router.clone();
+                let address = membership
+                    .local()
+                    .iter()
+                    .find(|m| m.role == Role::History)
+                    .map(|m| m.address.clone())
+                    .unwrap_or_else(|| addr.to_string());
                 let config = HistoryConfig {
                     shard_count: cluster.history_shard_count,
                     dynamic_config: opts.dynamic_config.clone(),
+                    ownership: Ownership::Ring {
+                        rings: membership.rings(),
+                        address,
+                    },
                 };
-                let engine = HistoryEngine::start(store.clone(), matching, config).await?;
+                let engine = HistoryEngine::start(store.clone(), matching, history_router.clone(), config).await?;
                 engines.history = Some(engine.clone());
                 role_router(Role::History).await.add_service(
                     HistoryServiceServer::new(HistoryHandler::new(engine))

@@ -209,6 +209,7 @@ impl ExecutionHandler {
             .start_workflow_execution(hs::StartWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
+                parent: None,
             })
             .await?;
         Ok(resp.into_inner())
@@ -273,6 +274,7 @@ impl ExecutionHandler {
             .signal_workflow_execution(hs::SignalWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
+                external_workflow_execution: None,
             })
             .await?;
         Ok(resp.into_inner())

@@ -124,7 +124,7 @@ impl HistoryEngine {
         let id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         self.load_updates(&shard, &run).await?;
         let entry = shard.entry(&run);
         let nonce = entry.updates.nonce();
@@ -182,7 +182,7 @@ impl HistoryEngine {
         let exec = r.workflow_execution.unwrap_or_default();
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let run = self.resolve_run(namespace_id, &exec.workflow_id, &exec.run_id).await?;
-        let shard = self.shard(namespace_id, &exec.workflow_id).clone();
+        let shard = self.shard(namespace_id, &exec.workflow_id)?;
         self.load_updates(&shard, &run).await?;
         let rx = lookup(&shard.entry(&run).updates, &r.update_id)
             .ok_or_else(|| ServiceError::NotFound(format!("update {:?} not found", r.update_id)))?;
