@@ -57,6 +57,55 @@ pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<P
     );
 }
 
+/// Records a signal (buffered while a workflow task runs; de-duplicated by request id) and
+/// schedules a workflow task: the body of `signal`'s transition.
+pub(crate) fn signal_in(m: &mut Mutation<'_>, signal: &Signal) -> Result<(), ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    if !signal.request_id.is_empty() {
+        if m.ms.signal_request_ids.contains(&signal.request_id) {
+            return Ok(());
+        }
+        m.ms.signal_request_ids.push(signal.request_id.clone());
+        if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
+            m.ms.signal_request_ids.remove(0);
+        }
+    }
+    m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
+        WorkflowExecutionSignaledEventAttributes {
+            signal_name: signal.name.clone(),
+            input: signal.input.clone(),
+            identity: signal.identity.clone(),
+            header: signal.header.clone(),
+            request_id: signal.request_id.clone(),
+            external_workflow_execution: signal.external.clone(),
+            ..Default::default()
+        },
+    ));
+    m.schedule_workflow_task(1);
+    Ok(())
+}
+
+/// Records a cancel request (once) and schedules a workflow task: the body of
+/// `request_cancel`'s transition.
+pub(crate) fn request_cancel_in(m: &mut Mutation<'_>, reason: &str, identity: &str) -> Result<(), ServiceError> {
+    // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
+    if !m.is_running() || m.info_ref().cancel_requested {
+        return Ok(());
+    }
+    m.info().cancel_requested = true;
+    m.add_or_buffer(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+        WorkflowExecutionCancelRequestedEventAttributes {
+            cause: reason.to_owned(),
+            identity: identity.to_owned(),
+            ..Default::default()
+        },
+    ));
+    m.schedule_workflow_task(1);
+    Ok(())
+}
+
 impl HistoryEngine {
     pub(crate) async fn signal(
         &self,
@@ -67,35 +116,7 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
         let shard = self.shard(namespace_id, workflow_id).clone();
-        shard
-            .update(&run, |m| {
-                if !m.is_running() {
-                    return Err(completed_error());
-                }
-                if !signal.request_id.is_empty() {
-                    if m.ms.signal_request_ids.contains(&signal.request_id) {
-                        return Ok(());
-                    }
-                    m.ms.signal_request_ids.push(signal.request_id.clone());
-                    if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
-                        m.ms.signal_request_ids.remove(0);
-                    }
-                }
-                m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
-                    WorkflowExecutionSignaledEventAttributes {
-                        signal_name: signal.name.clone(),
-                        input: signal.input.clone(),
-                        identity: signal.identity.clone(),
-                        header: signal.header.clone(),
-                        request_id: signal.request_id.clone(),
-                        external_workflow_execution: signal.external.clone(),
-                        ..Default::default()
-                    },
-                ));
-                m.schedule_workflow_task(1);
-                Ok(())
-            })
-            .await
+        shard.update(&run, |m| signal_in(m, &signal)).await
     }
 
     pub(crate) async fn request_cancel(
@@ -108,24 +129,7 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
         let shard = self.shard(namespace_id, workflow_id).clone();
-        shard
-            .update(&run, |m| {
-                // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
-                if !m.is_running() || m.info_ref().cancel_requested {
-                    return Ok(());
-                }
-                m.info().cancel_requested = true;
-                m.add_or_buffer(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
-                    WorkflowExecutionCancelRequestedEventAttributes {
-                        cause: reason.to_owned(),
-                        identity: identity.to_owned(),
-                        ..Default::default()
-                    },
-                ));
-                m.schedule_workflow_task(1);
-                Ok(())
-            })
-            .await
+        shard.update(&run, |m| request_cancel_in(m, reason, identity)).await
     }
 
     pub(crate) async fn terminate(

@@ -39,7 +39,7 @@ pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceE
     }
 }
 
-fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
+pub(crate) fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
     match TimerTaskType::try_from(task.r#type).unwrap_or(TimerTaskType::Unspecified) {
         TimerTaskType::UserTimer => {
             let matches =
