@@ -4,6 +4,11 @@
 //! in one transaction.
 
 use crate::events::new_event;
+
+/// Unit tests of the state machine (declared here to leave `lib.rs` to the shard work).
+#[cfg(test)]
+#[path = "testkit/mod.rs"]
+pub(crate) mod testkit;
 use prost_wkt_types::{Duration as PbDuration, Timestamp};
 use sundial_api::sundial::persistence::v1::{
     ExecutionInfo, TimerTask, TimerTaskType, TransferTask, TransferTaskType, WorkflowMutableState, WorkflowTaskInfo,
