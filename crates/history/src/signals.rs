@@ -32,6 +32,22 @@ pub(crate) struct Signal {
 /// Closes the run as terminated. A running workflow task is failed first, as Temporal does,
 /// so the history shows it never completed.
 pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<Payloads>, identity: &str) {
+    fail_started_task_for_close(m, identity);
+    m.close(
+        WorkflowExecutionStatus::Terminated,
+        Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
+            reason: reason.to_owned(),
+            details,
+            identity: identity.to_owned(),
+        }),
+    );
+}
+
+/// Before a run is closed from outside (terminated, timed out), a workflow task a worker is
+/// running is failed with `ForceCloseCommand` (a transient or speculative one gets its events
+/// written first), as Temporal's `failWorkflowTask` does, so history never shows a task that
+/// started and did not end.
+pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>, identity: &str) {
     if let Some(wt) = m.ms.workflow_task.clone()
         && wt.started_event_id != 0
     {
@@ -47,14 +63,6 @@ pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<P
         ));
         m.ms.workflow_task = None;
     }
-    m.close(
-        WorkflowExecutionStatus::Terminated,
-        Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
-            reason: reason.to_owned(),
-            details,
-            identity: identity.to_owned(),
-        }),
-    );
 }
 
 /// Records a signal (buffered while a workflow task runs; de-duplicated by request id) and

@@ -60,3 +60,71 @@ fn an_execution_timeout_closes_the_run_timed_out() {
     assert_eq!(t.retry_state, RetryState::Timeout as i32);
     assert_eq!(run.info().status, WorkflowExecutionStatus::TimedOut as i32);
 }
+
+#[test]
+fn a_run_timeout_with_a_task_in_flight_fails_the_task_first_and_flushes_the_buffer() {
+    // Temporal's TimeoutWorkflow: a started workflow task is failed (FORCE_CLOSE_COMMAND) and
+    // the buffered events written before the timed-out event.
+    let mut run = Run::start_with(RunSpec {
+        run_timeout: Some(secs(60)),
+        ..spec()
+    });
+    run.start_wt();
+    run.signal("late");
+    let timeout = run.timer(TimerTaskType::WorkflowRunTimeout, None);
+    run.fire(&timeout);
+    assert_eq!(
+        run.last.types(),
+        [
+            E::WorkflowTaskFailed,
+            E::WorkflowExecutionSignaled,
+            E::WorkflowExecutionTimedOut
+        ]
+    );
+    let f = attrs!(run.last.events[0], WorkflowTaskFailedEventAttributes);
+    assert_eq!((f.scheduled_event_id, f.started_event_id), (2, 3));
+    assert_eq!(f.cause, WorkflowTaskFailedCause::ForceCloseCommand as i32);
+    assert_eq!(f.identity, "history-service");
+    assert!(run.ms.workflow_task.is_none());
+    assert!(run.ms.buffered_events.is_empty());
+    assert_eq!(run.info().completion_event_id, 6);
+}
+
+#[test]
+fn an_execution_timeout_with_a_task_in_flight_fails_the_task_first() {
+    let mut run = Run::start_with(RunSpec {
+        execution_timeout: Some(secs(300)),
+        execution_expiration: Some(T0 + 300 * SEC),
+        ..spec()
+    });
+    run.start_wt();
+    let timeout = run.timer(TimerTaskType::WorkflowExecutionTimeout, None);
+    run.fire(&timeout);
+    assert_eq!(run.last.types(), [E::WorkflowTaskFailed, E::WorkflowExecutionTimedOut]);
+    let f = attrs!(run.last.events[0], WorkflowTaskFailedEventAttributes);
+    assert_eq!(f.cause, WorkflowTaskFailedCause::ForceCloseCommand as i32);
+}
+
+#[test]
+fn a_run_timeout_during_a_transient_attempt_writes_its_events_before_failing_it() {
+    let mut run = Run::start_with(RunSpec {
+        run_timeout: Some(secs(60)),
+        ..spec()
+    });
+    run.start_wt();
+    run.fail_wt(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure);
+    run.start_wt();
+    let timeout = run.timer(TimerTaskType::WorkflowRunTimeout, None);
+    run.fire(&timeout);
+    assert_eq!(
+        run.last.types(),
+        [
+            E::WorkflowTaskScheduled,
+            E::WorkflowTaskStarted,
+            E::WorkflowTaskFailed,
+            E::WorkflowExecutionTimedOut
+        ]
+    );
+    let f = attrs!(run.last.events[2], WorkflowTaskFailedEventAttributes);
+    assert_eq!((f.scheduled_event_id, f.started_event_id), (5, 6));
+}
