@@ -29,10 +29,13 @@ pub(crate) struct Signal {
     pub external: Option<sundial_api::temporal::common::v1::WorkflowExecution>,
 }
 
+/// The identity of what the server itself writes to a run (Temporal's `history-service`).
+pub(crate) const HISTORY_SERVICE: &str = "history-service";
+
 /// Closes the run as terminated. A running workflow task is failed first, as Temporal does,
 /// so the history shows it never completed.
 pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<Payloads>, identity: &str) {
-    fail_started_task_for_close(m, identity);
+    fail_started_task_for_close(m);
     m.close(
         WorkflowExecutionStatus::Terminated,
         Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
@@ -46,8 +49,8 @@ pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<P
 /// Before a run is closed from outside (terminated, timed out), a workflow task a worker is
 /// running is failed with `ForceCloseCommand` (a transient or speculative one gets its events
 /// written first), as Temporal's `failWorkflowTask` does, so history never shows a task that
-/// started and did not end.
-pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>, identity: &str) {
+/// started and did not end. Like Temporal, the server (`history-service`) is the one failing it.
+pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>) {
     if let Some(wt) = m.ms.workflow_task.clone()
         && wt.started_event_id != 0
     {
@@ -57,7 +60,7 @@ pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>, identity: &str) 
                 scheduled_event_id: wt.scheduled_event_id,
                 started_event_id: wt.started_event_id,
                 cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
-                identity: identity.to_owned(),
+                identity: HISTORY_SERVICE.to_owned(),
                 ..Default::default()
             },
         ));

@@ -14,9 +14,6 @@ use sundial_api::temporal::history::v1::{
 use sundial_common::ServiceError;
 use sundial_common::time::{duration_from_pb, timestamp_to_nanos};
 
-/// The identity of what the server itself does to a run (Temporal's `history-service`).
-const HISTORY_SERVICE: &str = "history-service";
-
 pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceError> {
     let run = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
     let retention_over = task.r#type == TimerTaskType::DeleteHistory as i32;
@@ -63,11 +60,11 @@ pub(crate) fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
         TimerTaskType::WorkflowTaskTimeout => workflow_task_timeout(m, task),
         TimerTaskType::WorkflowRunTimeout => {
             // Like Temporal's `TimeoutWorkflow`: a running workflow task is failed first.
-            crate::signals::fail_started_task_for_close(m, HISTORY_SERVICE);
+            crate::signals::fail_started_task_for_close(m);
             crate::chain::run_timed_out(m);
         }
         TimerTaskType::WorkflowExecutionTimeout => {
-            crate::signals::fail_started_task_for_close(m, HISTORY_SERVICE);
+            crate::signals::fail_started_task_for_close(m);
             m.close(
                 WorkflowExecutionStatus::TimedOut,
                 Attributes::WorkflowExecutionTimedOutEventAttributes(WorkflowExecutionTimedOutEventAttributes {

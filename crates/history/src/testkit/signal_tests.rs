@@ -162,6 +162,10 @@ fn terminate_with_a_task_in_flight_fails_it_first_and_flushes_what_was_buffered(
     let f = attrs!(run.last.events[0], WorkflowTaskFailedEventAttributes);
     assert_eq!((f.scheduled_event_id, f.started_event_id), (2, 3));
     assert_eq!(f.cause, WorkflowTaskFailedCause::ForceCloseCommand as i32);
+    // Temporal's TerminateWorkflow: the server fails the task; the terminator signs the close.
+    assert_eq!(f.identity, "history-service");
+    let t = attrs!(run.last.events[2], WorkflowExecutionTerminatedEventAttributes);
+    assert_eq!(t.identity, "terminator");
     assert!(run.ms.workflow_task.is_none());
     assert!(run.ms.buffered_events.is_empty());
     // The worker's late completion finds the run closed.
