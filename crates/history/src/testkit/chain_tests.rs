@@ -177,3 +177,73 @@ fn a_failed_cron_run_without_retries_still_starts_the_next_one() {
     assert_eq!(s.continued_failure.as_ref().unwrap().message, "boom");
     assert_eq!(s.initiator, ContinueAsNewInitiator::CronSchedule as i32);
 }
+
+fn child_spec() -> RunSpec {
+    RunSpec {
+        parent: Some(crate::start::ParentInfo {
+            namespace_id: NAMESPACE_ID.into(),
+            namespace: NAMESPACE.into(),
+            workflow_id: "parent-wf".into(),
+            run_id: "parent-run".into(),
+            initiated_event_id: 5,
+            root_workflow_id: "parent-wf".into(),
+            root_run_id: "parent-run".into(),
+        }),
+        ..spec()
+    }
+}
+
+#[test]
+fn a_child_that_closes_reports_to_its_parent() {
+    let mut run = Run::start_with(child_spec());
+    run.run_wt(vec![cmd::complete("\"child-done\"")]);
+    assert_eq!(run.last.transfer_types(), [TransferTaskType::RecordChildCompletion]);
+    let t = run.last.transfers()[0];
+    assert_eq!(
+        (
+            t.target_workflow_id.as_str(),
+            t.target_run_id.as_str(),
+            t.target_initiated_event_id
+        ),
+        ("parent-wf", "parent-run", 5)
+    );
+}
+
+#[test]
+fn a_child_that_continues_as_new_leaves_the_report_to_its_last_run() {
+    let mut run = Run::start_with(child_spec());
+    run.run_wt(vec![cmd::continue_as_new(
+        ContinueAsNewWorkflowExecutionCommandAttributes::default(),
+    )]);
+    assert!(run.last.transfers().is_empty(), "{:?}", run.last.transfer_types());
+    let next = run.successor();
+    assert_eq!(next.info().parent_workflow_id, "parent-wf");
+    assert_eq!(next.info().parent_initiated_event_id, 5);
+}
+
+#[test]
+fn a_parent_that_closes_applies_its_childrens_close_policies() {
+    use sundial_api::temporal::command::v1::command::Attributes as Cmd;
+    use sundial_api::temporal::enums::v1::ParentClosePolicy;
+    let mut run = Run::start();
+    let mut terminate = cmd::start_child("c-terminate");
+    let mut abandon = cmd::start_child("c-abandon");
+    for (c, policy) in [
+        (&mut terminate, ParentClosePolicy::Terminate),
+        (&mut abandon, ParentClosePolicy::Abandon),
+    ] {
+        if let Some(Cmd::StartChildWorkflowExecutionCommandAttributes(a)) = c.attributes.as_mut() {
+            a.parent_close_policy = policy as i32;
+        }
+    }
+    run.run_wt(vec![terminate, abandon]);
+    assert_eq!(run.ms.children.len(), 2);
+    run.terminate("enough");
+    assert_eq!(run.last.transfer_types(), [TransferTaskType::ParentClosePolicy]);
+    let t = run.last.transfers()[0];
+    assert_eq!(
+        (t.target_workflow_id.as_str(), t.target_initiated_event_id),
+        ("c-terminate", 5)
+    );
+    assert_eq!(t.parent_close_policy, ParentClosePolicy::Terminate as i32);
+}

@@ -206,6 +206,12 @@ fn terminate_during_a_transient_attempt_writes_its_events_before_failing_it() {
     assert_eq!((f.scheduled_event_id, f.started_event_id), (5, 6));
 }
 
+/// Sundial's behaviour today, which differs from Temporal's: Temporal leaves the transient
+/// task alone when the signal is written and, when the task starts, writes a new
+/// `WorkflowTaskScheduled` with attempt 1 after the signal (`AddWorkflowTaskStartedEvent`:
+/// "new events came since transient workflowTask was scheduled"), i.e. [signaled,
+/// scheduled(1), started]. Sundial writes [scheduled(2), signaled, started] and keeps
+/// counting attempts from 2. Both are valid histories; the attempt count is not reset.
 #[test]
 fn a_signal_during_a_transient_attempt_makes_its_scheduled_event_durable_first() {
     let mut run = Run::start();
