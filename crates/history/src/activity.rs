@@ -208,44 +208,7 @@ impl HistoryEngine {
         let poll = req.poll_request.clone().unwrap_or_default();
         let (act, workflow_type) = shard
             .update(&run, |m| {
-                if !m.is_running() {
-                    return Err(completed_error());
-                }
-                let mut act =
-                    m.ms.activities
-                        .get(&req.scheduled_event_id)
-                        .cloned()
-                        .ok_or_else(activity_not_found)?;
-                let workflow_type = m.info_ref().workflow_type.clone();
-                if act.started_time.is_some() {
-                    if act.started_request_id == req.request_id {
-                        return Ok((act, workflow_type));
-                    }
-                    return Err(ServiceError::FailedPrecondition(
-                        "Activity task already started.".into(),
-                    ));
-                }
-                act.started_time = Some(m.now);
-                act.started_request_id = req.request_id.clone();
-                act.last_worker_identity = poll.identity.clone();
-                if let Some(t) = act
-                    .start_to_close_timeout
-                    .as_ref()
-                    .and_then(duration_from_pb)
-                    .filter(|d| !d.is_zero())
-                {
-                    m.timer_after(t, activity_timer(&act, TimeoutType::StartToClose));
-                }
-                if let Some(t) = act
-                    .heartbeat_timeout
-                    .as_ref()
-                    .and_then(duration_from_pb)
-                    .filter(|d| !d.is_zero())
-                {
-                    m.timer_after(t, activity_timer(&act, TimeoutType::Heartbeat));
-                }
-                m.ms.activities.insert(act.scheduled_event_id, act.clone());
-                Ok((act, workflow_type))
+                start_attempt(m, req.scheduled_event_id, &req.request_id, &poll.identity)
             })
             .await?;
         let tok = TaskToken {
@@ -295,16 +258,7 @@ impl HistoryEngine {
         let tok = token::decode(token_bytes)?;
         let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
         let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
-        shard
-            .update(&run, |m| {
-                let mut act = find(m, &tok)?;
-                act.heartbeat_details = details.clone();
-                act.last_heartbeat_time = Some(m.now);
-                let cancel = act.cancel_requested;
-                m.ms.activities.insert(act.scheduled_event_id, act);
-                Ok(cancel)
-            })
-            .await
+        shard.update(&run, |m| heartbeat(m, &tok, details.clone())).await
     }
 
     pub(crate) async fn finish_activity(
@@ -325,6 +279,69 @@ impl HistoryEngine {
             })
             .await
     }
+}
+
+/// Marks the activity's current attempt started by a poller (or returns it again to the same
+/// request), arming its start-to-close and heartbeat timeouts: the body of
+/// `record_activity_task_started`'s transition. Returns the activity and the workflow type.
+pub(crate) fn start_attempt(
+    m: &mut Mutation<'_>,
+    scheduled_event_id: i64,
+    request_id: &str,
+    identity: &str,
+) -> Result<(ActivityInfo, String), ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    let mut act =
+        m.ms.activities
+            .get(&scheduled_event_id)
+            .cloned()
+            .ok_or_else(activity_not_found)?;
+    let workflow_type = m.info_ref().workflow_type.clone();
+    if act.started_time.is_some() {
+        if act.started_request_id == request_id {
+            return Ok((act, workflow_type));
+        }
+        return Err(ServiceError::FailedPrecondition(
+            "Activity task already started.".into(),
+        ));
+    }
+    act.started_time = Some(m.now);
+    act.started_request_id = request_id.to_owned();
+    act.last_worker_identity = identity.to_owned();
+    if let Some(t) = act
+        .start_to_close_timeout
+        .as_ref()
+        .and_then(duration_from_pb)
+        .filter(|d| !d.is_zero())
+    {
+        m.timer_after(t, activity_timer(&act, TimeoutType::StartToClose));
+    }
+    if let Some(t) = act
+        .heartbeat_timeout
+        .as_ref()
+        .and_then(duration_from_pb)
+        .filter(|d| !d.is_zero())
+    {
+        m.timer_after(t, activity_timer(&act, TimeoutType::Heartbeat));
+    }
+    m.ms.activities.insert(act.scheduled_event_id, act.clone());
+    Ok((act, workflow_type))
+}
+
+/// Records a heartbeat of the running attempt; returns whether cancellation was requested.
+pub(crate) fn heartbeat(
+    m: &mut Mutation<'_>,
+    tok: &TaskToken,
+    details: Option<Payloads>,
+) -> Result<bool, ServiceError> {
+    let mut act = find(m, tok)?;
+    act.heartbeat_details = details;
+    act.last_heartbeat_time = Some(m.now);
+    let cancel = act.cancel_requested;
+    m.ms.activities.insert(act.scheduled_event_id, act);
+    Ok(cancel)
 }
 
 /// Like Temporal: a retryable timeout that cannot be retried because the schedule-to-close

@@ -26,6 +26,9 @@ mod retry;
 mod shard;
 mod signals;
 mod start;
+/// Unit tests of the state machine: runs driven in memory, no database.
+#[cfg(test)]
+mod testkit;
 mod timers;
 mod token;
 mod update;

@@ -4,6 +4,7 @@
 //! in one transaction.
 
 use crate::events::new_event;
+
 use prost_wkt_types::{Duration as PbDuration, Timestamp};
 use sundial_api::sundial::persistence::v1::{
     ExecutionInfo, TimerTask, TimerTaskType, TransferTask, TransferTaskType, WorkflowMutableState, WorkflowTaskInfo,

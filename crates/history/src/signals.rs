@@ -29,9 +29,28 @@ pub(crate) struct Signal {
     pub external: Option<sundial_api::temporal::common::v1::WorkflowExecution>,
 }
 
+/// The identity of what the server itself writes to a run (Temporal's `history-service`).
+pub(crate) const HISTORY_SERVICE: &str = "history-service";
+
 /// Closes the run as terminated. A running workflow task is failed first, as Temporal does,
 /// so the history shows it never completed.
 pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<Payloads>, identity: &str) {
+    fail_started_task_for_close(m);
+    m.close(
+        WorkflowExecutionStatus::Terminated,
+        Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
+            reason: reason.to_owned(),
+            details,
+            identity: identity.to_owned(),
+        }),
+    );
+}
+
+/// Before a run is closed from outside (terminated, timed out), a workflow task a worker is
+/// running is failed with `ForceCloseCommand` (a transient or speculative one gets its events
+/// written first), as Temporal's `failWorkflowTask` does, so history never shows a task that
+/// started and did not end. Like Temporal, the server (`history-service`) is the one failing it.
+pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>) {
     if let Some(wt) = m.ms.workflow_task.clone()
         && wt.started_event_id != 0
     {
@@ -41,20 +60,61 @@ pub(crate) fn terminate_in(m: &mut Mutation<'_>, reason: &str, details: Option<P
                 scheduled_event_id: wt.scheduled_event_id,
                 started_event_id: wt.started_event_id,
                 cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
-                identity: identity.to_owned(),
+                identity: HISTORY_SERVICE.to_owned(),
                 ..Default::default()
             },
         ));
         m.ms.workflow_task = None;
     }
-    m.close(
-        WorkflowExecutionStatus::Terminated,
-        Attributes::WorkflowExecutionTerminatedEventAttributes(WorkflowExecutionTerminatedEventAttributes {
-            reason: reason.to_owned(),
-            details,
+}
+
+/// Records a signal (buffered while a workflow task runs; de-duplicated by request id) and
+/// schedules a workflow task: the body of `signal`'s transition.
+pub(crate) fn signal_in(m: &mut Mutation<'_>, signal: &Signal) -> Result<(), ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    if !signal.request_id.is_empty() {
+        if m.ms.signal_request_ids.contains(&signal.request_id) {
+            return Ok(());
+        }
+        m.ms.signal_request_ids.push(signal.request_id.clone());
+        if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
+            m.ms.signal_request_ids.remove(0);
+        }
+    }
+    m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
+        WorkflowExecutionSignaledEventAttributes {
+            signal_name: signal.name.clone(),
+            input: signal.input.clone(),
+            identity: signal.identity.clone(),
+            header: signal.header.clone(),
+            request_id: signal.request_id.clone(),
+            external_workflow_execution: signal.external.clone(),
+            ..Default::default()
+        },
+    ));
+    m.schedule_workflow_task(1);
+    Ok(())
+}
+
+/// Records a cancel request (once) and schedules a workflow task: the body of
+/// `request_cancel`'s transition.
+pub(crate) fn request_cancel_in(m: &mut Mutation<'_>, reason: &str, identity: &str) -> Result<(), ServiceError> {
+    // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
+    if !m.is_running() || m.info_ref().cancel_requested {
+        return Ok(());
+    }
+    m.info().cancel_requested = true;
+    m.add_or_buffer(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+        WorkflowExecutionCancelRequestedEventAttributes {
+            cause: reason.to_owned(),
             identity: identity.to_owned(),
-        }),
-    );
+            ..Default::default()
+        },
+    ));
+    m.schedule_workflow_task(1);
+    Ok(())
 }
 
 impl HistoryEngine {
@@ -67,35 +127,7 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
         let shard = self.shard(namespace_id, workflow_id)?;
-        shard
-            .update(&run, |m| {
-                if !m.is_running() {
-                    return Err(completed_error());
-                }
-                if !signal.request_id.is_empty() {
-                    if m.ms.signal_request_ids.contains(&signal.request_id) {
-                        return Ok(());
-                    }
-                    m.ms.signal_request_ids.push(signal.request_id.clone());
-                    if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
-                        m.ms.signal_request_ids.remove(0);
-                    }
-                }
-                m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
-                    WorkflowExecutionSignaledEventAttributes {
-                        signal_name: signal.name.clone(),
-                        input: signal.input.clone(),
-                        identity: signal.identity.clone(),
-                        header: signal.header.clone(),
-                        request_id: signal.request_id.clone(),
-                        external_workflow_execution: signal.external.clone(),
-                        ..Default::default()
-                    },
-                ));
-                m.schedule_workflow_task(1);
-                Ok(())
-            })
-            .await
+        shard.update(&run, |m| signal_in(m, &signal)).await
     }
 
     pub(crate) async fn request_cancel(
@@ -108,24 +140,7 @@ impl HistoryEngine {
     ) -> Result<(), ServiceError> {
         let run = self.resolve_run(namespace_id, workflow_id, run_id).await?;
         let shard = self.shard(namespace_id, workflow_id)?;
-        shard
-            .update(&run, |m| {
-                // Like Temporal: cancelling a closed run, or one already asked, changes nothing.
-                if !m.is_running() || m.info_ref().cancel_requested {
-                    return Ok(());
-                }
-                m.info().cancel_requested = true;
-                m.add_or_buffer(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
-                    WorkflowExecutionCancelRequestedEventAttributes {
-                        cause: reason.to_owned(),
-                        identity: identity.to_owned(),
-                        ..Default::default()
-                    },
-                ));
-                m.schedule_workflow_task(1);
-                Ok(())
-            })
-            .await
+        shard.update(&run, |m| request_cancel_in(m, reason, identity)).await
     }
 
     pub(crate) async fn terminate(

@@ -39,7 +39,7 @@ pub(crate) async fn fire(shard: &Shard, task: &TimerTask) -> Result<(), ServiceE
     }
 }
 
-fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
+pub(crate) fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
     match TimerTaskType::try_from(task.r#type).unwrap_or(TimerTaskType::Unspecified) {
         TimerTaskType::UserTimer => {
             let matches =
@@ -58,8 +58,13 @@ fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
         TimerTaskType::ActivityTimeout => activity_timeout(m, task),
         TimerTaskType::ActivityRetry => retry_fired(m, task.event_id, task.stamp),
         TimerTaskType::WorkflowTaskTimeout => workflow_task_timeout(m, task),
-        TimerTaskType::WorkflowRunTimeout => crate::chain::run_timed_out(m),
+        TimerTaskType::WorkflowRunTimeout => {
+            // Like Temporal's `TimeoutWorkflow`: a running workflow task is failed first.
+            crate::signals::fail_started_task_for_close(m);
+            crate::chain::run_timed_out(m);
+        }
         TimerTaskType::WorkflowExecutionTimeout => {
+            crate::signals::fail_started_task_for_close(m);
             m.close(
                 WorkflowExecutionStatus::TimedOut,
                 Attributes::WorkflowExecutionTimedOutEventAttributes(WorkflowExecutionTimedOutEventAttributes {

@@ -179,37 +179,7 @@ impl HistoryEngine {
             .is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
         let entry = shard.entry(&run);
         let started = shard
-            .update(&run, |m| {
-                if !m.is_running() {
-                    return Err(completed_error());
-                }
-                let wt = m.ms.workflow_task.clone().ok_or_else(task_not_found)?;
-                if wt.scheduled_event_id != req.scheduled_event_id {
-                    return Err(task_not_found());
-                }
-                if wt.started_event_id != 0 {
-                    if wt.request_id == req.request_id {
-                        let info = m.info_ref();
-                        let messages = crate::update::outgoing(&entry.updates, wt.started_event_id, true);
-                        return Ok(StartedTask {
-                            wt,
-                            workflow_type: info.workflow_type.clone(),
-                            task_queue: info.task_queue.clone(),
-                            previous_started_event_id: info.last_completed_workflow_task_started_event_id,
-                            partial_history: partial,
-                            messages,
-                        });
-                    }
-                    return Err(ServiceError::FailedPrecondition(
-                        "Workflow task already started.".into(),
-                    ));
-                }
-                let version = poller_version(&poll);
-                let mut t =
-                    start_task(m, &poll.identity, &req.request_id, partial, version).ok_or_else(task_not_found)?;
-                t.messages = crate::update::outgoing(&entry.updates, t.wt.started_event_id, true);
-                Ok(t)
-            })
+            .update(&run, |m| record_started(m, &entry.updates, &req, &poll, partial))
             .await?;
         self.workflow_task_response(&shard, &run, started).await
     }
@@ -325,77 +295,7 @@ impl HistoryEngine {
         let entry = shard.entry(&run);
         let registry = &entry.updates;
         let (inline, reset_history_event_id) = shard
-            .update(&run, |m| {
-                let wt = check_token(m, &tok)?;
-                if m.speculative_task() && discardable(m, &request) {
-                    // Only rejections: the speculative task disappears as if it never ran.
-                    let mut updates = Completion::default();
-                    if request
-                        .messages
-                        .iter()
-                        .all(|msg| updates.handle(m, registry, msg).is_ok())
-                    {
-                        updates.reject_unprocessed(registry);
-                        m.update_effects = updates.effects;
-                        m.ms.workflow_task = None;
-                        apply_sticky(m, &request);
-                        let reset = m.info_ref().last_completed_workflow_task_started_event_id;
-                        return Ok((next_task(m, registry, &request), reset));
-                    }
-                }
-                let snapshot: WorkflowMutableState = m.ms.clone();
-                let events_before = m.events.len();
-                m.materialize_transient_task();
-                let completed_id = m.add_event(Attributes::WorkflowTaskCompletedEventAttributes(
-                    WorkflowTaskCompletedEventAttributes {
-                        scheduled_event_id: wt.scheduled_event_id,
-                        started_event_id: wt.started_event_id,
-                        identity: request.identity.clone(),
-                        // The checksum becomes the worker's build id (as Temporal records it).
-                        worker_version: completer_version(&request),
-                        sdk_metadata: request.sdk_metadata.clone(),
-                        metering_metadata: request.metering_metadata,
-                        ..Default::default()
-                    },
-                ));
-                m.info().last_completed_workflow_task_started_event_id = wt.started_event_id;
-                m.ms.workflow_task = None;
-                apply_sticky(m, &request);
-                let new_events_arrived = !m.ms.buffered_events.is_empty();
-                let mut updates = Completion::default();
-                if let Err(failure) =
-                    apply_commands_and_messages(m, registry, &request, completed_id, new_events_arrived, &mut updates)
-                {
-                    // A bad command fails the whole task: nothing it did is kept.
-                    *m.ms = snapshot;
-                    m.events.truncate(events_before);
-                    m.tasks.clear();
-                    m.closed = None;
-                    m.new_run = None;
-                    return Ok((
-                        failed_by_command(m, failure, &request.identity, &request.binary_checksum),
-                        0,
-                    ));
-                }
-                if m.closed.is_none() && !request.force_create_new_workflow_task {
-                    updates.reject_unprocessed(registry);
-                }
-                if m.closed.is_some() {
-                    // After this task's own update outcomes, not before them.
-                    updates.effects.push(Effect::RunClosed {
-                        continuing: m.new_run.is_some(),
-                    });
-                }
-                m.update_effects = updates.effects;
-                let flushed = m.flush_buffered();
-                if m.closed.is_some() {
-                    return Ok((None, 0));
-                }
-                if flushed || request.force_create_new_workflow_task {
-                    m.schedule_workflow_task(1);
-                }
-                Ok((next_task(m, registry, &request), 0))
-            })
+            .update(&run, |m| complete_task(m, registry, &tok, &request))
             .await?;
         let workflow_task = match inline {
             Some(t) => Some(self.workflow_task_response(&shard, &run, t).await?),
@@ -433,6 +333,125 @@ impl HistoryEngine {
             .await?;
         Ok(RespondWorkflowTaskFailedResponse::default())
     }
+}
+
+/// Marks the workflow task a poller took started (or returns it again to the same request):
+/// the body of `record_workflow_task_started`'s transition.
+pub(crate) fn record_started(
+    m: &mut Mutation<'_>,
+    registry: &crate::updates::Registry,
+    req: &RecordWorkflowTaskStartedRequest,
+    poll: &sundial_api::workflowservice::v1::PollWorkflowTaskQueueRequest,
+    partial: bool,
+) -> Result<StartedTask, ServiceError> {
+    if !m.is_running() {
+        return Err(completed_error());
+    }
+    let wt = m.ms.workflow_task.clone().ok_or_else(task_not_found)?;
+    if wt.scheduled_event_id != req.scheduled_event_id {
+        return Err(task_not_found());
+    }
+    if wt.started_event_id != 0 {
+        if wt.request_id == req.request_id {
+            let info = m.info_ref();
+            let messages = crate::update::outgoing(registry, wt.started_event_id, true);
+            return Ok(StartedTask {
+                wt,
+                workflow_type: info.workflow_type.clone(),
+                task_queue: info.task_queue.clone(),
+                previous_started_event_id: info.last_completed_workflow_task_started_event_id,
+                partial_history: partial,
+                messages,
+            });
+        }
+        return Err(ServiceError::FailedPrecondition(
+            "Workflow task already started.".into(),
+        ));
+    }
+    let version = poller_version(poll);
+    let mut t = start_task(m, &poll.identity, &req.request_id, partial, version).ok_or_else(task_not_found)?;
+    t.messages = crate::update::outgoing(registry, t.wt.started_event_id, true);
+    Ok(t)
+}
+
+/// Applies a workflow task's completion (its commands and update messages): the body of
+/// `respond_workflow_task_completed`'s transition. Returns the next task when it is handed
+/// straight back, and the event id a discarded speculative task resets the worker to.
+pub(crate) fn complete_task(
+    m: &mut Mutation<'_>,
+    registry: &crate::updates::Registry,
+    tok: &TaskToken,
+    request: &sundial_api::workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+) -> Result<(Option<StartedTask>, i64), ServiceError> {
+    let wt = check_token(m, tok)?;
+    if m.speculative_task() && discardable(m, request) {
+        // Only rejections: the speculative task disappears as if it never ran.
+        let mut updates = Completion::default();
+        if request
+            .messages
+            .iter()
+            .all(|msg| updates.handle(m, registry, msg).is_ok())
+        {
+            updates.reject_unprocessed(registry);
+            m.update_effects = updates.effects;
+            m.ms.workflow_task = None;
+            apply_sticky(m, request);
+            let reset = m.info_ref().last_completed_workflow_task_started_event_id;
+            return Ok((next_task(m, registry, request), reset));
+        }
+    }
+    let snapshot: WorkflowMutableState = m.ms.clone();
+    let events_before = m.events.len();
+    m.materialize_transient_task();
+    let completed_id = m.add_event(Attributes::WorkflowTaskCompletedEventAttributes(
+        WorkflowTaskCompletedEventAttributes {
+            scheduled_event_id: wt.scheduled_event_id,
+            started_event_id: wt.started_event_id,
+            identity: request.identity.clone(),
+            // The checksum becomes the worker's build id (as Temporal records it).
+            worker_version: completer_version(request),
+            sdk_metadata: request.sdk_metadata.clone(),
+            metering_metadata: request.metering_metadata,
+            ..Default::default()
+        },
+    ));
+    m.info().last_completed_workflow_task_started_event_id = wt.started_event_id;
+    m.ms.workflow_task = None;
+    apply_sticky(m, request);
+    let new_events_arrived = !m.ms.buffered_events.is_empty();
+    let mut updates = Completion::default();
+    if let Err(failure) =
+        apply_commands_and_messages(m, registry, request, completed_id, new_events_arrived, &mut updates)
+    {
+        // A bad command fails the whole task: nothing it did is kept.
+        *m.ms = snapshot;
+        m.events.truncate(events_before);
+        m.tasks.clear();
+        m.closed = None;
+        m.new_run = None;
+        return Ok((
+            failed_by_command(m, failure, &request.identity, &request.binary_checksum),
+            0,
+        ));
+    }
+    if m.closed.is_none() && !request.force_create_new_workflow_task {
+        updates.reject_unprocessed(registry);
+    }
+    if m.closed.is_some() {
+        // After this task's own update outcomes, not before them.
+        updates.effects.push(Effect::RunClosed {
+            continuing: m.new_run.is_some(),
+        });
+    }
+    m.update_effects = updates.effects;
+    let flushed = m.flush_buffered();
+    if m.closed.is_some() {
+        return Ok((None, 0));
+    }
+    if flushed || request.force_create_new_workflow_task {
+        m.schedule_workflow_task(1);
+    }
+    Ok((next_task(m, registry, request), 0))
 }
 
 fn failed_by_command(

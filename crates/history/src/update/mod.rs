@@ -13,3 +13,5 @@ mod messages;
 mod rpc;
 
 pub(crate) use messages::{Completion, DISCARD_SPECULATIVE_MAX_EVENTS, has_outgoing, only_rejections, outgoing};
+#[cfg(test)]
+pub(crate) use rpc::admit;

@@ -39,6 +39,39 @@ fn update_ref(run: &RunKey, id: &str) -> UpdateRef {
     }
 }
 
+/// Admits an update to a running run (or finds it), scheduling a speculative workflow task
+/// when none is pending: the body of `update_workflow`'s transition.
+pub(crate) fn admit(
+    m: &mut crate::mutation::Mutation<'_>,
+    registry: &crate::updates::Registry,
+    req: &UpdateWorkflowExecutionRequest,
+    request: &sundial_api::temporal::update::v1::Request,
+    nonce: u64,
+) -> Result<watch::Receiver<Status>, ServiceError> {
+    let id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+    if !req.first_execution_run_id.is_empty() && m.info_ref().first_execution_run_id != req.first_execution_run_id {
+        return Err(ServiceError::NotFound("workflow execution not found".into()));
+    }
+    if !m.is_running() {
+        return lookup(registry, &id)
+            .ok_or_else(|| ServiceError::NotFound("workflow execution already completed".into()));
+    }
+    if m.ms
+        .workflow_task
+        .as_ref()
+        .is_some_and(|w| w.attempt >= FAIL_UPDATE_WORKFLOW_TASK_ATTEMPT)
+    {
+        return Err(ServiceError::FailedPrecondition(
+            "Unable to perform workflow execution update due to Workflow Task in failed state.".into(),
+        ));
+    }
+    let (rx, existed) = find_or_admit(registry, request, nonce)?;
+    if !existed && m.ms.workflow_task.is_none() {
+        m.schedule_speculative_workflow_task();
+    }
+    Ok(rx)
+}
+
 impl HistoryEngine {
     /// Reads the accepted and completed updates of a run back from its history, once per run
     /// and process (the registry is in memory only).
@@ -129,31 +162,7 @@ impl HistoryEngine {
         let entry = shard.entry(&run);
         let nonce = entry.updates.nonce();
         let admitted = shard
-            .update(&run, |m| {
-                if !req.first_execution_run_id.is_empty()
-                    && m.info_ref().first_execution_run_id != req.first_execution_run_id
-                {
-                    return Err(ServiceError::NotFound("workflow execution not found".into()));
-                }
-                if !m.is_running() {
-                    return lookup(&entry.updates, &id)
-                        .ok_or_else(|| ServiceError::NotFound("workflow execution already completed".into()));
-                }
-                if m.ms
-                    .workflow_task
-                    .as_ref()
-                    .is_some_and(|w| w.attempt >= FAIL_UPDATE_WORKFLOW_TASK_ATTEMPT)
-                {
-                    return Err(ServiceError::FailedPrecondition(
-                        "Unable to perform workflow execution update due to Workflow Task in failed state.".into(),
-                    ));
-                }
-                let (rx, existed) = find_or_admit(&entry.updates, &request, nonce)?;
-                if !existed && m.ms.workflow_task.is_none() {
-                    m.schedule_speculative_workflow_task();
-                }
-                Ok(rx)
-            })
+            .update(&run, |m| admit(m, &entry.updates, &req, &request, nonce))
             .await;
         let rx = match admitted {
             Ok(rx) => rx,
