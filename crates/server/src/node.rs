@@ -37,6 +37,9 @@ pub struct NodeOptions {
     pub cluster_name: String,
     pub history_shard_count: i32,
     pub bind_ip: String,
+    /// The IP recorded in `cluster_membership` for peers (TEMPORAL_BROADCAST_ADDRESS); unset:
+    /// see [`crate::address::advertised_ip`].
+    pub broadcast_ip: Option<std::net::IpAddr>,
     pub roles: Vec<(Role, u16)>,
     /// Namespaces to create besides `temporal-system` (start-dev: `default` and `--namespace`).
     pub namespaces: Vec<String>,
@@ -62,12 +65,23 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         let addr = listener.local_addr()?;
         bound.push((role, listener, addr));
     }
-    print_banner(&opts, &bound);
+    let bind_ip = bound.first().map(|(_, _, a)| a.ip());
+    let advertised = match bind_ip {
+        Some(ip) => Some(crate::address::advertised_ip(ip, opts.broadcast_ip)?),
+        None => None,
+    };
+    print_banner(&opts, &bound, advertised);
 
-    let local: Vec<(Role, SocketAddr)> = bound.iter().map(|(r, _, a)| (*r, *a)).collect();
+    // Roles of this process reach one another directly (loopback for a wildcard bind).
+    let local: Vec<(Role, SocketAddr)> = bound
+        .iter()
+        .map(|(r, _, a)| (*r, crate::address::local_connect_addr(*a)))
+        .collect();
+    // What peers in other processes use: the advertised IP, never a wildcard.
+    let advertise = |addr: SocketAddr| advertised.map_or(addr, |ip| SocketAddr::new(ip, addr.port()));
     // Announce every local role before waiting for peers, so processes that start together
     // (history waits for matching, matching for history) find each other.
-    let members: Vec<Member> = local.iter().map(|(r, a)| Member::new(*r, *a)).collect();
+    let members: Vec<Member> = bound.iter().map(|(r, _, a)| Member::new(*r, advertise(*a))).collect();
     for member in &members {
         store.upsert_member(&member.record()).await?;
     }
@@ -124,7 +138,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 let history = sundial_rpc::history_client(&peer_address(&store, &local, Role::History).await?)?;
                 let config = MatchingConfig {
                     dynamic_config: Some(opts.dynamic_config.clone()),
-                    host_address: addr.to_string(),
+                    host_address: advertise(addr).to_string(),
                     ..MatchingConfig::default()
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);
@@ -394,11 +408,14 @@ async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
     }
 }
 
-fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)]) {
+fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)], advertised: Option<std::net::IpAddr>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Sundial {} ({})", sundial_common::SERVER_VERSION, opts.mode);
     for (role, _, addr) in bound {
         let _ = writeln!(out, "  {:<10} {addr}", role.name());
+    }
+    if let Some(ip) = advertised.filter(|ip| bound.iter().any(|(_, _, a)| a.ip() != *ip)) {
+        let _ = writeln!(out, "  {:<10} {ip}", "broadcast");
     }
     let _ = writeln!(out, "  {:<10} {}", "state", opts.db.describe());
     if !opts.namespaces.is_empty() {
