@@ -15,6 +15,7 @@ dynamicconfig/docker.yaml and never the repository's file. Then, as project ``sa
    with no container restarted;
 5. ``docker-compose -p saaster restart temporal``, then temporal-history killed (SIGKILL) under a
    small load (compose's restart policy brings it back): every workflow completes;
+   temporal-history recreated on a new IP (xfail until peers are re-resolved, see the test);
 6. ``docker-compose -p saaster down -v`` leaves no container, network or volume behind.
 
 Teardown always runs ``down -v`` (also after a failure) and prints the containers' logs when a
@@ -44,6 +45,7 @@ from conftest import REPO_ROOT
 from wf_defs import CreateOrderWorkflow, EchoWorkflow, Order, OrderActivities, history_events, new_worker
 
 PROJECT = "saaster"
+IP_HOLDER = f"{PROJECT}-ip-holder"   # a plain container that takes history's old IP
 ADDRESS = "127.0.0.1:7233"
 NS = "order-service"
 ROLES = ["temporal", "temporal-history", "temporal-matching", "temporal-worker"]
@@ -175,6 +177,7 @@ def compose(tmp_path_factory, request):
         yield c
     finally:
         c.dump_logs_if_failed()
+        run("docker", "rm", "-f", IP_HOLDER, check=False, quiet=True)
         c("down", "-v", "--remove-orphans", check=False)
 
 
@@ -340,6 +343,52 @@ async def test_history_killed_under_load(compose):
     assert len(acked) >= 20, f"the load must keep going around the kill: {len(acked)} started"
     assert (stuck, lost) == (0, 0), f"stuck={stuck} lost={lost} of {len(acked)}"
     assert completed == len(acked)
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="peers are resolved once at process start: frontend and matching keep dialling history's old "
+           "address (cluster_membership is read only when a role starts), so a history container that "
+           "comes back on a new IP is never found until they restart; waits for the membership refresh")
+async def test_history_replaced_on_a_new_ip(compose):
+    """temporal-history is recreated while its old IP is taken by another container, so it comes back
+    on a new IP (as after `docker compose up -d` recreates it and Docker hands its address out). The
+    other roles must find it through cluster_membership and orders must complete."""
+    old_ip = ip_of("temporal-history")
+    try:
+        compose("rm", "-s", "-f", "temporal-history", timeout=120)
+        run("docker", "run", "-d", "--rm", "--name", IP_HOLDER, "--network", "temporal-network",
+            "debian:bookworm-slim", "sleep", "600")
+        compose("up", "-d", "--no-deps", "temporal-history", timeout=120)
+        wait_healthy(["temporal-history"])
+        new_ip = ip_of("temporal-history")
+        if new_ip == old_ip:
+            raise RuntimeError(f"precondition: history came back on its old IP {old_ip}")
+        rows = run("docker", "exec", "temporal-postgresql", "psql", "-U", "temporal", "-d", "temporal", "-At", "-c",
+                   "SELECT rpc_address FROM cluster_membership WHERE role = 2 "
+                   "ORDER BY last_heartbeat DESC LIMIT 1").stdout.split()
+        if rows != [new_ip]:
+            raise RuntimeError(f"precondition: history must have recorded {new_ip}, found {rows}")
+
+        client = await connect()
+        tq = f"new-ip-{uuid.uuid4().hex[:6]}"
+        acts = OrderActivities()
+        started, completed = 0, 0
+        async with new_worker(client, tq, workflows=[CreateOrderWorkflow], activities=acts.all()):
+            for i in range(3):
+                try:
+                    handle = await asyncio.wait_for(client.start_workflow(
+                        CreateOrderWorkflow.run, Order(f"n{i}", i), id=f"new-ip-{uuid.uuid4()}", task_queue=tq),
+                        timeout=15)
+                    started += 1
+                    await asyncio.wait_for(handle.result(), timeout=30)
+                    completed += 1
+                except (asyncio.TimeoutError, RPCError) as err:
+                    print(f"[compose] history on a new IP ({old_ip} -> {new_ip}): order {i}: {type(err).__name__} {err}")
+        print(f"[compose] history on a new IP ({old_ip} -> {new_ip}): started={started} completed={completed} of 3")
+        assert completed == 3, f"history moved {old_ip} -> {new_ip}: {completed} of 3 orders completed"
+    finally:
+        run("docker", "rm", "-f", IP_HOLDER, check=False, quiet=True)
 
 
 def crash(container: str) -> None:
