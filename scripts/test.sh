@@ -8,6 +8,9 @@
 # Needs: rust (cargo with rustfmt and clippy), python3 (3.11+). PostgreSQL at
 # $PGHOST:$PGPORT (default 127.0.0.1:5432, trust auth, user postgres) is installed from
 # Debian's packages and started by scripts/postgres.sh when nothing answers there (root).
+# Docker with docker-compose (v1.29+): tests/python/test_compose.py builds the images with
+# scripts/docker-images.sh --debug (the base and postgres images once, then cached) and runs the
+# compose cluster; SUNDIAL_COMPOSE_TEST=0 skips it on a machine without docker.
 # Works from any cwd.
 set -euo pipefail
 

@@ -1,6 +1,7 @@
 //! Static configuration for `sundial start`: a YAML file, then the environment variables of
 //! Temporal's docker image on top (DB, POSTGRES_SEEDS, DB_PORT, POSTGRES_USER, POSTGRES_PWD,
-//! DBNAME, NUM_HISTORY_SHARDS, SERVICES, BIND_ON_IP, DYNAMIC_CONFIG_FILE_PATH).
+//! DBNAME, VISIBILITY_DBNAME, NUM_HISTORY_SHARDS, SERVICES, BIND_ON_IP,
+//! TEMPORAL_BROADCAST_ADDRESS, DYNAMIC_CONFIG_FILE_PATH, SKIP_SCHEMA_SETUP, PROMETHEUS_ENDPOINT).
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -17,6 +18,11 @@ pub struct Config {
     /// Temporal's static config spells it `bindOnIP`.
     #[serde(default = "default_bind", alias = "bindOnIP")]
     pub bind_on_ip: String,
+    /// The IP recorded in `cluster_membership` for peers (Temporal's
+    /// `global.membership.broadcastAddress`, env TEMPORAL_BROADCAST_ADDRESS). Unset: the bind
+    /// address, or for a wildcard bind the address the host name resolves to.
+    #[serde(default)]
+    pub broadcast_address: Option<String>,
     #[serde(default)]
     pub log: LogConfig,
     pub persistence: PersistenceConfig,
@@ -25,6 +31,39 @@ pub struct Config {
     /// Dynamic config file, hot-reloaded (Temporal calls the section `dynamicConfigClient`).
     #[serde(default, alias = "dynamicConfigClient")]
     pub dynamic_config: Option<DynamicConfigSection>,
+    /// Settings that exist only as docker environment variables.
+    #[serde(skip)]
+    pub docker: DockerEnv,
+}
+
+/// Temporal docker-image variables with no static-config counterpart here.
+#[derive(Debug, Default, PartialEq)]
+pub struct DockerEnv {
+    /// SKIP_SCHEMA_SETUP: `Some(false)` makes `start` create/migrate the database first (as
+    /// Temporal's auto-setup image does unless SKIP_SCHEMA_SETUP=true); unset or `true`: it
+    /// only checks that the schema is up to date.
+    pub skip_schema_setup: Option<bool>,
+    /// VISIBILITY_DBNAME: accepted for compatibility; visibility records live in the main
+    /// database (DBNAME) here.
+    pub visibility_dbname: Option<String>,
+    /// PROMETHEUS_ENDPOINT: accepted; there are no metrics to serve yet.
+    pub prometheus_endpoint: Option<String>,
+}
+
+impl DockerEnv {
+    /// Whether `start` applies the schema before running.
+    pub fn setup_schema_at_start(&self) -> bool {
+        self.skip_schema_setup == Some(false)
+    }
+}
+
+/// A boolean environment value: true/false, 1/0, yes/no (any case).
+fn parse_env_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => bail!("{name}={value} is not a boolean: use true or false"),
+    }
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -254,9 +293,17 @@ impl Config {
                 .parse()
                 .with_context(|| format!("NUM_HISTORY_SHARDS={n} is not a number"))?;
         }
-        if let Some(ip) = get("BIND_ON_IP") {
+        if let Some(ip) = get("BIND_ON_IP").filter(|v| !v.is_empty()) {
             self.bind_on_ip = ip;
         }
+        if let Some(ip) = get("TEMPORAL_BROADCAST_ADDRESS").filter(|v| !v.is_empty()) {
+            self.broadcast_address = Some(ip);
+        }
+        if let Some(v) = get("SKIP_SCHEMA_SETUP") {
+            self.docker.skip_schema_setup = Some(parse_env_bool("SKIP_SCHEMA_SETUP", &v)?);
+        }
+        self.docker.visibility_dbname = get("VISIBILITY_DBNAME").filter(|v| !v.is_empty());
+        self.docker.prometheus_endpoint = get("PROMETHEUS_ENDPOINT").filter(|v| !v.is_empty());
         if let Some(path) = get("DYNAMIC_CONFIG_FILE_PATH").filter(|p| !p.is_empty()) {
             match &mut self.dynamic_config {
                 Some(section) => section.filepath = PathBuf::from(path),
@@ -278,7 +325,48 @@ impl Config {
         if let Some(dc) = &self.dynamic_config {
             dc.poll_interval()?;
         }
+        self.bind_ip()?;
+        self.broadcast_ip()?;
         self.db_config().map(|_| ())
+    }
+
+    /// `bindOnIP` / BIND_ON_IP as an address.
+    pub fn bind_ip(&self) -> anyhow::Result<std::net::IpAddr> {
+        self.bind_on_ip
+            .trim()
+            .parse()
+            .with_context(|| format!("bindOnIP / BIND_ON_IP {:?} is not an IP address", self.bind_on_ip))
+    }
+
+    /// `broadcastAddress` / TEMPORAL_BROADCAST_ADDRESS, when set.
+    pub fn broadcast_ip(&self) -> anyhow::Result<Option<std::net::IpAddr>> {
+        self.broadcast_address
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(crate::address::parse_broadcast)
+            .transpose()
+            .context("broadcastAddress / TEMPORAL_BROADCAST_ADDRESS")
+    }
+
+    /// Warnings about accepted settings that have no effect here.
+    pub fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(name) = &self.docker.visibility_dbname {
+            let main = self.persistence.postgres.as_ref().map(|p| p.database.as_str());
+            if self.persistence.driver != "postgres" || main != Some(name.as_str()) {
+                out.push(format!(
+                    "VISIBILITY_DBNAME={name} is accepted for compatibility, but visibility records are kept in \
+                     the main database ({}): no separate visibility database is used",
+                    main.unwrap_or("the sqlite store")
+                ));
+            }
+        }
+        if let Some(endpoint) = &self.docker.prometheus_endpoint {
+            out.push(format!(
+                "PROMETHEUS_ENDPOINT={endpoint} is accepted, but sundial has no metrics yet: nothing listens there"
+            ));
+        }
+        out
     }
 
     pub fn db_config(&self) -> anyhow::Result<DbConfig> {
@@ -389,6 +477,81 @@ mod tests {
             }
         }
         assert!(loaded >= 2, "found {loaded} config files in {}", dir.display());
+    }
+
+    #[test]
+    fn docker_only_variables() {
+        let load = |pairs: &[(&str, &str)]| {
+            let mut config: Config =
+                serde_yaml::from_str("persistence:\n  driver: postgres\n  postgres: {}\n").expect("parse");
+            let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            config.apply_env(|k| env.get(k).cloned()).map(|_| config)
+        };
+        let plain = load(&[]).expect("no env");
+        assert!(!plain.docker.setup_schema_at_start(), "unset: only check the schema");
+        assert_eq!(plain.broadcast_ip().expect("none"), None);
+        assert!(plain.notices().is_empty());
+
+        let c = load(&[
+            ("BIND_ON_IP", "0.0.0.0"),
+            ("TEMPORAL_BROADCAST_ADDRESS", "172.20.0.4"),
+            ("SKIP_SCHEMA_SETUP", "false"),
+            ("VISIBILITY_DBNAME", "temporal_visibility"),
+            ("PROMETHEUS_ENDPOINT", "0.0.0.0:8000"),
+        ])
+        .expect("env");
+        c.validate().expect("valid");
+        assert_eq!(c.bind_ip().expect("bind").to_string(), "0.0.0.0");
+        assert_eq!(
+            c.broadcast_ip().expect("broadcast").map(|i| i.to_string()).as_deref(),
+            Some("172.20.0.4")
+        );
+        assert!(c.docker.setup_schema_at_start());
+        let notices = c.notices().join("\n");
+        assert!(
+            notices.contains("VISIBILITY_DBNAME=temporal_visibility") && notices.contains("(temporal)"),
+            "{notices}"
+        );
+        assert!(
+            notices.contains("PROMETHEUS_ENDPOINT=0.0.0.0:8000") && notices.contains("no metrics"),
+            "{notices}"
+        );
+
+        assert!(
+            !load(&[("SKIP_SCHEMA_SETUP", "true")])
+                .expect("skip")
+                .docker
+                .setup_schema_at_start()
+        );
+        assert!(load(&[("SKIP_SCHEMA_SETUP", "maybe")]).is_err());
+        // Same database named twice: nothing to warn about.
+        assert!(
+            load(&[("DBNAME", "t"), ("VISIBILITY_DBNAME", "t")])
+                .expect("same")
+                .notices()
+                .is_empty()
+        );
+        for bad in ["0.0.0.0", "history-host"] {
+            let c = load(&[("TEMPORAL_BROADCAST_ADDRESS", bad)]).expect("parsed later");
+            assert!(c.validate().is_err(), "{bad} must be rejected");
+        }
+        assert!(
+            load(&[("BIND_ON_IP", "not-an-ip")])
+                .expect("parsed later")
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn docker_image_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docker/server/config/docker.yaml");
+        let text = std::fs::read_to_string(&path).expect("docker/server/config/docker.yaml");
+        let config: Config = serde_yaml::from_str(&text).expect("parse");
+        config.validate().expect("valid");
+        assert_eq!(config.bind_on_ip, "0.0.0.0");
+        assert_eq!(config.port(Role::Frontend), 7233);
+        assert!(config.dynamic_config.is_some());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `sundial`: a Temporal-compatible workflow server.
 
+mod address;
 mod config;
 mod dynamic;
 mod node;
@@ -37,6 +38,22 @@ enum Command {
     /// Print the effective value and source of every dynamic config key for a namespace /
     /// task queue, from a file and `--dynamic-config-value` overrides.
     ShowDynamicConfig(ShowDynamicConfigArgs),
+    /// Check that the roles of this host answer `grpc.health.v1` as SERVING (a container
+    /// healthcheck): exits 0 when all do, 1 otherwise.
+    Health(HealthArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthArgs {
+    /// Static configuration file (ports, bind address); docker environment variables apply.
+    #[arg(long, short = 'c', default_value = "config/development-postgres.yaml")]
+    config: PathBuf,
+    /// Roles to check (repeatable, or comma-separated); default all, or env SERVICES.
+    #[arg(long = "service", short = 's', env = "SERVICES", value_delimiter = ',')]
+    services: Vec<String>,
+    /// Seconds to wait for each role's answer.
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
 }
 
 #[derive(clap::Args)]
@@ -135,6 +152,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::StartDev(args) => start_dev(args).await,
             Command::Start(args) => start(args).await,
+            Command::Health(args) => health(args).await,
             Command::Schema { command } => match command {
                 SchemaCommand::Setup(args) | SchemaCommand::Update(args) => schema_setup(args).await,
             },
@@ -184,6 +202,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
         cluster_name: sundial_common::DEFAULT_CLUSTER_NAME.into(),
         history_shard_count: 1,
         bind_ip: args.ip,
+        broadcast_ip: None,
         roles: vec![
             (Role::Frontend, args.port),
             (Role::History, offset(1)),
@@ -207,6 +226,13 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     if roles.is_empty() {
         roles = Role::ALL.to_vec();
     }
+    for notice in config.notices() {
+        tracing::warn!("{notice}");
+    }
+    if config.docker.setup_schema_at_start() {
+        // SKIP_SCHEMA_SETUP=false: what Temporal's auto-setup image does before starting.
+        setup_database(&config.db_config()?).await?;
+    }
     let (dynamic_config, reload) = match &config.dynamic_config {
         Some(section) => dynamic::build(Some(&section.filepath), section.poll_interval()?, &[])?,
         None => dynamic::build(None, sundial_dynconfig::DEFAULT_POLL_INTERVAL, &[])?,
@@ -218,6 +244,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         cluster_name: config.cluster_name.clone(),
         history_shard_count: config.persistence.num_history_shards,
         bind_ip: config.bind_on_ip.clone(),
+        broadcast_ip: config.broadcast_ip()?,
         roles: roles.iter().map(|r| (*r, config.port(*r))).collect(),
         namespaces: default_namespace_from_env(|k| std::env::var(k).ok()),
         dynamic_config,
@@ -245,18 +272,74 @@ fn default_namespace_from_env(get: impl Fn(&str) -> Option<String>) -> Vec<Strin
 async fn schema_setup(args: SchemaArgs) -> anyhow::Result<()> {
     let config = config::Config::load(&args.config)?;
     init_logging(&config.log.level)?;
-    let db = config.db_config()?;
-    if let DbConfig::Postgres(pg) = &db
+    setup_database(&config.db_config()?).await
+}
+
+/// Creates the PostgreSQL database if missing and applies every migration (idempotent; an
+/// advisory lock serialises concurrent runs).
+async fn setup_database(db: &DbConfig) -> anyhow::Result<()> {
+    if let DbConfig::Postgres(pg) = db
         && sundial_persistence::sql::create_postgres_database(pg).await?
     {
         println!("created database {}", pg.database);
     }
-    let store = SqlStore::connect(&db)
+    let store = SqlStore::connect(db)
         .await
         .with_context(|| format!("connecting to {}", db.describe()))?;
     let applied = store.setup_schema().await?;
     println!("schema up to date ({applied} migrations applied) on {}", db.describe());
     store.close().await;
+    Ok(())
+}
+
+/// `sundial health`: asks every chosen role on this host for its `grpc.health.v1` status.
+async fn health(args: HealthArgs) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let config = config::Config::load(&args.config)?;
+    let mut roles = config::parse_roles(&args.services)?;
+    if roles.is_empty() {
+        roles = Role::ALL.to_vec();
+    }
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout).context("--timeout")?;
+    let mut healthy = true;
+    for role in roles {
+        let addr = address::local_connect_addr(std::net::SocketAddr::new(config.bind_ip()?, config.port(role)));
+        let service = match role {
+            Role::Frontend => sundial_frontend::HEALTH_SERVICE_NAMES[0].to_owned(),
+            other => format!("sundial.{}", other.name()),
+        };
+        let check = async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+                .connect_timeout(timeout)
+                .connect()
+                .await?;
+            let response = HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: service.clone(),
+                })
+                .await?;
+            anyhow::Ok(response.into_inner().status)
+        };
+        let status = match tokio::time::timeout(timeout, check).await {
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Ok(Ok(s)) if s == ServingStatus::Serving as i32 => Ok(()),
+            Ok(Ok(s)) => Err(format!(
+                "status {}",
+                ServingStatus::try_from(s).map_or_else(|_| s.to_string(), |v| v.as_str_name().to_owned())
+            )),
+        };
+        match status {
+            Ok(()) => println!("{} {addr}: SERVING", role.name()),
+            Err(why) => {
+                println!("{} {addr}: NOT SERVING ({why})", role.name());
+                healthy = false;
+            }
+        }
+    }
+    if !healthy {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -39,6 +39,9 @@ pub struct NodeOptions {
     pub cluster_name: String,
     pub history_shard_count: i32,
     pub bind_ip: String,
+    /// The IP recorded in `cluster_membership` for peers (TEMPORAL_BROADCAST_ADDRESS); unset:
+    /// see [`crate::address::advertised_ip`].
+    pub broadcast_ip: Option<std::net::IpAddr>,
     pub roles: Vec<(Role, u16)>,
     /// Namespaces to create besides `temporal-system` (start-dev: `default` and `--namespace`).
     pub namespaces: Vec<String>,
@@ -62,13 +65,20 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         let addr = listener.local_addr()?;
         bound.push((role, listener, addr));
     }
-    print_banner(&opts, &bound);
+    let bind_ip = bound.first().map(|(_, _, a)| a.ip());
+    let advertised = match bind_ip {
+        Some(ip) => Some(crate::address::advertised_ip(ip, opts.broadcast_ip)?),
+        None => None,
+    };
+    print_banner(&opts, &bound, advertised);
 
+    // What peers (and this process's own roles) dial: the advertised IP, never a wildcard.
+    let advertise = |addr: SocketAddr| advertised.map_or(addr, |ip| SocketAddr::new(ip, addr.port()));
     // Announce every local role before waiting for peers, so processes that start together
     // (history waits for matching, matching for history) find each other.
     let members = bound
         .iter()
-        .map(|(r, _, a)| LocalMember::new(*r, a.to_string()))
+        .map(|(r, _, a)| LocalMember::new(*r, advertise(*a).to_string()))
         .collect();
     let mut membership = Membership::join(store.clone(), members).await?;
     let history_router = HistoryRouter::new(membership.rings(), cluster.history_shard_count);
@@ -131,7 +141,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 let history = history_router.clone();
                 let config = MatchingConfig {
                     dynamic_config: Some(opts.dynamic_config.clone()),
-                    host_address: addr.to_string(),
+                    host_address: advertise(addr).to_string(),
                     ..MatchingConfig::default()
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);
@@ -346,11 +356,14 @@ async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
     }
 }
 
-fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)]) {
+fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)], advertised: Option<std::net::IpAddr>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Sundial {} ({})", sundial_common::SERVER_VERSION, opts.mode);
     for (role, _, addr) in bound {
         let _ = writeln!(out, "  {:<10} {addr}", role.name());
+    }
+    if let Some(ip) = advertised.filter(|ip| bound.iter().any(|(_, _, a)| a.ip() != *ip)) {
+        let _ = writeln!(out, "  {:<10} {ip}", "broadcast");
     }
     let _ = writeln!(out, "  {:<10} {}", "state", opts.db.describe());
     if !opts.namespaces.is_empty() {
