@@ -15,7 +15,7 @@ dynamicconfig/docker.yaml and never the repository's file. Then, as project ``sa
    with no container restarted;
 5. ``docker-compose -p saaster restart temporal``, then temporal-history killed (SIGKILL) under a
    small load (compose's restart policy brings it back): every workflow completes;
-   temporal-history recreated on a new IP (xfail until peers are re-resolved, see the test);
+   temporal-history recreated on a new IP: the other roles find it through the membership rings;
 6. ``docker-compose -p saaster down -v`` leaves no container, network or volume behind.
 
 Teardown always runs ``down -v`` (also after a failure) and prints the containers' logs when a
@@ -345,11 +345,6 @@ async def test_history_killed_under_load(compose):
     assert completed == len(acked)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="peers are resolved once at process start: frontend and matching keep dialling history's old "
-           "address (cluster_membership is read only when a role starts), so a history container that "
-           "comes back on a new IP is never found until they restart; waits for the membership refresh")
 async def test_history_replaced_on_a_new_ip(compose):
     """temporal-history is recreated while its old IP is taken by another container, so it comes back
     on a new IP (as after `docker compose up -d` recreates it and Docker hands its address out). The
