@@ -74,6 +74,24 @@ fn task_queue_name(q: Option<&sundial_api::temporal::taskqueue::v1::TaskQueue>) 
     q.map_or("", |q| q.name.as_str())
 }
 
+/// The checks of a start request that need no server state, in Temporal's order; durations
+/// are capped in place.
+pub(crate) fn check_start(req: &mut StartWorkflowExecutionRequest) -> Result<(), ServiceError> {
+    v::workflow_id(&req.workflow_id)?;
+    v::named(
+        req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+        "WorkflowType",
+    )?;
+    v::task_queue(req.task_queue.as_ref())?;
+    v::timeout(&mut req.workflow_execution_timeout, "WorkflowExecutionTimeoutSeconds")?;
+    v::timeout(&mut req.workflow_run_timeout, "WorkflowRunTimeoutSeconds")?;
+    v::timeout(&mut req.workflow_task_timeout, "WorkflowTaskTimeoutSeconds")?;
+    v::start_delay(&mut req.workflow_start_delay, &req.cron_schedule)?;
+    v::retry_policy(req.retry_policy.as_ref())?;
+    v::cron_schedule(&req.cron_schedule)?;
+    v::request_id(&req.request_id)
+}
+
 fn execution(e: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
     let e = e
         .cloned()
@@ -175,19 +193,7 @@ impl ExecutionHandler {
         let namespace_id = self.ns(&req.namespace).await?;
         self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
             .await?;
-        v::workflow_id(&req.workflow_id)?;
-        v::named(
-            req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
-            "WorkflowType",
-        )?;
-        v::task_queue(req.task_queue.as_ref())?;
-        v::timeout(&mut req.workflow_execution_timeout, "WorkflowExecutionTimeoutSeconds")?;
-        v::timeout(&mut req.workflow_run_timeout, "WorkflowRunTimeoutSeconds")?;
-        v::timeout(&mut req.workflow_task_timeout, "WorkflowTaskTimeoutSeconds")?;
-        v::start_delay(&mut req.workflow_start_delay, &req.cron_schedule)?;
-        v::retry_policy(req.retry_policy.as_ref())?;
-        v::cron_schedule(&req.cron_schedule)?;
-        v::request_id(&req.request_id)?;
+        check_start(&mut req)?;
         self.check_sizes(
             &req.namespace,
             &[

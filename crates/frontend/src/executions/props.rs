@@ -156,24 +156,10 @@ prop_compose! {
     }
 }
 
-/// The checks `ExecutionHandler::start` makes before it calls history, in its order (the
-/// namespace and search attribute lookups aside). Durations are capped on a copy, as start
-/// caps them on the request.
+/// The checks `ExecutionHandler::start` makes before it calls history (the namespace and
+/// search attribute lookups aside), on a copy.
 fn check_start(req: &StartWorkflowExecutionRequest) -> Result<(), ServiceError> {
-    let mut req = req.clone();
-    v::workflow_id(&req.workflow_id)?;
-    v::named(
-        req.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
-        "WorkflowType",
-    )?;
-    v::task_queue(req.task_queue.as_ref())?;
-    v::timeout(&mut req.workflow_execution_timeout, "WorkflowExecutionTimeoutSeconds")?;
-    v::timeout(&mut req.workflow_run_timeout, "WorkflowRunTimeoutSeconds")?;
-    v::timeout(&mut req.workflow_task_timeout, "WorkflowTaskTimeoutSeconds")?;
-    v::start_delay(&mut req.workflow_start_delay, &req.cron_schedule)?;
-    v::retry_policy(req.retry_policy.as_ref())?;
-    v::cron_schedule(&req.cron_schedule)?;
-    v::request_id(&req.request_id)
+    super::check_start(&mut req.clone())
 }
 
 /// Cron schedules that used to panic in `sundial_common::cron`, found by
