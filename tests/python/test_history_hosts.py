@@ -6,6 +6,7 @@ the other within the membership timeout, losing nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import time
@@ -17,6 +18,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 
 from cluster import Cluster, Role, free_port
+from test_tctl import tctl
 from wf_defs import running_worker, uid
 
 pytestmark = pytest.mark.sundial_only
@@ -101,6 +103,20 @@ async def test_shards_spread_over_history_hosts_and_move_when_one_dies(tmp_path)
             return bool(a) and bool(b) and not (a & b) and len(a | b) == SHARDS
         await wait_for(split, TAKEOVER_BUDGET, "the shards to split between two history hosts")
         print(f"shards: first {sorted(owned_shards(first_log))}, second {sorted(owned_shards(second.log_path))}")
+
+        # The admin view: both history hosts in the ring, and each shard named with the host
+        # that serves it.
+        gossip = json.loads(tctl(cluster.address, "admin", "membership", "list_gossip", "--output", "json").stdout)
+        history_ring = next(r for r in gossip if r["role"] == "history")
+        assert history_ring["memberCount"] == 2, gossip
+        listed = json.loads(tctl(cluster.address, "adm", "s", "l", "--output", "json").stdout)
+        by_host: dict[str, set[int]] = {}
+        for item in listed:
+            by_host.setdefault(item["owner"], set()).add(item["shardId"])
+        assert sorted(by_host.values(), key=min) == sorted(
+            [owned_shards(first_log), owned_shards(second.log_path)], key=min), (listed, by_host)
+        one = json.loads(tctl(cluster.address, "admin", "shard", "describe", "--shard_id", "3", "--output", "json").stdout)
+        assert one["shardId"] == 3 and 3 in by_host[one["owner"]], one
 
         client = await Client.connect(cluster.address)
         queue = uid("hosts-q")

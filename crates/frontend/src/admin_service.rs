@@ -6,23 +6,28 @@
 use crate::registry::NamespaceRegistry;
 use sundial_api::sundial::adminservice::v1::admin_service_server::AdminService;
 use sundial_api::sundial::adminservice::v1::{
-    DescribeDynamicConfigRequest, DescribeDynamicConfigResponse, DynamicConfigEntry,
+    DescribeDynamicConfigRequest, DescribeDynamicConfigResponse, DescribeMembershipRequest, DescribeMembershipResponse,
+    DynamicConfigEntry, RingMembers, ShardOwner,
 };
 use sundial_common::ServiceError;
 use sundial_dynconfig::{DynamicConfig, EffectiveValue, Scope, TaskType};
+use sundial_persistence::Role;
+use sundial_rpc::HistoryRouter;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
 pub struct AdminHandler {
     registry: NamespaceRegistry,
     dynamic_config: DynamicConfig,
+    history: HistoryRouter,
 }
 
 impl AdminHandler {
-    pub fn new(registry: NamespaceRegistry, dynamic_config: DynamicConfig) -> Self {
+    pub fn new(registry: NamespaceRegistry, dynamic_config: DynamicConfig, history: HistoryRouter) -> Self {
         Self {
             registry,
             dynamic_config,
+            history,
         }
     }
 }
@@ -64,6 +69,26 @@ fn to_entry(v: EffectiveValue) -> DynamicConfigEntry {
 
 #[tonic::async_trait]
 impl AdminService for AdminHandler {
+    async fn describe_membership(
+        &self,
+        _request: Request<DescribeMembershipRequest>,
+    ) -> Result<Response<DescribeMembershipResponse>, Status> {
+        let rings = Role::ALL
+            .into_iter()
+            .map(|role| RingMembers {
+                role: role.name().to_owned(),
+                members: self.history.members(role),
+            })
+            .collect();
+        let shards = (0..self.history.shard_count())
+            .map(|shard_id| ShardOwner {
+                shard_id,
+                owner: self.history.shard_owner(shard_id).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(DescribeMembershipResponse { rings, shards }))
+    }
+
     async fn describe_dynamic_config(
         &self,
         request: Request<DescribeDynamicConfigRequest>,
@@ -119,7 +144,22 @@ limit.maxTaskQueuePollers:
         AdminHandler::new(
             NamespaceRegistry::new(store),
             DynamicConfig::from_yaml_str(YAML).expect("yaml"),
+            HistoryRouter::fixed("127.0.0.1:7234", 4),
         )
+    }
+
+    #[tokio::test]
+    async fn membership_names_a_history_host_for_every_shard() {
+        let resp = handler()
+            .await
+            .describe_membership(Request::new(DescribeMembershipRequest {}))
+            .await
+            .expect("describe")
+            .into_inner();
+        let owners: Vec<(i32, &str)> = resp.shards.iter().map(|s| (s.shard_id, s.owner.as_str())).collect();
+        assert_eq!(owners, (0..4).map(|i| (i, "127.0.0.1:7234")).collect::<Vec<_>>());
+        let roles: Vec<&str> = resp.rings.iter().map(|r| r.role.as_str()).collect();
+        assert_eq!(roles, ["frontend", "history", "matching", "worker"]);
     }
 
     async fn describe(h: &AdminHandler, ns: &str, tq: &str, tt: &str) -> Result<Vec<DynamicConfigEntry>, Status> {

@@ -172,6 +172,25 @@ impl HistoryRouter {
     pub fn shard_count(&self) -> i32 {
         self.shard_count
     }
+
+    /// The address of the host that owns `shard`, if any is live.
+    pub fn shard_owner(&self, shard: i32) -> Option<String> {
+        self.hosts.owner(Role::History, &shard_key(shard)).ok()
+    }
+
+    /// The live members of `role`'s ring (one fixed address for a fixed router).
+    pub fn members(&self, role: Role) -> Vec<String> {
+        match &self.hosts {
+            Hosts::Fixed(address) => vec![address.clone()],
+            Hosts::Rings(rings) => rings
+                .borrow()
+                .ring(role)
+                .hosts()
+                .iter()
+                .map(|h| h.address.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The ring key of a history shard: its number, as Temporal looks shards up.

@@ -109,6 +109,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     &opts.cluster_name,
                     cluster.clone(),
                     opts.dynamic_config.clone(),
+                    history_router.clone(),
                 )
                 .await
             }
@@ -309,6 +310,7 @@ async fn frontend_router(
     cluster_name: &str,
     cluster: ClusterIdentity,
     dynamic_config: sundial_dynconfig::DynamicConfig,
+    history: HistoryRouter,
 ) -> tonic::transport::server::Router {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name, dynamic_config.clone());
     let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, cluster))
@@ -317,7 +319,7 @@ async fn frontend_router(
     let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
-    let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config))
+    let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config, history))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
     Server::builder()

@@ -595,6 +595,36 @@ pub enum AdminCmd {
     /// Run admin operation on a workflow
     #[command(visible_alias = "wf", subcommand)]
     Workflow(AdminWorkflowCmd),
+    /// Show the cluster's members
+    #[command(visible_alias = "m", subcommand)]
+    Membership(AdminMembershipCmd),
+    /// Show which history host owns a shard
+    #[command(visible_alias = "s", subcommand)]
+    Shard(AdminShardCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminMembershipCmd {
+    /// The members of each role's ring
+    #[command(name = "list_gossip", visible_alias = "lg")]
+    ListGossip,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminShardCmd {
+    /// The history host that owns a shard
+    #[command(visible_alias = "d")]
+    Describe(AdminShardDescribeArgs),
+    /// Every shard and the history host that owns it
+    #[command(visible_alias = "l")]
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminShardDescribeArgs {
+    /// The shard id
+    #[arg(long = "shard_id", visible_alias = "sid")]
+    pub shard_id: i32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,8 @@
 //! `tctl taskqueue …`, `tctl cluster …` and `tctl admin …`.
 
 use crate::cli::{
-    AdminClusterCmd, AdminCmd, AdminWorkflowCmd, ClusterCmd, DynamicConfigCmd, DynamicConfigDescribeArgs, TaskQueueCmd,
+    AdminClusterCmd, AdminCmd, AdminMembershipCmd, AdminShardCmd, AdminWorkflowCmd, ClusterCmd, DynamicConfigCmd,
+    DynamicConfigDescribeArgs, TaskQueueCmd,
 };
 use crate::client::Ctx;
 use crate::render;
@@ -10,7 +11,9 @@ use serde_json::{Value, json};
 use std::process::ExitCode;
 use sundial_api::operatorservice::v1::ListSearchAttributesRequest;
 use sundial_api::sundial::adminservice::v1::admin_service_client::AdminServiceClient;
-use sundial_api::sundial::adminservice::v1::{DescribeDynamicConfigRequest, DynamicConfigEntry};
+use sundial_api::sundial::adminservice::v1::{
+    DescribeDynamicConfigRequest, DescribeMembershipRequest, DescribeMembershipResponse, DynamicConfigEntry,
+};
 use sundial_api::temporal::enums::v1::{TaskQueueKind, TaskQueueType};
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_api::workflowservice::v1::{
@@ -198,6 +201,9 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> anyhow::Result<ExitCode> {
         AdminCmd::Cluster(AdminClusterCmd::Describe(args)) => describe_cluster(ctx, args.cluster.as_deref()).await?,
         AdminCmd::Cluster(AdminClusterCmd::GetSearchAttributes) => search_attributes(ctx).await?,
         AdminCmd::DynamicConfig(DynamicConfigCmd::Describe(args)) => describe_dynamic_config(ctx, args).await?,
+        AdminCmd::Membership(AdminMembershipCmd::ListGossip) => list_gossip(ctx).await?,
+        AdminCmd::Shard(AdminShardCmd::Describe(args)) => shards(ctx, Some(args.shard_id)).await?,
+        AdminCmd::Shard(AdminShardCmd::List) => shards(ctx, None).await?,
         AdminCmd::Workflow(AdminWorkflowCmd::Delete(args)) => {
             return crate::cmd_workflow::run(ctx, crate::cli::WorkflowCmd::Delete(args)).await;
         }
@@ -260,6 +266,78 @@ async fn describe_cluster(ctx: &Ctx, cluster: Option<&str>) -> anyhow::Result<()
         for row in rows {
             outln!("{:<20} {}", format!("{}:", row[0]), row[1]);
         }
+    }
+    Ok(())
+}
+
+async fn membership(ctx: &Ctx) -> anyhow::Result<DescribeMembershipResponse> {
+    let mut client = AdminServiceClient::new(ctx.channel.clone());
+    Ok(ctx
+        .call(
+            "DescribeMembership",
+            client.describe_membership(ctx.request(DescribeMembershipRequest {})),
+        )
+        .await?)
+}
+
+/// `admin membership list_gossip`: each role's ring, in the shape tctl v1 prints.
+async fn list_gossip(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = membership(ctx).await?;
+    if ctx.json {
+        render::print_json(&Value::Array(
+            resp.rings
+                .iter()
+                .map(|r| {
+                    json!({
+                        "role": r.role,
+                        "memberCount": r.members.len(),
+                        "members": r.members.iter().map(|m| json!({"identity": m})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        ));
+    } else {
+        let rows: Vec<Vec<String>> = resp
+            .rings
+            .iter()
+            .flat_map(|r| r.members.iter().map(|m| vec![r.role.clone(), m.clone()]))
+            .collect();
+        render::print_table(&["Role", "Member"], &rows);
+    }
+    Ok(())
+}
+
+/// `admin shard describe --shard_id N` / `admin shard list`: the history host of each shard.
+async fn shards(ctx: &Ctx, only: Option<i32>) -> anyhow::Result<()> {
+    let resp = membership(ctx).await?;
+    let shards: Vec<_> = resp
+        .shards
+        .iter()
+        .filter(|s| only.is_none_or(|id| s.shard_id == id))
+        .collect();
+    if let Some(id) = only
+        && shards.is_empty()
+    {
+        bail!(
+            "shard {id} does not exist (this cluster has {} shards)",
+            resp.shards.len()
+        );
+    }
+    if ctx.json {
+        let items: Vec<Value> = shards
+            .iter()
+            .map(|s| json!({"shardId": s.shard_id, "owner": s.owner}))
+            .collect();
+        match (only, items.as_slice()) {
+            (Some(_), [one]) => render::print_json(one),
+            _ => render::print_json(&Value::Array(items)),
+        }
+    } else {
+        let rows: Vec<Vec<String>> = shards
+            .iter()
+            .map(|s| vec![s.shard_id.to_string(), s.owner.clone()])
+            .collect();
+        render::print_table(&["Shard", "Owner"], &rows);
     }
     Ok(())
 }
