@@ -16,6 +16,16 @@
 #
 # Env: TEMPORAL_CLI_BIN (path of the `temporal` binary), DEBIAN_MIRROR, SKIP_CARGO_BUILD=1.
 set -euo pipefail
+
+# The Debian archive this machine's apt uses (deb822 `URIs:` or a classic `deb` line).
+apt_mirror() {
+  local uri
+  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1) || true
+  [[ -n "$uri" ]] || uri=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | awk '{print $2}' | grep -v security | head -1) || true
+  [[ -n "$uri" ]] || { echo "no Debian mirror in /etc/apt; set DEBIAN_MIRROR" >&2; return 1; }
+  echo "$uri"
+}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
@@ -64,7 +74,7 @@ else
   fi
   rootfs="$(mktemp -d /tmp/sundial-rootfs.XXXXXX)"
   trap 'rm -rf "$rootfs"' EXIT
-  debootstrap --variant=minbase bookworm "$rootfs" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
+  debootstrap --variant=minbase bookworm "$rootfs" "${DEBIAN_MIRROR:-$(apt_mirror)}" >/dev/null
   # Slim it like debian:bookworm-slim: no apt lists, caches, docs, man pages or locales.
   chroot "$rootfs" apt-get clean
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/log/*.log \
