@@ -64,21 +64,10 @@ impl HistoryService for HistoryHandler {
         let req = request.into_inner();
         let inner = req.request.ok_or_else(|| missing("Request"))?;
         match req.parent {
-            Some(p) => {
-                let parent = crate::start::ParentInfo {
-                    namespace_id: p.namespace_id,
-                    namespace: p.namespace,
-                    workflow_id: p.workflow_id,
-                    run_id: p.run_id,
-                    initiated_event_id: p.initiated_event_id,
-                    root_workflow_id: p.root_workflow_id,
-                    root_run_id: p.root_run_id,
-                };
-                ok(self
-                    .engine
-                    .start_workflow_with_parent(&req.namespace_id, inner, parent)
-                    .await)
-            }
+            Some(parent) => ok(self
+                .engine
+                .start_workflow_with_parent(&req.namespace_id, inner, parent)
+                .await),
             None => ok(self.engine.start_workflow(&req.namespace_id, inner, None).await),
         }
     }

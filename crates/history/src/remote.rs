@@ -39,15 +39,7 @@ impl HistoryEngine {
             .start_workflow_execution(hs::StartWorkflowExecutionRequest {
                 namespace_id: namespace_id.to_owned(),
                 request: Some(req),
-                parent: Some(hs::ParentExecution {
-                    namespace_id: parent.namespace_id,
-                    namespace: parent.namespace,
-                    workflow_id: parent.workflow_id,
-                    run_id: parent.run_id,
-                    initiated_event_id: parent.initiated_event_id,
-                    root_workflow_id: parent.root_workflow_id,
-                    root_run_id: parent.root_run_id,
-                }),
+                parent: Some(parent),
             })
             .await
             .map(tonic::Response::into_inner)

@@ -481,17 +481,9 @@ pub(crate) fn build_run(
     (ms, events, tasks)
 }
 
-/// The parent of a child workflow, recorded in the child's run.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ParentInfo {
-    pub namespace_id: String,
-    pub namespace: String,
-    pub workflow_id: String,
-    pub run_id: String,
-    pub initiated_event_id: i64,
-    pub root_workflow_id: String,
-    pub root_run_id: String,
-}
+/// The parent of a child workflow, recorded in the child's run: the internal API's message, so
+/// a child started on another history host carries it unchanged.
+pub(crate) type ParentInfo = sundial_api::sundial::historyservice::v1::ParentExecution;
 
 enum Decision {
     Replace,
