@@ -48,27 +48,16 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HistoryConfig {
     pub shard_count: i32,
     /// Per-namespace defaults and limits, read live (timeouts, retry policy, sizes, long polls).
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
-    /// Which shards this host serves.
-    pub ownership: Ownership,
-}
-
-/// Which shards a history host serves.
-#[derive(Clone, Debug, Default)]
-pub enum Ownership {
-    /// Every shard (the only history host: start-dev, tests).
-    #[default]
-    All,
-    /// The shards the history ring gives this host's address, following the ring as hosts
-    /// come and go.
-    Ring {
-        rings: watch::Receiver<Rings>,
-        address: String,
-    },
+    /// The membership rings: this host serves the shards the history ring gives `address`,
+    /// following the ring as hosts come and go (a lone history host owns them all).
+    pub rings: watch::Receiver<Rings>,
+    /// This host's history address as recorded in the membership table.
+    pub address: String,
 }
 
 /// How often the controller re-checks ownership and that every shard's processors run.
@@ -170,14 +159,12 @@ impl HistoryEngine {
 
     /// Whether this host should serve shard `id` now.
     fn should_own(&self, id: usize) -> bool {
-        match &self.config.ownership {
-            Ownership::All => true,
-            Ownership::Ring { rings, address } => rings
-                .borrow()
-                .ring(sundial_persistence::Role::History)
-                .owner(&sundial_rpc::shard_key(i32::try_from(id).unwrap_or(i32::MAX)))
-                .is_some_and(|h| h.address == *address),
-        }
+        self.config
+            .rings
+            .borrow()
+            .ring(sundial_persistence::Role::History)
+            .owner(&sundial_rpc::shard_key(i32::try_from(id).unwrap_or(i32::MAX)))
+            .is_some_and(|h| h.address == self.config.address)
     }
 
     /// Takes shard `id` (over again) from the database: a new lease (any earlier owner object
@@ -276,10 +263,7 @@ async fn open(id: i32, store: &Arc<dyn Store>, owner: &str, config: &HistoryConf
 /// another host took, if this host should still own it.
 async fn control(engine: Weak<HistoryEngine>) {
     let mut tick = tokio::time::interval(CONTROL_INTERVAL);
-    let mut ring_changes = match engine.upgrade().map(|e| e.config.ownership.clone()) {
-        Some(Ownership::Ring { rings, .. }) => Some(rings),
-        _ => None,
-    };
+    let mut ring_changes = engine.upgrade().map(|e| e.config.rings.clone());
     loop {
         match ring_changes.as_mut() {
             Some(rx) => {

@@ -18,7 +18,7 @@ use sundial_frontend::{
     AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
     SystemNamespace, WorkflowHandler, ensure_namespace,
 };
-use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler, Ownership};
+use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
 use sundial_membership::{LocalMember, Membership};
 use sundial_persistence::{ClusterStore, DbConfig, Role, SqlStore, sql::SchemaStatus};
@@ -125,10 +125,8 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 let config = HistoryConfig {
                     shard_count: cluster.history_shard_count,
                     dynamic_config: opts.dynamic_config.clone(),
-                    ownership: Ownership::Ring {
-                        rings: membership.rings(),
-                        address,
-                    },
+                    rings: membership.rings(),
+                    address,
                 };
                 let engine = HistoryEngine::start(store.clone(), matching, history_router.clone(), config).await?;
                 engines.history = Some(engine.clone());
