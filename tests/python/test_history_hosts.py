@@ -149,9 +149,6 @@ def extra_instance(cluster: Cluster, service: str, tmp_path: Path, incarnation: 
     return Role(config, service, tmp_path, incarnation=incarnation)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "under investigation: in 1 of 10 runs here some workflows were still open 150 s after the "
-    "matching kill (they print as STUCK with their pending tasks); 9 of 10 runs pass"))
 async def test_two_of_every_role_and_a_matching_host_killed(tmp_path):
     """Two frontends, two matching and two history processes: workflows started through either
     frontend complete; matching hosts split the task queues; one matching host is killed with

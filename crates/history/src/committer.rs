@@ -11,7 +11,7 @@ use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use sundial_persistence::{NewTask, PersistenceError, Store, Transition};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Most transitions in one transaction (bounds a batch's time and a failure's blast radius).
@@ -22,6 +22,9 @@ struct Job {
     /// The transition's new outbox tasks, for the queue processors once it is committed.
     tasks: Vec<NewTask>,
     done: oneshot::Sender<Result<(), PersistenceError>>,
+    /// Held until the outcome is known, so the run is not reloaded from the database while
+    /// this write may still land (see `Entry::commits`).
+    in_flight: OwnedSemaphorePermit,
 }
 
 pub(crate) struct Committer {
@@ -40,13 +43,19 @@ impl Committer {
 
     /// Commits `transition` with whatever else is queued and hands `tasks` to the queue
     /// processors once it is durable; returns then (or with why it failed).
-    pub async fn commit(&self, transition: Transition, tasks: Vec<NewTask>) -> Result<(), PersistenceError> {
+    pub async fn commit(
+        &self,
+        transition: Transition,
+        tasks: Vec<NewTask>,
+        in_flight: OwnedSemaphorePermit,
+    ) -> Result<(), PersistenceError> {
         let (done, outcome) = oneshot::channel();
         self.queue
             .send(Job {
                 transition,
                 tasks,
                 done,
+                in_flight,
             })
             .map_err(|_| PersistenceError::Unavailable("the shard is stopping".into()))?;
         outcome
@@ -73,7 +82,7 @@ async fn run(
         let mut next = Some(first);
         while let Some(job) = next {
             transitions.push(job.transition);
-            waiting.push((job.tasks, job.done));
+            waiting.push((job.tasks, job.done, job.in_flight));
             next = if transitions.len() < MAX_BATCH {
                 jobs.try_recv().ok()
             } else {
@@ -93,12 +102,14 @@ async fn run(
                     .collect()
             }
         };
-        for ((tasks, done), outcome) in waiting.drain(..).zip(outcomes) {
+        for ((tasks, done, in_flight), outcome) in waiting.drain(..).zip(outcomes) {
             if outcome.is_ok() {
                 inbox.deliver(tasks);
             }
-            // A caller that went away learns nothing; its run is reloaded on next use.
+            // A caller that went away learns nothing; its run is reloaded on next use, once
+            // this permit is gone, so the reload sees this outcome.
             let _ = done.send(outcome);
+            drop(in_flight);
         }
         transitions.clear();
     }

@@ -95,6 +95,11 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 pub(crate) struct Entry {
     pub state: tokio::sync::Mutex<Option<Loaded>>,
+    /// One permit, held by a commit of this run from submission until its outcome is known.
+    /// A caller dropped while its commit is queued releases the run's lock and drops the
+    /// cached state, but the write may still land: whoever loads the run next waits for the
+    /// permit first, so it never caches (and acts on) the state from before that write.
+    pub commits: Arc<tokio::sync::Semaphore>,
     pub progress: watch::Sender<RunProgress>,
     /// The run's workflow updates (in memory only).
     pub updates: crate::updates::Registry,
@@ -254,6 +259,7 @@ impl Shard {
         }
         let entry = Arc::new(Entry {
             state: tokio::sync::Mutex::new(None),
+            commits: Arc::new(tokio::sync::Semaphore::new(1)),
             progress: watch::channel(RunProgress::default()).0,
             updates: Default::default(),
         });
@@ -266,10 +272,12 @@ impl Shard {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(run);
     }
 
-    async fn load(&self, run: &RunKey, slot: &mut Option<Loaded>) -> Result<(), ServiceError> {
+    async fn load(&self, run: &RunKey, entry: &Entry, slot: &mut Option<Loaded>) -> Result<(), ServiceError> {
         if slot.is_some() {
             return Ok(());
         }
+        // A commit still in flight (its caller gone) lands or fails before the read.
+        drop(entry.commits.acquire().await);
         let stored = self.store.get_execution(&self.key(run)).await?;
         let Some(stored) = stored else {
             return Err(ServiceError::NotFound(format!(
@@ -295,7 +303,7 @@ impl Shard {
     pub async fn snapshot(&self, run: &RunKey) -> Result<WorkflowMutableState, ServiceError> {
         let entry = self.entry(run);
         let mut guard = entry.state.lock().await;
-        self.load(run, &mut guard).await?;
+        self.load(run, &entry, &mut guard).await?;
         Ok(guard.as_ref().map(|l| l.ms.clone()).unwrap_or_default())
     }
 
@@ -316,7 +324,7 @@ impl Shard {
                 guard: entry.state.lock().await,
                 finished: false,
             };
-            self.load(run, &mut held.guard).await?;
+            self.load(run, &entry, &mut held.guard).await?;
             let Some(loaded) = held.guard.as_mut() else {
                 return Err(ServiceError::Internal("execution vanished from cache".into()));
             };
@@ -375,6 +383,7 @@ impl Shard {
                     closed,
                     None,
                     successor.as_mut(),
+                    &entry.commits,
                 )
                 .await
             {
@@ -409,7 +418,7 @@ impl Shard {
             guard: entry.state.lock().await,
             finished: false,
         };
-        self.load(run, &mut held.guard).await?;
+        self.load(run, &entry, &mut held.guard).await?;
         let Some(loaded) = held.guard.as_mut() else {
             return Err(ServiceError::Internal("execution vanished from cache".into()));
         };
@@ -422,7 +431,17 @@ impl Shard {
         let (events, tasks, closed) = (std::mem::take(&mut m.events), std::mem::take(&mut m.tasks), m.closed);
         let version = loaded.db_version + 1;
         match self
-            .persist(run, &mut loaded.ms, version, events, tasks, closed, None, None)
+            .persist(
+                run,
+                &mut loaded.ms,
+                version,
+                events,
+                tasks,
+                closed,
+                None,
+                None,
+                &entry.commits,
+            )
             .await
         {
             Ok((progress, persisted)) => {
@@ -459,6 +478,7 @@ impl Shard {
                 None,
                 Some((condition, current)),
                 None,
+                &entry.commits,
             )
             .await?;
         *guard = Some(Loaded {
@@ -481,6 +501,7 @@ impl Shard {
         closed: Option<i32>,
         create: Option<(CurrentCondition, CurrentExecution)>,
         successor: Option<&mut crate::chain::NewRun>,
+        commits: &Arc<tokio::sync::Semaphore>,
     ) -> Result<(RunProgress, u64), PersistenceError> {
         let mut tasks = tasks;
         if closed.is_some() {
@@ -554,7 +575,12 @@ impl Shard {
             },
         };
         sundial_common::crash::point("history.before_commit");
-        let committed = self.committer.commit(transition, all_tasks).await;
+        let in_flight = commits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PersistenceError::Unavailable("the run's commit gate closed".into()))?;
+        let committed = self.committer.commit(transition, all_tasks, in_flight).await;
         if let Err(PersistenceError::ShardOwnershipLost { .. }) = &committed {
             self.ownership_lost();
         }
