@@ -15,7 +15,7 @@ use sundial_api::workflowservice::v1::{
     PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollWorkflowTaskQueueRequest,
     PollWorkflowTaskQueueResponse,
 };
-use sundial_persistence::{PersistenceError, TaskQueueKey, TaskQueueStore};
+use sundial_persistence::{PersistenceError, Role, TaskQueueKey, TaskQueueStore};
 use sundial_rpc::HistoryRouter;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
@@ -95,7 +95,7 @@ impl MatchingEngine {
             sweeper: Mutex::new(None),
             pick_seed: AtomicU64::new(sundial_common::time::now_nanos() as u64),
         });
-        let sweeper = tokio::spawn(sweep_idle(Arc::downgrade(&engine)));
+        let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine)));
         *lock(&engine.sweeper) = Some(sweeper);
         engine
     }
@@ -112,7 +112,7 @@ impl MatchingEngine {
         for slot in slots {
             if let Some(p) = slot.get() {
                 p.stop();
-                p.flush_acks().await;
+                p.release().await;
             }
         }
         self.queries.clear();
@@ -129,17 +129,33 @@ impl MatchingEngine {
         Ok(())
     }
 
-    /// The loaded partition for `key`, leasing it on first use.
+    /// Whether the membership ring gives `key`'s queue to this host (always, without rings).
+    fn check_owner(&self, key: &TaskQueueKey) -> Result<(), MatchingError> {
+        let Some(rings) = &self.config.rings else { return Ok(()) };
+        let ring = rings.borrow().ring(Role::Matching);
+        match ring.owner(&sundial_rpc::task_queue_key(&key.namespace_id, &key.name)) {
+            Some(host) if host.address == self.config.host_address => Ok(()),
+            owner => Err(MatchingError::NotOwner {
+                task_queue: key.to_string(),
+                owner: owner.map_or_else(|| "(none live)".to_owned(), |h| h.address.clone()),
+            }),
+        }
+    }
+
+    /// The loaded partition for `key`, leasing it on first use. Refused when the ring gives
+    /// the queue to another host, so a host never serves (or leases) what it does not own.
     pub(crate) async fn partition(&self, key: &TaskQueueKey, sticky: bool) -> Result<Arc<Partition>, MatchingError> {
         for _ in 0..RELOAD_ATTEMPTS {
             self.check_running()?;
+            self.check_owner(key)?;
             let slot = lock(&self.partitions).entry(key.clone()).or_default().clone();
             let mut fresh = false;
             let loaded = slot
                 .get_or_try_init(|| {
                     fresh = true;
                     let forward = self.forward_link(key, sticky);
-                    Partition::load(self.store.clone(), key.clone(), sticky, forward)
+                    let owner = self.config.lease_owner.clone();
+                    Partition::load(self.store.clone(), key.clone(), sticky, forward, owner)
                 })
                 .await;
             match loaded {
@@ -177,8 +193,8 @@ impl MatchingEngine {
     /// released and adds to it fail until a poller loads it again.
     pub(crate) fn unload_queue(&self, key: &TaskQueueKey) {
         let removed = lock(&self.partitions).remove(key);
-        if let Some(p) = removed.as_ref().and_then(|s| s.get()) {
-            p.stop();
+        if let Some(p) = removed.and_then(|s| s.get().cloned()) {
+            release(p);
         }
     }
 
@@ -191,8 +207,8 @@ impl MatchingEngine {
                 _ => None,
             }
         };
-        if let Some(p) = removed.as_ref().and_then(|s| s.get()) {
-            p.stop();
+        if let Some(p) = removed.and_then(|s| s.get().cloned()) {
+            release(p);
         }
     }
 
@@ -310,27 +326,58 @@ impl MatchingEngine {
         })
     }
 
-    fn unload_idle(&self) {
-        let idle: Vec<(TaskQueueKey, Slot)> = lock(&self.partitions)
+    /// Unloads partitions that went idle and, with `moved`, those the ring now gives to
+    /// another host (their pollers come back through the new owner).
+    fn sweep_once(&self, moved: bool) {
+        let leaving: Vec<(TaskQueueKey, Slot, bool)> = lock(&self.partitions)
             .iter()
-            .filter(|(_, slot)| slot.get().is_some_and(|p| p.is_idle(IDLE_UNLOAD)))
-            .map(|(k, s)| (k.clone(), s.clone()))
+            .filter_map(|(k, slot)| {
+                let idle = slot.get().is_some_and(|p| p.is_idle(IDLE_UNLOAD));
+                let gone = moved && self.check_owner(k).is_err();
+                (idle || gone).then(|| (k.clone(), slot.clone(), gone))
+            })
             .collect();
-        for (key, slot) in idle {
-            tracing::debug!(task_queue = %key, "unloading idle task queue");
+        for (key, slot, gone) in leaving {
+            if gone {
+                tracing::info!(task_queue = %key, "task queue moved to another matching host; unloading it");
+            } else {
+                tracing::debug!(task_queue = %key, "unloading idle task queue");
+            }
             self.unload(&key, &slot);
         }
     }
 }
 
-/// Unloads idle partitions now and then; ends with the engine.
-async fn sweep_idle(engine: Weak<MatchingEngine>) {
+/// Stops a partition at once and gives its lease up in the background.
+fn release(partition: Arc<Partition>) {
+    partition.stop();
+    tokio::spawn(async move { partition.release().await });
+}
+
+/// Unloads idle partitions now and then, and moved ones whenever the rings change; ends with
+/// the engine.
+async fn sweep(engine: Weak<MatchingEngine>) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL.min(POLLER_HISTORY));
     tick.tick().await;
+    let mut rings = engine.upgrade().and_then(|e| e.config.rings.clone());
     loop {
-        tick.tick().await;
+        let moved = match rings.as_mut() {
+            Some(rx) => tokio::select! {
+                _ = tick.tick() => true,
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        rings = None;
+                    }
+                    true
+                }
+            },
+            None => {
+                tick.tick().await;
+                false
+            }
+        };
         match engine.upgrade() {
-            Some(engine) => engine.unload_idle(),
+            Some(engine) => engine.sweep_once(moved),
             None => return,
         }
     }

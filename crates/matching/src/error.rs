@@ -21,6 +21,10 @@ pub enum MatchingError {
     /// The query task id is unknown: answered already, timed out, or never issued.
     #[error("query task {0} not found (it may have timed out)")]
     QueryNotFound(String),
+    /// The membership ring gives the queue to another matching host (or to none yet); the
+    /// caller retries once its own ring agrees.
+    #[error("task queue {task_queue} belongs to matching host {owner}, not this one")]
+    NotOwner { task_queue: String, owner: String },
     /// The engine is stopping; the caller should retry against the next owner.
     #[error("matching engine is shutting down")]
     ShuttingDown,
@@ -41,7 +45,7 @@ impl From<MatchingError> for Status {
                 Status::deadline_exceeded(e.to_string())
             }
             e @ MatchingError::QueryNotFound(_) => Status::not_found(e.to_string()),
-            e @ MatchingError::ShuttingDown => Status::unavailable(e.to_string()),
+            e @ (MatchingError::ShuttingDown | MatchingError::NotOwner { .. }) => Status::unavailable(e.to_string()),
             MatchingError::Persistence(e) => ServiceError::from(e).into(),
             MatchingError::History(status) => status,
         }

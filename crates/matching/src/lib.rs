@@ -28,8 +28,15 @@ pub struct MatchingConfig {
     /// Live settings; `matching.longPollExpirationInterval`, where the file sets it for a
     /// queue, overrides `long_poll_timeout`. Without it every setting has its default.
     pub dynamic_config: Option<sundial_dynconfig::DynamicConfig>,
-    /// This matching service's address, reported as the owner of every partition.
+    /// This matching service's address, as the membership ring knows it.
     pub host_address: String,
+    /// Recorded on every partition lease this process takes (its membership host id), so
+    /// other matching hosts never take a partition from it while it lives.
+    pub lease_owner: sundial_persistence::LeaseOwner,
+    /// The membership rings: a partition is served only by the matching host the ring gives
+    /// its queue to, and unloaded (its lease released) when the ring moves it elsewhere.
+    /// `None` serves everything (one matching process, tests).
+    pub rings: Option<tokio::sync::watch::Receiver<sundial_membership::Rings>>,
 }
 
 impl MatchingConfig {
@@ -51,6 +58,8 @@ impl Default for MatchingConfig {
             sticky_poller_window: Duration::from_secs(10),
             dynamic_config: None,
             host_address: String::new(),
+            lease_owner: sundial_persistence::LeaseOwner::default(),
+            rings: None,
         }
     }
 }

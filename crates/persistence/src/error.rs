@@ -28,6 +28,10 @@ pub enum PersistenceError {
         expected: i64,
         actual: i64,
     },
+    /// Another matching host holds the partition's lease and is still live; retry once the
+    /// membership rings agree (it releases what it no longer owns, or dies and times out).
+    #[error("task queue {task_queue} is owned by live matching host {owner}")]
+    TaskQueueOwned { task_queue: String, owner: String },
     /// A stored blob could not be decoded; data corruption or a downgrade.
     #[error("corrupt {what}: {reason}")]
     Corrupt { what: &'static str, reason: String },
@@ -60,6 +64,7 @@ impl From<PersistenceError> for sundial_common::ServiceError {
             }
             PersistenceError::ShardOwnershipLost { .. }
             | PersistenceError::TaskQueueOwnershipLost { .. }
+            | PersistenceError::TaskQueueOwned { .. }
             | PersistenceError::Unavailable(_) => Self::Unavailable(err.to_string()),
             other => {
                 tracing::error!(error = %other, "persistence failure");

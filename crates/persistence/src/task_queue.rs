@@ -73,6 +73,17 @@ pub struct TaskQueueLease {
     pub info: TaskQueueInfo,
 }
 
+/// Who asks for a partition lease: a matching process, by its `cluster_membership` host id.
+/// A lease recorded for another owner that heartbeated within `member_timeout` is refused,
+/// so a live owner is never robbed (it releases a partition it no longer owns by the ring).
+/// An empty host id is anonymous (tests, tools): it records no owner; with the default zero
+/// timeout it also counts every recorded owner as gone.
+#[derive(Clone, Debug, Default)]
+pub struct LeaseOwner {
+    pub host_id: String,
+    pub member_timeout: std::time::Duration,
+}
+
 /// One persisted backlog task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRecord {
@@ -83,9 +94,14 @@ pub struct TaskRecord {
 #[async_trait]
 pub trait TaskQueueStore: Send + Sync {
     /// Takes (or re-takes) ownership of a partition: creates its row with `range_id` 1, or bumps
-    /// the stored `range_id` by one. Every earlier lease holder is fenced from then on.
+    /// the stored `range_id` by one and records `owner`. Every earlier lease holder is fenced
+    /// from then on. `TaskQueueOwned` while another owner that is still live holds it;
     /// `ConditionFailed` if other owners keep winning the race.
-    async fn lease_task_queue(&self, key: &TaskQueueKey) -> Result<TaskQueueLease>;
+    async fn lease_task_queue(&self, key: &TaskQueueKey, owner: &LeaseOwner) -> Result<TaskQueueLease>;
+
+    /// Gives up `owner`'s lease (`range_id`) so the next owner need not wait for this one to
+    /// die. A no-op when the lease moved on meanwhile.
+    async fn release_task_queue(&self, key: &TaskQueueKey, range_id: i64, owner: &LeaseOwner) -> Result<()>;
 
     /// Replaces the partition metadata if `range_id` is still the stored one; otherwise
     /// `TaskQueueOwnershipLost`.

@@ -21,7 +21,7 @@ use sundial_frontend::{
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
 use sundial_membership::{LocalMember, Membership};
-use sundial_persistence::{ClusterStore, DbConfig, Role, SqlStore, sql::SchemaStatus};
+use sundial_persistence::{ClusterStore, DbConfig, LeaseOwner, Role, SqlStore, sql::SchemaStatus};
 use sundial_rpc::{HistoryRouter, MatchingRouter};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -138,9 +138,15 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
             Role::Matching => {
                 wait_for_peer(&membership, Role::History).await?;
                 let history = history_router.clone();
+                let me = membership.local().iter().find(|m| m.role == Role::Matching);
                 let config = MatchingConfig {
                     dynamic_config: Some(opts.dynamic_config.clone()),
-                    host_address: advertise(addr).to_string(),
+                    host_address: me.map_or_else(|| advertise(addr).to_string(), |m| m.address.clone()),
+                    lease_owner: LeaseOwner {
+                        host_id: me.map(|m| m.host_id.clone()).unwrap_or_default(),
+                        member_timeout: sundial_membership::MEMBER_TIMEOUT,
+                    },
+                    rings: Some(membership.rings()),
                     ..MatchingConfig::default()
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);

@@ -11,7 +11,14 @@ impl Partition {
             return Err(self.lost_error(w.range_id));
         }
         if w.next_id > w.block_end {
-            let lease = self.store.lease_task_queue(&self.key).await?;
+            let lease = match self.store.lease_task_queue(&self.key, &self.owner).await {
+                Ok(lease) => lease,
+                Err(e @ PersistenceError::TaskQueueOwned { .. }) => {
+                    self.mark_lost();
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             if lease.range_id != w.range_id + 1 {
                 // Someone leased it between our blocks: we are no longer the owner.
                 self.mark_lost();

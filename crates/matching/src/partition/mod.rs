@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use sundial_api::sundial::matchingservice::v1::{TaskInfo, TaskQueueInfo};
 use sundial_api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
-use sundial_persistence::{PersistenceError, TaskQueueKey, TaskQueueStore};
+use sundial_persistence::{LeaseOwner, PersistenceError, TaskQueueKey, TaskQueueStore};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
@@ -114,6 +114,7 @@ pub(crate) struct Partition {
     /// Where unmatched backlog goes (non-root partitions of normal queues).
     forward: Option<Forward>,
     store: Arc<dyn TaskQueueStore>,
+    owner: LeaseOwner,
     /// Serialises writes of `State::info`, so a stale copy never overwrites a newer one.
     meta_writer: tokio::sync::Mutex<()>,
     state: Mutex<State>,
@@ -157,8 +158,9 @@ impl Partition {
         key: TaskQueueKey,
         sticky: bool,
         forward: Option<Forward>,
+        owner: LeaseOwner,
     ) -> Result<Arc<Partition>, PersistenceError> {
-        let lease = store.lease_task_queue(&key).await?;
+        let lease = store.lease_task_queue(&key, &owner).await?;
         let block_start = (lease.range_id - 1) * RANGE_SIZE + 1;
         let ack_level = lease.info.ack_level.min(block_start - 1);
         let mut info = lease.info;
@@ -169,6 +171,7 @@ impl Partition {
             me: me.clone(),
             forward,
             store,
+            owner,
             meta_writer: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 lost: false,
@@ -223,6 +226,16 @@ impl Partition {
         st.lost = true;
         st.waiters.clear();
         st.buffer.clear();
+    }
+
+    /// After `stop`: saves the ack level and gives the lease up, so the next owner (the ring
+    /// moved the queue, or it went idle) takes it without waiting for this process to die.
+    pub async fn release(&self) {
+        self.flush_acks().await;
+        let range_id = self.range_id.load(Ordering::SeqCst);
+        if let Err(e) = self.store.release_task_queue(&self.key, range_id, &self.owner).await {
+            tracing::debug!(task_queue = %self.key, error = %e, "releasing the lease failed; it lapses when this host's membership does");
+        }
     }
 
     /// A writer found the lease taken by another owner: everything here is stale.

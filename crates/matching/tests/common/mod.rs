@@ -151,6 +151,7 @@ pub fn config(poll: Duration, partitions: Partitions) -> MatchingConfig {
         sticky_poller_window: Duration::from_secs(10),
         dynamic_config,
         host_address: "127.0.0.1:7235".into(),
+        ..MatchingConfig::default()
     }
 }
 

@@ -30,6 +30,11 @@ const POSTGRES: &[Migration] = &[
         name: "visibility_queries",
         sql: include_str!("../../../../migrations/postgres/0003_visibility_queries.sql"),
     },
+    Migration {
+        version: 4,
+        name: "task_queue_owner",
+        sql: include_str!("../../../../migrations/postgres/0004_task_queue_owner.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -47,6 +52,11 @@ const SQLITE: &[Migration] = &[
         version: 3,
         name: "visibility_queries",
         sql: include_str!("../../../../migrations/sqlite/0003_visibility_queries.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "task_queue_owner",
+        sql: include_str!("../../../../migrations/sqlite/0004_task_queue_owner.sql"),
     },
 ];
 

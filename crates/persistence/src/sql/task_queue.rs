@@ -3,7 +3,7 @@
 //! never add tasks behind the new owner's back.
 
 use super::{Dialect, SqlStore, decode_blob};
-use crate::{PersistenceError, Result, TaskQueueKey, TaskQueueLease, TaskQueueStore, TaskRecord};
+use crate::{LeaseOwner, PersistenceError, Result, TaskQueueKey, TaskQueueLease, TaskQueueStore, TaskRecord};
 use async_trait::async_trait;
 use sqlx::Row;
 use sundial_api::prost::Message;
@@ -37,22 +37,44 @@ fn ownership_lost(key: &TaskQueueKey, expected: i64, actual: i64) -> Persistence
     }
 }
 
+impl SqlStore {
+    /// The address of `host_id` if its membership row heartbeated within `timeout`.
+    async fn live_member_address(&self, host_id: &str, timeout: std::time::Duration) -> Result<Option<String>> {
+        let timeout = i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX);
+        let since = sundial_common::time::now_nanos().saturating_sub(timeout);
+        let row = sqlx::query(
+            "SELECT rpc_address, rpc_port FROM cluster_membership WHERE host_id = $1 AND last_heartbeat >= $2",
+        )
+        .bind(host_id)
+        .bind(since)
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|r| -> Result<String> {
+            let address: String = r.try_get("rpc_address")?;
+            let port: i32 = r.try_get("rpc_port")?;
+            Ok(format!("{address}:{port}"))
+        })
+        .transpose()
+    }
+}
+
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
 impl TaskQueueStore for SqlStore {
-    async fn lease_task_queue(&self, key: &TaskQueueKey) -> Result<TaskQueueLease> {
+    async fn lease_task_queue(&self, key: &TaskQueueKey, owner: &LeaseOwner) -> Result<TaskQueueLease> {
         let range_hash = key.range_hash();
         let id = key.task_queue_id();
         for _ in 0..LEASE_ATTEMPTS {
-            let row =
-                sqlx::query("SELECT range_id, data FROM task_queues WHERE range_hash = $1 AND task_queue_id = $2")
-                    .bind(range_hash)
-                    .bind(&id)
-                    .fetch_optional(&self.write)
-                    .await?;
+            let row = sqlx::query(
+                "SELECT range_id, data, owner FROM task_queues WHERE range_hash = $1 AND task_queue_id = $2",
+            )
+            .bind(range_hash)
+            .bind(&id)
+            .fetch_optional(&self.write)
+            .await?;
             match row {
                 None => {
                     let info = TaskQueueInfo {
@@ -63,12 +85,13 @@ impl TaskQueueStore for SqlStore {
                         ..Default::default()
                     };
                     let inserted = sqlx::query(
-                        "INSERT INTO task_queues (range_hash, task_queue_id, range_id, data) \
-                         VALUES ($1, $2, 1, $3) ON CONFLICT (range_hash, task_queue_id) DO NOTHING",
+                        "INSERT INTO task_queues (range_hash, task_queue_id, range_id, data, owner) \
+                         VALUES ($1, $2, 1, $3, $4) ON CONFLICT (range_hash, task_queue_id) DO NOTHING",
                     )
                     .bind(range_hash)
                     .bind(&id)
                     .bind(info.encode_to_vec())
+                    .bind(&owner.host_id)
                     .execute(&self.write)
                     .await?;
                     if inserted.rows_affected() == 1 {
@@ -77,12 +100,23 @@ impl TaskQueueStore for SqlStore {
                 }
                 Some(row) => {
                     let range_id: i64 = row.try_get("range_id")?;
+                    let holder: String = row.try_get("owner")?;
+                    if !holder.is_empty()
+                        && holder != owner.host_id
+                        && let Some(address) = self.live_member_address(&holder, owner.member_timeout).await?
+                    {
+                        return Err(PersistenceError::TaskQueueOwned {
+                            task_queue: key.to_string(),
+                            owner: address,
+                        });
+                    }
                     let info: TaskQueueInfo = decode_blob("task queue info", &row.try_get::<Vec<u8>, _>("data")?)?;
                     let bumped = sqlx::query(
-                        "UPDATE task_queues SET range_id = $1 \
-                         WHERE range_hash = $2 AND task_queue_id = $3 AND range_id = $4",
+                        "UPDATE task_queues SET range_id = $1, owner = $2 \
+                         WHERE range_hash = $3 AND task_queue_id = $4 AND range_id = $5",
                     )
                     .bind(range_id + 1)
+                    .bind(&owner.host_id)
                     .bind(range_hash)
                     .bind(&id)
                     .bind(range_id)
@@ -100,6 +134,23 @@ impl TaskQueueStore for SqlStore {
         Err(PersistenceError::ConditionFailed(format!(
             "task queue {key}: lease contended {LEASE_ATTEMPTS} times"
         )))
+    }
+
+    async fn release_task_queue(&self, key: &TaskQueueKey, range_id: i64, owner: &LeaseOwner) -> Result<()> {
+        if owner.host_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE task_queues SET owner = '' \
+             WHERE range_hash = $1 AND task_queue_id = $2 AND range_id = $3 AND owner = $4",
+        )
+        .bind(key.range_hash())
+        .bind(key.task_queue_id())
+        .bind(range_id)
+        .bind(&owner.host_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn update_task_queue(&self, key: &TaskQueueKey, range_id: i64, info: &TaskQueueInfo) -> Result<()> {
