@@ -4,6 +4,7 @@
 
 mod error;
 mod execution;
+mod schedule;
 pub mod sql;
 mod task_queue;
 mod traits;
@@ -11,6 +12,7 @@ pub mod visibility;
 
 pub use error::PersistenceError;
 pub use execution::*;
+pub use schedule::*;
 pub use sql::{DbConfig, SqlStore};
 pub use task_queue::*;
 pub use traits::*;

@@ -113,5 +113,12 @@ pub trait ShardStore: Send + Sync {
 }
 
 /// Every store a role may need, as one object.
-pub trait Store: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore {}
-impl<T: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore> Store for T {}
+pub trait Store:
+    NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore + crate::ScheduleStore
+{
+}
+impl<
+    T: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore + crate::ScheduleStore,
+> Store for T
+{
+}

@@ -5,6 +5,7 @@ mod cluster;
 mod execution;
 mod migrate;
 mod namespace;
+mod schedule;
 mod shard;
 mod task_queue;
 mod transition;
