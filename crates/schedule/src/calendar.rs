@@ -124,11 +124,11 @@ impl CompiledCalendar {
         }
     }
 
-    /// False when a field has no values at all, so nothing can ever match.
-    /// (Impossible dates such as February 30 are not detected here; the
-    /// search simply finds nothing for them.)
+    /// False when nothing can ever match: a field with no values, or only
+    /// days that no chosen month has (February 30, April 31). Dropping such
+    /// calendars up front spares every search a scan to the year 2100.
     pub(crate) fn can_match(&self) -> bool {
-        [
+        let fields_nonempty = [
             self.second,
             self.minute,
             self.hour,
@@ -138,7 +138,18 @@ impl CompiledCalendar {
         ]
         .iter()
         .all(|b| b.0 != 0)
-            && self.year.is_none_or(|y| y.0 != 0)
+            && self.year.is_none_or(|y| y.0 != 0);
+        // A leap year stands in for every year here; a calendar limited to
+        // February 29 of non-leap years is still caught by the search's
+        // horizon, just not this early.
+        let some_day_exists = (1..=12).any(|month| {
+            self.month.contains(month)
+                && self
+                    .day_of_month
+                    .first_from(1)
+                    .is_some_and(|day| day <= days_in_month(2000, month))
+        });
+        fields_nonempty && some_day_exists
     }
 
     fn year_matches(&self, year: i64) -> bool {
@@ -366,6 +377,19 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(feb30.next_after(0, i64::MAX), None);
+        assert!(!feb30.can_match());
+        let short_31sts = compile(CalendarSpec {
+            day_of_month: "31".into(),
+            month: "2,4,6,9,11".into(),
+            ..Default::default()
+        });
+        assert!(!short_31sts.can_match());
+        let leap_day = compile(CalendarSpec {
+            day_of_month: "29".into(),
+            month: "2".into(),
+            ..Default::default()
+        });
+        assert!(leap_day.can_match());
         let past = compile(CalendarSpec {
             year: "2001".into(),
             ..Default::default()

@@ -24,6 +24,9 @@ pub const MAX_MATCHING_TIMES: usize = 1000;
 /// time.
 pub const MAX_EXCLUDED_CANDIDATES: u32 = 200_000;
 
+/// Most stretches of constant UTC offset one calendar search walks through.
+const MAX_ZONE_STRETCHES: u32 = 100_000;
+
 /// The first instant no schedule fires at or after: 2101-01-01T00:00:00Z.
 /// Temporal stops at the end of [`MAX_YEAR`] (in UTC for the fire time
 /// itself, in the spec's zone for calendar fields); so do we.
@@ -166,17 +169,24 @@ impl CompiledSpec {
     /// The earliest time any calendar or interval matches strictly after
     /// `after` (Unix seconds), ignoring exclusions and the end time.
     fn raw_next(&self, after: i64) -> Option<i64> {
-        let calendars = self.calendars.iter().filter_map(|cal| self.calendar_next(cal, after));
         let intervals = self.intervals.iter().filter_map(|&(every, phase)| {
             // The next k·every + phase above `after`.
             let k = after.checked_sub(phase)?.div_euclid(every).checked_add(1)?;
             k.checked_mul(every)?.checked_add(phase)
         });
-        calendars.chain(intervals).min().filter(|&t| t < horizon())
+        // Intervals are cheap; the earliest time so far then bounds how far
+        // each calendar needs to search.
+        let mut best = intervals.min().unwrap_or(i64::MAX).min(horizon());
+        for cal in &self.calendars {
+            if let Some(t) = self.calendar_next(cal, after, best) {
+                best = t;
+            }
+        }
+        (best < horizon()).then_some(best)
     }
 
-    /// The first instant after `after` whose wall-clock reading in the
-    /// spec's zone matches `cal`.
+    /// The first instant in `(after, before)` whose wall-clock reading in
+    /// the spec's zone matches `cal`.
     ///
     /// Matching is literal, as in Temporal: a wall-clock time that a DST gap
     /// skips (02:30 on the spring-forward day in New York) does not fire that
@@ -185,22 +195,34 @@ impl CompiledSpec {
     /// constant UTC offset at a time: within a stretch wall time and UTC move
     /// together, a gap's wall times belong to no stretch, and a fold's belong
     /// to two.
-    fn calendar_next(&self, cal: &CompiledCalendar, after: i64) -> Option<i64> {
+    fn calendar_next(&self, cal: &CompiledCalendar, after: i64, before: i64) -> Option<i64> {
         let mut after = after;
-        while after < horizon() {
-            let (offset, until) = self.offset_at(after)?;
-            let limit = until.map_or(i64::MAX, |u| u.saturating_add(offset));
+        // Each pass moves `after` to the next transition, and zones have a
+        // few a year, so this reaches `before` (at most the 2100 horizon)
+        // within some hundreds of passes; the cap guards against a
+        // pathological zone.
+        for _ in 0..MAX_ZONE_STRETCHES {
+            let first = after.checked_add(1)?;
+            if first >= before {
+                return None;
+            }
+            // The stretch runs from the first candidate second up to the next
+            // transition; the offset must be read at that first second, which
+            // may itself be a transition.
+            let (offset, until) = self.offset_at(first)?;
+            let end = until.map_or(before, |u| u.min(before));
+            let limit = end.saturating_add(offset);
             if let Some(wall) = cal.next_after(after.checked_add(offset)?, limit) {
                 return Some(wall - offset);
             }
-            // Resume just before the transition, so that it is included.
+            // The next stretch starts at the transition itself.
             after = until? - 1;
         }
         None
     }
 
     /// The UTC offset (seconds) in force at Unix second `t`, and the next
-    /// instant it changes, if it ever does.
+    /// instant after `t` it changes, if it ever does.
     fn offset_at(&self, t: i64) -> Option<(i64, Option<i64>)> {
         let ts = Timestamp::from_second(t).ok()?;
         let offset = i64::from(self.tz.to_offset(ts).seconds());
@@ -242,6 +264,9 @@ impl CompiledSpec {
     /// scheduler thus recomputes the same delays. The hash is our own, so the
     /// delays differ from Temporal's.
     fn jittered(&self, nominal: i64, nominal_ts: Timestamp) -> Timestamp {
+        if self.jitter.is_zero() {
+            return nominal_ts;
+        }
         let mut max = self.jitter;
         if let Some(following) = self.raw_next(nominal) {
             max = max.min(SignedDuration::from_secs(following - nominal));
