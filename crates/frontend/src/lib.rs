@@ -6,6 +6,7 @@ mod executions;
 mod namespace;
 mod operator_service;
 mod registry;
+mod schedules;
 mod search_attributes;
 mod system;
 mod validation;
@@ -17,6 +18,7 @@ pub use executions::ExecutionHandler;
 pub use namespace::{NamespaceHandler, SystemNamespace, ensure_namespace};
 pub use operator_service::OperatorHandler;
 pub use registry::NamespaceRegistry;
+pub use schedules::ScheduleHandler;
 pub use system::ClusterIdentity;
 pub use workflow_service::WorkflowHandler;
 

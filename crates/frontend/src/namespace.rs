@@ -248,7 +248,7 @@ impl NamespaceHandler {
             memo_size_limit_error: 2 * 1024 * 1024,
             ..Default::default()
         });
-        info.supports_schedules = false;
+        info.supports_schedules = true;
         let mut config = detail.config.clone().unwrap_or_default();
         config.bad_binaries.get_or_insert_with(BadBinaries::default);
         config.custom_search_attribute_aliases = detail

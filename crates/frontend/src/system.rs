@@ -32,6 +32,8 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             upsert_memo: true,
             // Signal and query headers reach the worker.
             signal_and_query_header: true,
+            // Create/Describe/Update/Patch/Delete/ListSchedules, run by the system worker.
+            supports_schedules: true,
             ..Default::default()
         }),
     }

@@ -4,6 +4,7 @@
 
 use crate::executions::ExecutionHandler;
 use crate::namespace::NamespaceHandler;
+use crate::schedules::ScheduleHandler;
 use crate::system::{ClusterIdentity, cluster_info, system_info};
 use std::sync::Arc;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowService;
@@ -14,14 +15,21 @@ use tonic::{Request, Response, Status};
 pub struct WorkflowHandler {
     namespaces: NamespaceHandler,
     executions: ExecutionHandler,
+    schedules: ScheduleHandler,
     cluster: Arc<ClusterIdentity>,
 }
 
 impl WorkflowHandler {
-    pub fn new(namespaces: NamespaceHandler, executions: ExecutionHandler, cluster: ClusterIdentity) -> Self {
+    pub fn new(
+        namespaces: NamespaceHandler,
+        executions: ExecutionHandler,
+        schedules: ScheduleHandler,
+        cluster: ClusterIdentity,
+    ) -> Self {
         Self {
             namespaces,
             executions,
+            schedules,
             cluster: Arc::new(cluster),
         }
     }
@@ -400,5 +408,56 @@ impl WorkflowService for WorkflowHandler {
         request: Request<UpdateNamespaceRequest>,
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
         Ok(Response::new(self.namespaces.update(request.into_inner()).await?))
+    }
+
+    async fn create_schedule(
+        &self,
+        request: Request<CreateScheduleRequest>,
+    ) -> Result<Response<CreateScheduleResponse>, Status> {
+        Ok(Response::new(self.schedules.create(request.into_inner()).await?))
+    }
+
+    async fn describe_schedule(
+        &self,
+        request: Request<DescribeScheduleRequest>,
+    ) -> Result<Response<DescribeScheduleResponse>, Status> {
+        Ok(Response::new(self.schedules.describe(request.into_inner()).await?))
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<UpdateScheduleRequest>,
+    ) -> Result<Response<UpdateScheduleResponse>, Status> {
+        Ok(Response::new(self.schedules.update(request.into_inner()).await?))
+    }
+
+    async fn patch_schedule(
+        &self,
+        request: Request<PatchScheduleRequest>,
+    ) -> Result<Response<PatchScheduleResponse>, Status> {
+        Ok(Response::new(self.schedules.patch(request.into_inner()).await?))
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<DeleteScheduleRequest>,
+    ) -> Result<Response<DeleteScheduleResponse>, Status> {
+        Ok(Response::new(self.schedules.delete(request.into_inner()).await?))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ListSchedulesRequest>,
+    ) -> Result<Response<ListSchedulesResponse>, Status> {
+        Ok(Response::new(self.schedules.list(request.into_inner()).await?))
+    }
+
+    async fn list_schedule_matching_times(
+        &self,
+        request: Request<ListScheduleMatchingTimesRequest>,
+    ) -> Result<Response<ListScheduleMatchingTimesResponse>, Status> {
+        Ok(Response::new(
+            self.schedules.list_matching_times(request.into_inner()).await?,
+        ))
     }
 }

@@ -1,9 +1,10 @@
 //! The time logic of Temporal schedules: given a `ScheduleSpec`, the instants
 //! at which the schedule fires.
 //!
-//! Pure computation: no I/O, no async, no protos. [`ScheduleSpec`] and its
-//! parts mirror `temporal.api.schedule.v1` field for field, for the caller
-//! to map the protos onto. [`CompiledSpec::new`] validates a spec the way
+//! Pure computation: no I/O, no async. [`ScheduleSpec`] and its parts mirror
+//! `temporal.api.schedule.v1` field for field; [`proto`] maps the protos onto
+//! them, and [`scheduler`] is the state machine the system worker runs over a
+//! stored schedule. [`CompiledSpec::new`] validates a spec the way
 //! Temporal's server does (`service/worker/scheduler/spec.go` and
 //! `calendar.go`), and [`CompiledSpec::next_time`] /
 //! [`CompiledSpec::matching_times`] answer the scheduler and
@@ -61,6 +62,8 @@ mod civil;
 mod cron;
 mod error;
 mod fields;
+pub mod proto;
+pub mod scheduler;
 mod spec;
 mod types;
 

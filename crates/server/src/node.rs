@@ -16,13 +16,14 @@ use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceSe
 use sundial_common::time::now_timestamp;
 use sundial_frontend::{
     AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
-    SystemNamespace, WorkflowHandler, ensure_namespace,
+    ScheduleHandler, SystemNamespace, WorkflowHandler, ensure_namespace,
 };
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
 use sundial_membership::{LocalMember, Membership};
 use sundial_persistence::{ClusterStore, DbConfig, LeaseOwner, Role, SqlStore, sql::SchemaStatus};
 use sundial_rpc::{HistoryRouter, MatchingRouter};
+use sundial_worker::{Scheduler, SchedulerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -106,6 +107,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 frontend_router(
                     &registry,
                     executions,
+                    ScheduleHandler::new(registry.clone(), store.clone()),
                     &opts.cluster_name,
                     cluster.clone(),
                     opts.dynamic_config.clone(),
@@ -156,7 +158,22 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         .max_decoding_message_size(MAX_INTERNAL_MESSAGE),
                 )
             }
-            Role::Worker => role_router(Role::Worker).await,
+            Role::Worker => {
+                wait_for_peer(&membership, Role::Frontend).await?;
+                let address = membership
+                    .local()
+                    .iter()
+                    .find(|m| m.role == Role::Worker)
+                    .map_or_else(|| advertise(addr).to_string(), |m| m.address.clone());
+                background.push(Scheduler::spawn(
+                    store.clone(),
+                    SchedulerConfig {
+                        address,
+                        rings: membership.rings(),
+                    },
+                ));
+                role_router(Role::Worker).await
+            }
         };
         servers.push(tokio::spawn(async move {
             router
@@ -311,13 +328,14 @@ async fn health_service(
 async fn frontend_router(
     registry: &NamespaceRegistry,
     executions: ExecutionHandler,
+    schedules: ScheduleHandler,
     cluster_name: &str,
     cluster: ClusterIdentity,
     dynamic_config: sundial_dynconfig::DynamicConfig,
     history: HistoryRouter,
 ) -> tonic::transport::server::Router {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name, dynamic_config.clone());
-    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, cluster))
+    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, schedules, cluster))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
     let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))

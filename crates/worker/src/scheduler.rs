@@ -1,0 +1,435 @@
+//! The scheduler loop. Every tick it reads the schedules whose wake-up time has passed, takes
+//! those the worker ring gives to this process (one process per schedule, so one action is
+//! never fired twice by two workers), and runs one pass of each: see which started workflows
+//! closed, buffer the nominal times that came due, act on the buffer (start, cancel, terminate
+//! per the overlap policy), then save the record with compare-and-set and the next wake-up.
+//!
+//! A crash between a start and the save repeats the pass: the start is found (its workflow id
+//! names the nominal time) instead of being made twice.
+
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use sundial_api::sundial::persistence::v1::ScheduleRecord;
+use sundial_api::temporal::common::v1::{Payload, SearchAttributes, WorkflowExecution};
+use sundial_api::temporal::enums::v1::{WorkflowExecutionStatus, WorkflowIdReusePolicy};
+use sundial_api::temporal::schedule::v1::schedule_action;
+use sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
+use sundial_api::workflowservice::v1::{
+    DescribeWorkflowExecutionRequest, RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
+};
+use sundial_membership::Rings;
+use sundial_persistence::{PersistenceError, Role, ScheduleRow, Store};
+use sundial_schedule::proto::{timestamp_from_nanos, timestamp_nanos};
+use sundial_schedule::scheduler::{self as machine, PlannedStart, Step};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// How often due schedules are looked for: the latency of a trigger or a new schedule.
+const TICK: Duration = Duration::from_millis(500);
+/// Due schedules read per tick.
+const BATCH: usize = 200;
+/// Compare-and-set attempts of one pass against a concurrent user change.
+const SAVE_ATTEMPTS: usize = 3;
+/// A pass whose action could not be carried out is retried this much later.
+const RETRY_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+const IDENTITY: &str = "sundial-scheduler";
+
+#[derive(Clone)]
+pub struct SchedulerConfig {
+    /// This worker's address in the membership ring.
+    pub address: String,
+    pub rings: watch::Receiver<Rings>,
+}
+
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    config: SchedulerConfig,
+    clients: std::sync::Mutex<HashMap<String, WorkflowServiceClient<Channel>>>,
+    namespaces: std::sync::Mutex<HashMap<String, String>>,
+}
+
+#[derive(Debug)]
+enum PassError {
+    Persistence(PersistenceError),
+    Rpc(tonic::Status),
+    NoFrontend,
+}
+
+impl From<PersistenceError> for PassError {
+    fn from(e: PersistenceError) -> Self {
+        PassError::Persistence(e)
+    }
+}
+
+impl From<tonic::Status> for PassError {
+    fn from(e: tonic::Status) -> Self {
+        PassError::Rpc(e)
+    }
+}
+
+impl std::fmt::Display for PassError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassError::Persistence(e) => write!(f, "{e}"),
+            PassError::Rpc(s) => write!(f, "{}: {}", s.code(), s.message()),
+            PassError::NoFrontend => f.write_str("no live frontend in the cluster"),
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    timestamp_from_nanos(sundial_common::time::now_nanos())
+}
+
+/// A search attribute value as SDKs send one: JSON, tagged with its type.
+fn attribute(json: String, value_type: &str) -> Payload {
+    let mut p = Payload {
+        data: json.into_bytes(),
+        ..Default::default()
+    };
+    p.metadata.insert("encoding".into(), b"json/plain".to_vec());
+    p.metadata.insert("type".into(), value_type.as_bytes().to_vec());
+    p
+}
+
+impl Scheduler {
+    pub fn spawn(store: Arc<dyn Store>, config: SchedulerConfig) -> JoinHandle<()> {
+        let scheduler = Arc::new(Scheduler {
+            store,
+            config,
+            clients: Default::default(),
+            namespaces: Default::default(),
+        });
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = scheduler.tick().await {
+                    tracing::warn!(error = %e, "reading due schedules failed; retrying");
+                }
+            }
+        })
+    }
+
+    async fn tick(&self) -> Result<(), PersistenceError> {
+        let due = self
+            .store
+            .due_schedules(sundial_common::time::now_nanos(), BATCH)
+            .await?;
+        for (namespace_id, schedule_id) in due {
+            if !self.owns(&namespace_id, &schedule_id) {
+                continue;
+            }
+            if let Err(e) = self.process(&namespace_id, &schedule_id).await {
+                tracing::warn!(%namespace_id, %schedule_id, error = %e, "schedule pass failed; retrying");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the worker ring gives this schedule to this process.
+    fn owns(&self, namespace_id: &str, schedule_id: &str) -> bool {
+        let ring = self.config.rings.borrow().ring(Role::Worker);
+        ring.owner(&format!("schedule/{namespace_id}/{schedule_id}"))
+            .is_some_and(|h| h.address == self.config.address)
+    }
+
+    fn frontend(&self) -> Result<WorkflowServiceClient<Channel>, PassError> {
+        let ring = self.config.rings.borrow().ring(Role::Frontend);
+        let address = ring
+            .hosts()
+            .first()
+            .map(|h| h.address.clone())
+            .ok_or(PassError::NoFrontend)?;
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&address) {
+            return Ok(c.clone());
+        }
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| PassError::Rpc(tonic::Status::internal(format!("bad frontend address {address}: {e}"))))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        let client = WorkflowServiceClient::new(endpoint.connect_lazy());
+        clients.insert(address, client.clone());
+        Ok(client)
+    }
+
+    async fn namespace_name(&self, namespace_id: &str) -> Result<Option<String>, PassError> {
+        if let Some(name) = self
+            .namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(namespace_id)
+        {
+            return Ok(Some(name.clone()));
+        }
+        let Some(ns) = self.store.get_namespace_by_id(namespace_id).await? else {
+            return Ok(None);
+        };
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(namespace_id.to_owned(), ns.name.clone());
+        Ok(Some(ns.name))
+    }
+
+    /// One pass over one schedule; retried from a fresh read when the user changed it meanwhile.
+    async fn process(&self, namespace_id: &str, schedule_id: &str) -> Result<(), PassError> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let Some(mut row) = self.store.get_schedule(namespace_id, schedule_id).await? else {
+                return Ok(());
+            };
+            let Some(namespace) = self.namespace_name(namespace_id).await? else {
+                // The namespace is gone; its schedules go with it.
+                self.store.delete_schedule(namespace_id, schedule_id).await?;
+                return Ok(());
+            };
+            let spec = row
+                .record
+                .schedule
+                .as_ref()
+                .and_then(|s| s.spec.as_ref())
+                .map(|s| sundial_schedule::proto::compile(s, namespace_id, schedule_id));
+            let Some(Ok(spec)) = spec else {
+                tracing::error!(%namespace_id, %schedule_id, "stored schedule spec does not compile; the schedule sleeps");
+                row.next_wake = i64::MAX;
+                return match self.store.update_schedule(&row).await {
+                    Ok(()) | Err(PersistenceError::ConditionFailed(_)) => Ok(()),
+                    Err(e) => Err(e.into()),
+                };
+            };
+            let key = format!(
+                "{}-{}",
+                schedule_id,
+                row.record
+                    .create_time
+                    .as_ref()
+                    .map_or(0, sundial_common::time::timestamp_to_nanos)
+            );
+            let failed = self.advance(&mut row, &namespace, &key, &spec).await;
+            let now = now();
+            let mut wake = machine::next_wake(&row.record, &spec, now);
+            if let Err(e) = &failed {
+                tracing::warn!(%namespace_id, %schedule_id, error = %e, "schedule action failed; retrying");
+                wake = wake.min(now.checked_add(RETRY_AFTER).unwrap_or(Timestamp::MAX));
+            }
+            row.next_wake = timestamp_nanos(wake);
+            match self.store.update_schedule(&row).await {
+                Ok(()) => return Ok(()),
+                Err(PersistenceError::ConditionFailed(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Observes closed workflows, buffers due times and acts on the buffer, recording each
+    /// step in the record as it succeeds.
+    async fn advance(
+        &self,
+        row: &mut ScheduleRow,
+        namespace: &str,
+        key: &str,
+        spec: &sundial_schedule::CompiledSpec,
+    ) -> Result<(), PassError> {
+        let running = row
+            .record
+            .progress
+            .as_ref()
+            .map(|p| p.running.clone())
+            .unwrap_or_default();
+        for execution in running {
+            if let Some(status) = self.status(namespace, &execution).await? {
+                machine::closed(&mut row.record, &execution, status);
+            }
+        }
+        machine::catch_up(&mut row.record, spec, now());
+        loop {
+            match machine::next_step(&mut row.record, key) {
+                Step::Wait => return Ok(()),
+                Step::Start(planned) => {
+                    let run_id = self.start(namespace, &row.schedule_id, &row.record, &planned).await?;
+                    machine::started(&mut row.record, &planned, &run_id, now());
+                }
+                Step::Cancel(executions) => {
+                    for e in executions {
+                        let request = RequestCancelWorkflowExecutionRequest {
+                            namespace: namespace.to_owned(),
+                            workflow_execution: Some(e),
+                            identity: IDENTITY.into(),
+                            reason: "cancelled by its schedule's overlap policy".into(),
+                            ..Default::default()
+                        };
+                        ignore_gone(self.frontend()?.request_cancel_workflow_execution(request).await)?;
+                    }
+                }
+                Step::Terminate(executions) => {
+                    for e in executions {
+                        let request = TerminateWorkflowExecutionRequest {
+                            namespace: namespace.to_owned(),
+                            workflow_execution: Some(e),
+                            identity: IDENTITY.into(),
+                            reason: "terminated by its schedule's overlap policy".into(),
+                            ..Default::default()
+                        };
+                        ignore_gone(self.frontend()?.terminate_workflow_execution(request).await)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The close status of a started workflow, `None` while it runs. A workflow that is gone
+    /// (deleted, retention) counts as terminated.
+    async fn status(
+        &self,
+        namespace: &str,
+        execution: &WorkflowExecution,
+    ) -> Result<Option<WorkflowExecutionStatus>, PassError> {
+        let request = DescribeWorkflowExecutionRequest {
+            namespace: namespace.to_owned(),
+            execution: Some(execution.clone()),
+        };
+        match self.frontend()?.describe_workflow_execution(request).await {
+            Ok(resp) => {
+                let status = resp.into_inner().workflow_execution_info.map_or(0, |i| i.status);
+                let status = WorkflowExecutionStatus::try_from(status).unwrap_or(WorkflowExecutionStatus::Unspecified);
+                Ok((status != WorkflowExecutionStatus::Running).then_some(status))
+            }
+            Err(s) if s.code() == Code::NotFound => Ok(Some(WorkflowExecutionStatus::Terminated)),
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    /// Starts the action for `planned` and returns the run id. A run already there under the
+    /// planned workflow id (an earlier pass started it and crashed before saving) is taken as
+    /// this start.
+    async fn start(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+        rec: &ScheduleRecord,
+        planned: &PlannedStart,
+    ) -> Result<String, PassError> {
+        let Some(schedule_action::Action::StartWorkflow(action)) = rec
+            .schedule
+            .as_ref()
+            .and_then(|s| s.action.as_ref())
+            .and_then(|a| a.action.clone())
+        else {
+            return Err(PassError::Rpc(tonic::Status::failed_precondition(
+                "the schedule has no action",
+            )));
+        };
+        let keep_id = rec
+            .schedule
+            .as_ref()
+            .and_then(|s| s.policies.as_ref())
+            .is_some_and(|p| p.keep_original_workflow_id);
+        if !keep_id && let Some(run_id) = self.existing_run(namespace, &planned.workflow_id).await? {
+            return Ok(run_id);
+        }
+        let mut attrs = action
+            .search_attributes
+            .clone()
+            .unwrap_or_else(SearchAttributes::default);
+        attrs.indexed_fields.insert(
+            "TemporalScheduledById".into(),
+            attribute(json_string(schedule_id), "Keyword"),
+        );
+        attrs.indexed_fields.insert(
+            "TemporalScheduledStartTime".into(),
+            attribute(json_string(&planned.nominal.to_string()), "Datetime"),
+        );
+        let request = StartWorkflowExecutionRequest {
+            namespace: namespace.to_owned(),
+            workflow_id: planned.workflow_id.clone(),
+            workflow_type: action.workflow_type,
+            task_queue: action.task_queue,
+            input: action.input,
+            workflow_execution_timeout: action.workflow_execution_timeout,
+            workflow_run_timeout: action.workflow_run_timeout,
+            workflow_task_timeout: action.workflow_task_timeout,
+            identity: IDENTITY.into(),
+            request_id: planned.request_id.clone(),
+            workflow_id_reuse_policy: WorkflowIdReusePolicy::AllowDuplicate as i32,
+            retry_policy: action.retry_policy,
+            memo: action.memo,
+            search_attributes: Some(attrs),
+            header: action.header,
+            user_metadata: action.user_metadata,
+            priority: action.priority,
+            ..Default::default()
+        };
+        match self.frontend()?.start_workflow_execution(request).await {
+            Ok(resp) => Ok(resp.into_inner().run_id),
+            Err(s) if s.code() == Code::AlreadyExists => {
+                // A run of this id is going: an earlier attempt of this very start.
+                Ok(self
+                    .existing_run(namespace, &planned.workflow_id)
+                    .await?
+                    .unwrap_or_default())
+            }
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn existing_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<String>, PassError> {
+        let request = DescribeWorkflowExecutionRequest {
+            namespace: namespace.to_owned(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.to_owned(),
+                run_id: String::new(),
+            }),
+        };
+        match self.frontend()?.describe_workflow_execution(request).await {
+            Ok(resp) => Ok(resp
+                .into_inner()
+                .workflow_execution_info
+                .and_then(|i| i.execution)
+                .map(|e| e.run_id)),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(s.into()),
+        }
+    }
+}
+
+/// A cancel or terminate of a workflow that already closed or vanished is done.
+fn ignore_gone<T>(r: Result<T, tonic::Status>) -> Result<(), PassError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(s) if matches!(s.code(), Code::NotFound | Code::FailedPrecondition) => Ok(()),
+        Err(s) => Err(s.into()),
+    }
+}
+
+/// A JSON string literal (the schedule id and an RFC 3339 time need only quote escaping).
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(super::json_string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(super::json_string("x\ny"), "\"x\\u000ay\"");
+    }
+}
