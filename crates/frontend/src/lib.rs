@@ -2,6 +2,7 @@
 //! Execution calls will be routed to history and task-queue calls to matching.
 
 mod admin_service;
+mod batches;
 mod executions;
 mod namespace;
 mod operator_service;
@@ -14,6 +15,7 @@ pub mod visibility;
 mod workflow_service;
 
 pub use admin_service::AdminHandler;
+pub use batches::BatchHandler;
 pub use executions::ExecutionHandler;
 pub use namespace::{NamespaceHandler, SystemNamespace, ensure_namespace};
 pub use operator_service::OperatorHandler;

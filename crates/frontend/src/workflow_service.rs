@@ -2,6 +2,7 @@
 //! the request to its handler and maps `ServiceError` to a status; RPCs not implemented yet
 //! fall through to the generated `UNIMPLEMENTED` defaults.
 
+use crate::batches::BatchHandler;
 use crate::executions::ExecutionHandler;
 use crate::namespace::NamespaceHandler;
 use crate::schedules::ScheduleHandler;
@@ -16,6 +17,7 @@ pub struct WorkflowHandler {
     namespaces: NamespaceHandler,
     executions: ExecutionHandler,
     schedules: ScheduleHandler,
+    batches: BatchHandler,
     cluster: Arc<ClusterIdentity>,
 }
 
@@ -24,12 +26,14 @@ impl WorkflowHandler {
         namespaces: NamespaceHandler,
         executions: ExecutionHandler,
         schedules: ScheduleHandler,
+        batches: BatchHandler,
         cluster: ClusterIdentity,
     ) -> Self {
         Self {
             namespaces,
             executions,
             schedules,
+            batches,
             cluster: Arc::new(cluster),
         }
     }
@@ -459,5 +463,33 @@ impl WorkflowService for WorkflowHandler {
         Ok(Response::new(
             self.schedules.list_matching_times(request.into_inner()).await?,
         ))
+    }
+
+    async fn start_batch_operation(
+        &self,
+        request: Request<StartBatchOperationRequest>,
+    ) -> Result<Response<StartBatchOperationResponse>, Status> {
+        Ok(Response::new(self.batches.start(request.into_inner()).await?))
+    }
+
+    async fn describe_batch_operation(
+        &self,
+        request: Request<DescribeBatchOperationRequest>,
+    ) -> Result<Response<DescribeBatchOperationResponse>, Status> {
+        Ok(Response::new(self.batches.describe(request.into_inner()).await?))
+    }
+
+    async fn list_batch_operations(
+        &self,
+        request: Request<ListBatchOperationsRequest>,
+    ) -> Result<Response<ListBatchOperationsResponse>, Status> {
+        Ok(Response::new(self.batches.list(request.into_inner()).await?))
+    }
+
+    async fn stop_batch_operation(
+        &self,
+        request: Request<StopBatchOperationRequest>,
+    ) -> Result<Response<StopBatchOperationResponse>, Status> {
+        Ok(Response::new(self.batches.stop(request.into_inner()).await?))
     }
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL (cluster) and SQLite (`start-dev`, fast tests). Rows keep Temporal's SQL shape:
 //! key columns for addressing and fencing, a `data` blob holding one of our protos.
 
+mod batch;
 mod error;
 mod execution;
 mod schedule;
@@ -10,6 +11,7 @@ mod task_queue;
 mod traits;
 pub mod visibility;
 
+pub use batch::*;
 pub use error::PersistenceError;
 pub use execution::*;
 pub use schedule::*;

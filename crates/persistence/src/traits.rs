@@ -114,11 +114,23 @@ pub trait ShardStore: Send + Sync {
 
 /// Every store a role may need, as one object.
 pub trait Store:
-    NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore + crate::ScheduleStore
+    NamespaceStore
+    + ClusterStore
+    + ShardStore
+    + crate::ExecutionStore
+    + crate::VisibilityStore
+    + crate::ScheduleStore
+    + crate::BatchStore
 {
 }
 impl<
-    T: NamespaceStore + ClusterStore + ShardStore + crate::ExecutionStore + crate::VisibilityStore + crate::ScheduleStore,
+    T: NamespaceStore
+        + ClusterStore
+        + ShardStore
+        + crate::ExecutionStore
+        + crate::VisibilityStore
+        + crate::ScheduleStore
+        + crate::BatchStore,
 > Store for T
 {
 }

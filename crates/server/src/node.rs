@@ -15,15 +15,15 @@ use sundial_api::sundial::persistence::v1::ClusterMetadata;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 use sundial_common::time::now_timestamp;
 use sundial_frontend::{
-    AdminHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry, OperatorHandler,
-    ScheduleHandler, SystemNamespace, WorkflowHandler, ensure_namespace,
+    AdminHandler, BatchHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry,
+    OperatorHandler, ScheduleHandler, SystemNamespace, WorkflowHandler, ensure_namespace,
 };
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
 use sundial_membership::{LocalMember, Membership};
 use sundial_persistence::{ClusterStore, DbConfig, LeaseOwner, Role, SqlStore, sql::SchemaStatus};
 use sundial_rpc::{HistoryRouter, MatchingRouter};
-use sundial_worker::{Scheduler, SchedulerConfig};
+use sundial_worker::WorkerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -107,7 +107,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 frontend_router(
                     &registry,
                     executions,
-                    ScheduleHandler::new(registry.clone(), store.clone()),
+                    store.clone(),
                     &opts.cluster_name,
                     cluster.clone(),
                     opts.dynamic_config.clone(),
@@ -165,9 +165,9 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     .iter()
                     .find(|m| m.role == Role::Worker)
                     .map_or_else(|| advertise(addr).to_string(), |m| m.address.clone());
-                background.push(Scheduler::spawn(
+                background.extend(sundial_worker::spawn(
                     store.clone(),
-                    SchedulerConfig {
+                    WorkerConfig {
                         address,
                         rings: membership.rings(),
                     },
@@ -328,16 +328,22 @@ async fn health_service(
 async fn frontend_router(
     registry: &NamespaceRegistry,
     executions: ExecutionHandler,
-    schedules: ScheduleHandler,
+    store: Arc<SqlStore>,
     cluster_name: &str,
     cluster: ClusterIdentity,
     dynamic_config: sundial_dynconfig::DynamicConfig,
     history: HistoryRouter,
 ) -> tonic::transport::server::Router {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name, dynamic_config.clone());
-    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(namespaces.clone(), executions, schedules, cluster))
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip);
+    let workflow = WorkflowServiceServer::new(WorkflowHandler::new(
+        namespaces.clone(),
+        executions,
+        ScheduleHandler::new(registry.clone(), store.clone()),
+        BatchHandler::new(registry.clone(), store),
+        cluster,
+    ))
+    .accept_compressed(Gzip)
+    .send_compressed(Gzip);
     let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);

@@ -1,9 +1,25 @@
 //! The system worker role. It runs the jobs Temporal's worker service runs with system
-//! workflows as native loops instead; for now the scheduler, which fires schedules' actions.
+//! workflows as native loops instead: the scheduler, which fires schedules' actions, and the
+//! batcher, which runs batch operations.
 //! It is a client of the public API (it starts, describes, cancels and terminates workflows
 //! through a frontend, so every start gets the frontend's validation and defaults) and of the
-//! `schedules` table.
+//! `schedules` and `batch_operations` tables. Each schedule and each batch job is worked on by
+//! the one worker process the worker ring gives it to.
 
+mod batcher;
+mod cluster;
 mod scheduler;
 
-pub use scheduler::{Scheduler, SchedulerConfig};
+pub use cluster::WorkerConfig;
+use std::sync::Arc;
+use sundial_persistence::Store;
+use tokio::task::JoinHandle;
+
+/// Starts every system job of this worker process; they end when the handles are aborted.
+pub fn spawn(store: Arc<dyn Store>, config: WorkerConfig) -> Vec<JoinHandle<()>> {
+    let cluster = cluster::Cluster::new(store, config);
+    vec![
+        scheduler::Scheduler::spawn(cluster.clone()),
+        batcher::Batcher::spawn(cluster),
+    ]
+}

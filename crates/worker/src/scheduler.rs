@@ -7,27 +7,23 @@
 //! A crash between a start and the save repeats the pass: the start is found (its workflow id
 //! names the nominal time) instead of being made twice.
 
+use crate::cluster::{Cluster, PassError};
 use jiff::Timestamp;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::sundial::persistence::v1::ScheduleRecord;
 use sundial_api::temporal::common::v1::{Payload, SearchAttributes, WorkflowExecution};
 use sundial_api::temporal::enums::v1::{WorkflowExecutionStatus, WorkflowIdReusePolicy};
 use sundial_api::temporal::schedule::v1::schedule_action;
-use sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
 use sundial_api::workflowservice::v1::{
     DescribeWorkflowExecutionRequest, RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
 };
-use sundial_membership::Rings;
-use sundial_persistence::{PersistenceError, Role, ScheduleRow, Store};
+use sundial_persistence::{PersistenceError, ScheduleRow};
 use sundial_schedule::proto::{timestamp_from_nanos, timestamp_nanos};
 use sundial_schedule::scheduler::{self as machine, PlannedStart, Step};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::Code;
-use tonic::transport::Channel;
 
 /// How often due schedules are looked for: the latency of a trigger or a new schedule.
 const TICK: Duration = Duration::from_millis(500);
@@ -39,47 +35,8 @@ const SAVE_ATTEMPTS: usize = 3;
 const RETRY_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 const IDENTITY: &str = "sundial-scheduler";
 
-#[derive(Clone)]
-pub struct SchedulerConfig {
-    /// This worker's address in the membership ring.
-    pub address: String,
-    pub rings: watch::Receiver<Rings>,
-}
-
 pub struct Scheduler {
-    store: Arc<dyn Store>,
-    config: SchedulerConfig,
-    clients: std::sync::Mutex<HashMap<String, WorkflowServiceClient<Channel>>>,
-    namespaces: std::sync::Mutex<HashMap<String, String>>,
-}
-
-#[derive(Debug)]
-enum PassError {
-    Persistence(PersistenceError),
-    Rpc(tonic::Status),
-    NoFrontend,
-}
-
-impl From<PersistenceError> for PassError {
-    fn from(e: PersistenceError) -> Self {
-        PassError::Persistence(e)
-    }
-}
-
-impl From<tonic::Status> for PassError {
-    fn from(e: tonic::Status) -> Self {
-        PassError::Rpc(e)
-    }
-}
-
-impl std::fmt::Display for PassError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PassError::Persistence(e) => write!(f, "{e}"),
-            PassError::Rpc(s) => write!(f, "{}: {}", s.code(), s.message()),
-            PassError::NoFrontend => f.write_str("no live frontend in the cluster"),
-        }
-    }
+    cluster: Arc<Cluster>,
 }
 
 fn now() -> Timestamp {
@@ -98,13 +55,8 @@ fn attribute(json: String, value_type: &str) -> Payload {
 }
 
 impl Scheduler {
-    pub fn spawn(store: Arc<dyn Store>, config: SchedulerConfig) -> JoinHandle<()> {
-        let scheduler = Arc::new(Scheduler {
-            store,
-            config,
-            clients: Default::default(),
-            namespaces: Default::default(),
-        });
+    pub(crate) fn spawn(cluster: Arc<Cluster>) -> JoinHandle<()> {
+        let scheduler = Arc::new(Scheduler { cluster });
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -119,11 +71,12 @@ impl Scheduler {
 
     async fn tick(&self) -> Result<(), PersistenceError> {
         let due = self
+            .cluster
             .store
             .due_schedules(sundial_common::time::now_nanos(), BATCH)
             .await?;
         for (namespace_id, schedule_id) in due {
-            if !self.owns(&namespace_id, &schedule_id) {
+            if !self.cluster.owns(&format!("schedule/{namespace_id}/{schedule_id}")) {
                 continue;
             }
             if let Err(e) = self.process(&namespace_id, &schedule_id).await {
@@ -133,61 +86,15 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Whether the worker ring gives this schedule to this process.
-    fn owns(&self, namespace_id: &str, schedule_id: &str) -> bool {
-        let ring = self.config.rings.borrow().ring(Role::Worker);
-        ring.owner(&format!("schedule/{namespace_id}/{schedule_id}"))
-            .is_some_and(|h| h.address == self.config.address)
-    }
-
-    fn frontend(&self) -> Result<WorkflowServiceClient<Channel>, PassError> {
-        let ring = self.config.rings.borrow().ring(Role::Frontend);
-        let address = ring
-            .hosts()
-            .first()
-            .map(|h| h.address.clone())
-            .ok_or(PassError::NoFrontend)?;
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&address) {
-            return Ok(c.clone());
-        }
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| PassError::Rpc(tonic::Status::internal(format!("bad frontend address {address}: {e}"))))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
-        let client = WorkflowServiceClient::new(endpoint.connect_lazy());
-        clients.insert(address, client.clone());
-        Ok(client)
-    }
-
-    async fn namespace_name(&self, namespace_id: &str) -> Result<Option<String>, PassError> {
-        if let Some(name) = self
-            .namespaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(namespace_id)
-        {
-            return Ok(Some(name.clone()));
-        }
-        let Some(ns) = self.store.get_namespace_by_id(namespace_id).await? else {
-            return Ok(None);
-        };
-        self.namespaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(namespace_id.to_owned(), ns.name.clone());
-        Ok(Some(ns.name))
-    }
-
     /// One pass over one schedule; retried from a fresh read when the user changed it meanwhile.
     async fn process(&self, namespace_id: &str, schedule_id: &str) -> Result<(), PassError> {
         for _ in 0..SAVE_ATTEMPTS {
-            let Some(mut row) = self.store.get_schedule(namespace_id, schedule_id).await? else {
+            let Some(mut row) = self.cluster.store.get_schedule(namespace_id, schedule_id).await? else {
                 return Ok(());
             };
-            let Some(namespace) = self.namespace_name(namespace_id).await? else {
+            let Some(namespace) = self.cluster.namespace_name(namespace_id).await? else {
                 // The namespace is gone; its schedules go with it.
-                self.store.delete_schedule(namespace_id, schedule_id).await?;
+                self.cluster.store.delete_schedule(namespace_id, schedule_id).await?;
                 return Ok(());
             };
             let spec = row
@@ -199,7 +106,7 @@ impl Scheduler {
             let Some(Ok(spec)) = spec else {
                 tracing::error!(%namespace_id, %schedule_id, "stored schedule spec does not compile; the schedule sleeps");
                 row.next_wake = i64::MAX;
-                return match self.store.update_schedule(&row).await {
+                return match self.cluster.store.update_schedule(&row).await {
                     Ok(()) | Err(PersistenceError::ConditionFailed(_)) => Ok(()),
                     Err(e) => Err(e.into()),
                 };
@@ -220,7 +127,7 @@ impl Scheduler {
                 wake = wake.min(now.checked_add(RETRY_AFTER).unwrap_or(Timestamp::MAX));
             }
             row.next_wake = timestamp_nanos(wake);
-            match self.store.update_schedule(&row).await {
+            match self.cluster.store.update_schedule(&row).await {
                 Ok(()) => return Ok(()),
                 Err(PersistenceError::ConditionFailed(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -266,7 +173,12 @@ impl Scheduler {
                             reason: "cancelled by its schedule's overlap policy".into(),
                             ..Default::default()
                         };
-                        ignore_gone(self.frontend()?.request_cancel_workflow_execution(request).await)?;
+                        ignore_gone(
+                            self.cluster
+                                .frontend()?
+                                .request_cancel_workflow_execution(request)
+                                .await,
+                        )?;
                     }
                 }
                 Step::Terminate(executions) => {
@@ -278,7 +190,7 @@ impl Scheduler {
                             reason: "terminated by its schedule's overlap policy".into(),
                             ..Default::default()
                         };
-                        ignore_gone(self.frontend()?.terminate_workflow_execution(request).await)?;
+                        ignore_gone(self.cluster.frontend()?.terminate_workflow_execution(request).await)?;
                     }
                 }
             }
@@ -296,7 +208,7 @@ impl Scheduler {
             namespace: namespace.to_owned(),
             execution: Some(execution.clone()),
         };
-        match self.frontend()?.describe_workflow_execution(request).await {
+        match self.cluster.frontend()?.describe_workflow_execution(request).await {
             Ok(resp) => {
                 let status = resp.into_inner().workflow_execution_info.map_or(0, |i| i.status);
                 let status = WorkflowExecutionStatus::try_from(status).unwrap_or(WorkflowExecutionStatus::Unspecified);
@@ -367,7 +279,7 @@ impl Scheduler {
             priority: action.priority,
             ..Default::default()
         };
-        match self.frontend()?.start_workflow_execution(request).await {
+        match self.cluster.frontend()?.start_workflow_execution(request).await {
             Ok(resp) => Ok(resp.into_inner().run_id),
             Err(s) if s.code() == Code::AlreadyExists => {
                 // A run of this id is going: an earlier attempt of this very start.
@@ -388,7 +300,7 @@ impl Scheduler {
                 run_id: String::new(),
             }),
         };
-        match self.frontend()?.describe_workflow_execution(request).await {
+        match self.cluster.frontend()?.describe_workflow_execution(request).await {
             Ok(resp) => Ok(resp
                 .into_inner()
                 .workflow_execution_info

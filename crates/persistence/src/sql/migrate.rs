@@ -35,6 +35,11 @@ const POSTGRES: &[Migration] = &[
         name: "task_queue_owner",
         sql: include_str!("../../../../migrations/postgres/0004_task_queue_owner.sql"),
     },
+    Migration {
+        version: 5,
+        name: "batch_operations",
+        sql: include_str!("../../../../migrations/postgres/0005_batch_operations.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -57,6 +62,11 @@ const SQLITE: &[Migration] = &[
         version: 4,
         name: "task_queue_owner",
         sql: include_str!("../../../../migrations/sqlite/0004_task_queue_owner.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "batch_operations",
+        sql: include_str!("../../../../migrations/sqlite/0005_batch_operations.sql"),
     },
 ];
 

@@ -1,6 +1,7 @@
 //! `SqlStore`: the store traits on sqlx's `Any` driver, so one set of statements serves
 //! PostgreSQL and SQLite. The few places where the dialects differ ask `Dialect`.
 
+mod batch;
 mod cluster;
 mod execution;
 mod migrate;
