@@ -6,10 +6,12 @@ use crate::namespace::NamespaceHandler;
 use crate::search_attributes::system_search_attributes;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorService;
 use sundial_api::operatorservice::v1::{
-    AddSearchAttributesRequest, AddSearchAttributesResponse, ListSearchAttributesRequest, ListSearchAttributesResponse,
-    RemoveSearchAttributesRequest, RemoveSearchAttributesResponse,
+    AddSearchAttributesRequest, AddSearchAttributesResponse, DeleteNamespaceRequest, DeleteNamespaceResponse,
+    ListSearchAttributesRequest, ListSearchAttributesResponse, RemoveSearchAttributesRequest,
+    RemoveSearchAttributesResponse,
 };
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
+use sundial_api::temporal::enums::v1::NamespaceState;
 use sundial_common::ServiceError;
 use sundial_persistence::PersistenceError;
 use sundial_persistence::visibility::{ValueType, free_column, system_attribute};
@@ -63,6 +65,81 @@ impl OperatorHandler {
         Err(ServiceError::Unavailable(format!(
             "namespace {namespace} is being updated concurrently; retry"
         )))
+    }
+}
+
+/// The namespace a deployment creates for itself; never deleted.
+const SYSTEM_NAMESPACE: &str = "temporal-system";
+
+impl OperatorHandler {
+    /// Renames the namespace to `<name>-deleted-<first 5 characters of its id>` and marks it
+    /// DELETED at once, which frees the name; the system worker then deletes its workflows,
+    /// schedules and finally the namespace itself, after `namespace_delete_delay`.
+    async fn delete_namespace(&self, req: DeleteNamespaceRequest) -> Result<DeleteNamespaceResponse, ServiceError> {
+        let registry = self.namespaces.registry();
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = if !req.namespace_id.is_empty() {
+                registry.store().get_namespace_by_id(&req.namespace_id).await?
+            } else {
+                require_namespace(&req.namespace)?;
+                registry.store().get_namespace_by_name(&req.namespace).await?
+            };
+            let Some(current) = current else {
+                return Err(ServiceError::NamespaceNotFound {
+                    namespace: if req.namespace.is_empty() {
+                        req.namespace_id.clone()
+                    } else {
+                        req.namespace.clone()
+                    },
+                });
+            };
+            if current.name == SYSTEM_NAMESPACE {
+                return Err(ServiceError::FailedPrecondition(
+                    "unable to delete system namespace".into(),
+                ));
+            }
+            let mut detail = current.detail.clone();
+            let info = detail.info.get_or_insert_with(Default::default);
+            if info.state == NamespaceState::Deleted as i32 {
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "Namespace {} is already being deleted.",
+                    current.name
+                )));
+            }
+            let suffix: String = current.id.chars().take(5).collect();
+            let new_name = format!("{}-deleted-{suffix}", current.name);
+            info.state = NamespaceState::Deleted as i32;
+            info.name = new_name.clone();
+            let delay = req
+                .namespace_delete_delay
+                .as_ref()
+                .map_or(0, sundial_common::time::pb_duration_nanos)
+                .max(0);
+            detail.deleted_name = current.name.clone();
+            detail.delete_after = Some(sundial_common::time::nanos_to_timestamp(
+                sundial_common::time::now_nanos().saturating_add(delay),
+            ));
+            detail.updated_time = Some(sundial_common::time::now_timestamp());
+            match registry
+                .store()
+                .rename_namespace(&current.id, current.notification_version, &new_name, &detail)
+                .await
+            {
+                Ok(record) => {
+                    registry.forget_name(&current.name);
+                    registry.insert(record);
+                    tracing::info!(namespace = %current.name, renamed = %new_name, "namespace deleted");
+                    return Ok(DeleteNamespaceResponse {
+                        deleted_namespace: new_name,
+                    });
+                }
+                Err(PersistenceError::ConditionFailed(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "the namespace is being updated concurrently; retry".into(),
+        ))
     }
 }
 
@@ -141,6 +218,15 @@ fn add_attributes(
 
 #[tonic::async_trait]
 impl OperatorService for OperatorHandler {
+    async fn delete_namespace(
+        &self,
+        request: Request<DeleteNamespaceRequest>,
+    ) -> Result<Response<DeleteNamespaceResponse>, Status> {
+        Ok(Response::new(
+            OperatorHandler::delete_namespace(self, request.into_inner()).await?,
+        ))
+    }
+
     async fn add_search_attributes(
         &self,
         request: Request<AddSearchAttributesRequest>,

@@ -74,6 +74,15 @@ impl NamespaceRegistry {
         record
     }
 
+    /// Drops a name from the cache (the namespace was renamed by DeleteNamespace).
+    pub fn forget_name(&self, name: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .remove(name);
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         self.cache.read().unwrap_or_else(|p| p.into_inner())
     }

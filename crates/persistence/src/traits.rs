@@ -36,6 +36,17 @@ pub trait NamespaceStore: Send + Sync {
         expected_version: i64,
         detail: &NamespaceDetail,
     ) -> Result<NamespaceRecord>;
+    /// Like `update_namespace`, renaming the namespace too (DeleteNamespace frees its name);
+    /// `AlreadyExists` when the new name is taken.
+    async fn rename_namespace(
+        &self,
+        id: &str,
+        expected_version: i64,
+        new_name: &str,
+        detail: &NamespaceDetail,
+    ) -> Result<NamespaceRecord>;
+    /// Removes the namespace row (the last step of deleting a namespace).
+    async fn delete_namespace(&self, id: &str) -> Result<()>;
     /// Namespaces ordered by id, `page_size` at a time, resuming after `token`. A full page
     /// always returns a token (the last id), as Temporal does.
     async fn list_namespaces(&self, page_size: usize, token: &[u8]) -> Result<NamespacePage>;

@@ -1,6 +1,7 @@
 //! The system worker role. It runs the jobs Temporal's worker service runs with system
 //! workflows as native loops instead: the scheduler, which fires schedules' actions, and the
-//! batcher, which runs batch operations.
+//! batcher, which runs batch operations, and the reclaimer, which deletes what a deleted
+//! namespace held.
 //! It is a client of the public API (it starts, describes, cancels and terminates workflows
 //! through a frontend, so every start gets the frontend's validation and defaults) and of the
 //! `schedules` and `batch_operations` tables. Each schedule and each batch job is worked on by
@@ -8,6 +9,7 @@
 
 mod batcher;
 mod cluster;
+mod reclaimer;
 mod scheduler;
 
 pub use cluster::WorkerConfig;
@@ -20,6 +22,7 @@ pub fn spawn(store: Arc<dyn Store>, config: WorkerConfig) -> Vec<JoinHandle<()>>
     let cluster = cluster::Cluster::new(store, config);
     vec![
         scheduler::Scheduler::spawn(cluster.clone()),
-        batcher::Batcher::spawn(cluster),
+        batcher::Batcher::spawn(cluster.clone()),
+        reclaimer::Reclaimer::spawn(cluster),
     ]
 }
