@@ -234,6 +234,16 @@ define_settings! {
     HISTORY_RETENTION_TIMER_JITTER: Duration = Duration(Duration::from_secs(30 * 60)) {
         "history.retentionTimerJitterDuration", [], Global, live: true, unit: "",
     }
+    /// How often the worker role's scavengers run (Sundial's own key: idle task queues, tasks
+    /// of deleted workflows, history of deleted runs, expired membership rows).
+    WORKER_SCAVENGER_INTERVAL: Duration = Duration(Duration::from_secs(3600)) {
+        "worker.scavengerInterval", [], Global, live: true, unit: "",
+    }
+    /// A task queue unused (no lease holder, no backlog, no metadata write) for this long is
+    /// deleted by the scavenger; sticky queues go after a tenth of it (Sundial's own key).
+    WORKER_TASK_QUEUE_IDLE_RETENTION: Duration = Duration(Duration::from_secs(3 * 24 * 3600)) {
+        "worker.taskQueueIdleRetention", [], Global, live: true, unit: "",
+    }
     /// Shortest retention a namespace may be registered or updated with.
     NAMESPACE_MIN_RETENTION: Duration = Duration(Duration::from_secs(3600)) {
         "system.namespaceMinRetentionLocal", [], Global, live: true, unit: "",

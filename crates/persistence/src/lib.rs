@@ -5,6 +5,7 @@
 mod batch;
 mod error;
 mod execution;
+mod scavenge;
 mod schedule;
 pub mod sql;
 mod task_queue;
@@ -14,6 +15,7 @@ pub mod visibility;
 pub use batch::*;
 pub use error::PersistenceError;
 pub use execution::*;
+pub use scavenge::*;
 pub use schedule::*;
 pub use sql::{DbConfig, SqlStore};
 pub use task_queue::*;

@@ -44,6 +44,13 @@ impl TaskQueueKey {
         out
     }
 
+    /// The namespace id a `task_queue_id` column value names (its first field).
+    pub fn namespace_of(task_queue_id: &[u8]) -> Option<String> {
+        let len = usize::try_from(u32::from_be_bytes(task_queue_id.get(..4)?.try_into().ok()?)).ok()?;
+        let bytes = task_queue_id.get(4..4usize.checked_add(len)?)?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
+
     /// The `range_hash` key column: 32-bit FNV-1a of the id. Stable across versions and
     /// platforms, which matters because it is stored.
     pub fn range_hash(&self) -> i64 {
@@ -138,6 +145,8 @@ mod tests {
         assert_ne!(a.task_queue_id(), activity.task_queue_id());
         assert_eq!(a.range_hash(), a.clone().range_hash());
         assert!((0..=i64::from(u32::MAX)).contains(&a.range_hash()));
+        assert_eq!(TaskQueueKey::namespace_of(&a.task_queue_id()).as_deref(), Some("ns"));
+        assert_eq!(TaskQueueKey::namespace_of(&[0, 0, 0, 9, b'x']), None);
         // Pinned: the hash is stored, so changing the function would orphan existing rows.
         assert_eq!(TaskQueueKey::new("", "", 0).range_hash(), 0x6969_1905);
     }

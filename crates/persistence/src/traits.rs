@@ -132,6 +132,7 @@ pub trait Store:
     + crate::VisibilityStore
     + crate::ScheduleStore
     + crate::BatchStore
+    + crate::ScavengeStore
 {
 }
 impl<
@@ -141,7 +142,8 @@ impl<
         + crate::ExecutionStore
         + crate::VisibilityStore
         + crate::ScheduleStore
-        + crate::BatchStore,
+        + crate::BatchStore
+        + crate::ScavengeStore,
 > Store for T
 {
 }

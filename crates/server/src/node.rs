@@ -170,6 +170,8 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     WorkerConfig {
                         address,
                         rings: membership.rings(),
+                        dynamic_config: opts.dynamic_config.clone(),
+                        shard_count: cluster.history_shard_count,
                     },
                 ));
                 role_router(Role::Worker).await

@@ -15,6 +15,10 @@ pub struct WorkerConfig {
     /// This worker's address in the membership ring.
     pub address: String,
     pub rings: watch::Receiver<Rings>,
+    /// Live settings (the scavengers' interval and retention).
+    pub dynamic_config: sundial_dynconfig::DynamicConfig,
+    /// The cluster's history shard count (to find a workflow's execution row).
+    pub shard_count: i32,
 }
 
 /// Why one pass of a job could not finish; the job is retried later.
@@ -49,7 +53,7 @@ impl std::fmt::Display for PassError {
 
 pub(crate) struct Cluster {
     pub store: Arc<dyn Store>,
-    config: WorkerConfig,
+    pub config: WorkerConfig,
     clients: Mutex<HashMap<String, WorkflowServiceClient<Channel>>>,
     namespaces: Mutex<HashMap<String, String>>,
 }

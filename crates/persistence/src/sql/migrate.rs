@@ -40,6 +40,11 @@ const POSTGRES: &[Migration] = &[
         name: "batch_operations",
         sql: include_str!("../../../../migrations/postgres/0005_batch_operations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "executions_by_run",
+        sql: include_str!("../../../../migrations/postgres/0006_executions_by_run.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -67,6 +72,11 @@ const SQLITE: &[Migration] = &[
         version: 5,
         name: "batch_operations",
         sql: include_str!("../../../../migrations/sqlite/0005_batch_operations.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "executions_by_run",
+        sql: include_str!("../../../../migrations/sqlite/0006_executions_by_run.sql"),
     },
 ];
 

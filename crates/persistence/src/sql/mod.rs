@@ -6,6 +6,7 @@ mod cluster;
 mod execution;
 mod migrate;
 mod namespace;
+mod scavenge;
 mod schedule;
 mod shard;
 mod task_queue;
