@@ -11,7 +11,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
+from temporalio.client import (Client, Schedule, WorkflowExecutionStatus, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
                                ScheduleBackfill, ScheduleCalendarSpec, ScheduleIntervalSpec,
                                ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
                                ScheduleState, ScheduleUpdate)
@@ -267,4 +267,52 @@ async def test_schedule_keeps_firing_across_a_server_restart(start_dev, tmp_path
         # The times missed while the server was down were caught up (the default window is a year).
         times = sorted(a.scheduled_at for a in desc.info.recent_actions)
         assert all((b - a) == timedelta(seconds=1) for a, b in zip(times, times[1:])), times
+        await handle.delete()
+
+
+@pytest.mark.parametrize("policy", [ScheduleOverlapPolicy.BUFFER_ALL, ScheduleOverlapPolicy.CANCEL_OTHER,
+                                    ScheduleOverlapPolicy.TERMINATE_OTHER, ScheduleOverlapPolicy.ALLOW_ALL])
+async def test_overlap_policies_with_a_run_that_outlives_its_interval(client: Client, policy):
+    tq = uid("sched-tq")
+    async with running_worker(client, tq, workflows=WORKFLOWS):
+        handle = await client.create_schedule(
+            uid("sched-ov"),
+            Schedule(action=ScheduleActionStartWorkflow(SleepWorkflow.run, 3.0, id=uid("ov-wf"), task_queue=tq),
+                     spec=every(1), policy=SchedulePolicy(overlap=policy)))
+        desc = await actions(handle, 3, timeout=30)
+        await handle.pause(note="checking")
+        runs = [client.get_workflow_handle(a.action.workflow_id, run_id=a.action.first_execution_run_id)
+                for a in desc.info.recent_actions]
+        statuses = [(await r.describe()).status for r in runs]
+        running = [s for s in statuses if s == WorkflowExecutionStatus.RUNNING]
+        if policy == ScheduleOverlapPolicy.ALLOW_ALL:
+            assert len(running) >= 2, statuses  # runs of 3 s started every second overlap
+        elif policy == ScheduleOverlapPolicy.BUFFER_ALL:
+            assert len(running) <= 1, statuses
+            assert desc.info.num_actions_skipped_overlap == 0
+            assert WorkflowExecutionStatus.COMPLETED in statuses, "each waited for the one before"
+        else:
+            stopped = (WorkflowExecutionStatus.CANCELED if policy == ScheduleOverlapPolicy.CANCEL_OTHER
+                       else WorkflowExecutionStatus.TERMINATED)
+            assert len(running) <= 1, statuses
+            assert stopped in statuses, statuses
+        await handle.delete()
+
+
+async def test_pause_stops_actions_and_unpause_resumes_them(client: Client):
+    tq = uid("sched-tq")
+    async with running_worker(client, tq, workflows=WORKFLOWS):
+        handle = await client.create_schedule(
+            uid("sched-pause"), Schedule(action=echo(tq, uid("pause-wf")), spec=every(1),
+                                         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL)))
+        await actions(handle, 1)
+        await handle.pause(note="quiet")
+        paused_at = (await handle.describe()).info.num_actions
+        await asyncio.sleep(3)
+        assert (await handle.describe()).info.num_actions <= paused_at + 1  # one may have been under way
+        held = (await handle.describe()).info.num_actions
+        await asyncio.sleep(2)
+        assert (await handle.describe()).info.num_actions == held
+        await handle.unpause()
+        await actions(handle, held + 2)
         await handle.delete()
