@@ -5,6 +5,7 @@ SUNDIAL_TEST_IMPL=reference to check the same expectations against Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -167,3 +168,24 @@ async def test_stop_a_slow_job_and_bad_requests(client: Client):
         await client.workflow_service.describe_batch_operation(
             DescribeBatchOperationRequest(namespace=client.namespace, job_id=str(uuid.uuid4())))
     assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_terminate_a_thousand_workflows_by_query(client: Client):
+    tq = uid("batch-k")
+    n = 1000
+    sem = asyncio.Semaphore(50)
+
+    async def start(i: int):
+        async with sem:
+            await client.start_workflow(WaitForeverWorkflow.run, id=f"{tq}-{i}", task_queue=tq)
+
+    await asyncio.gather(*(start(i) for i in range(n)))
+    query = f"TaskQueue = '{tq}'"
+    await visible(client, query, n)
+    job = await start_batch(client, reason="clear the queue", visibility_query=query,
+                            termination_operation=BatchOperationTermination(identity="batch-test"))
+    done = await job_done(client, job, timeout=120)
+    assert done.state == BatchOperationState.BATCH_OPERATION_STATE_COMPLETED
+    assert (done.total_operation_count, done.complete_operation_count, done.failure_operation_count) == (n, n, 0)
+    running = (await client.count_workflows(f"{query} AND ExecutionStatus = 'Running'")).count
+    assert running == 0

@@ -16,7 +16,7 @@ use sundial_api::sundial::persistence::v1::BatchRecord;
 use sundial_api::temporal::batch::v1::BatchOperationReset;
 use sundial_api::temporal::common::v1::WorkflowExecution;
 use sundial_api::temporal::common::v1::reset_options::Target;
-use sundial_api::temporal::enums::v1::{BatchOperationState, EventType, ResetType};
+use sundial_api::temporal::enums::v1::{BatchOperationState, EventType, ResetType, WorkflowExecutionStatus};
 use sundial_api::workflowservice::v1::start_batch_operation_request::Operation;
 use sundial_api::workflowservice::v1::*;
 use sundial_common::time::{nanos_to_timestamp, now_nanos};
@@ -115,7 +115,19 @@ impl Batcher {
                 })
                 .await?
                 .into_inner();
-            let targets = page.executions.into_iter().filter_map(|e| e.execution).collect();
+            // Closing a workflow moves its row behind the page cursor (closed rows sort after
+            // running ones), so a terminate, cancel or signal job meets the workflows it already
+            // handled again, closed: those are skipped, not counted twice.
+            let only_running = matches!(
+                request.operation,
+                Some(Operation::TerminationOperation(_) | Operation::CancellationOperation(_) | Operation::SignalOperation(_))
+            );
+            let targets = page
+                .executions
+                .into_iter()
+                .filter(|e| !only_running || e.status == WorkflowExecutionStatus::Running as i32)
+                .filter_map(|e| e.execution)
+                .collect();
             let last = page.next_page_token.is_empty();
             (targets, page.next_page_token, 0, last)
         };
