@@ -120,7 +120,11 @@ impl Batcher {
             // handled again, closed: those are skipped, not counted twice.
             let only_running = matches!(
                 request.operation,
-                Some(Operation::TerminationOperation(_) | Operation::CancellationOperation(_) | Operation::SignalOperation(_))
+                Some(
+                    Operation::TerminationOperation(_)
+                        | Operation::CancellationOperation(_)
+                        | Operation::SignalOperation(_)
+                )
             );
             let targets = page
                 .executions

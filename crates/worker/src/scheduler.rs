@@ -8,12 +8,13 @@
 //! names the nominal time) instead of being made twice.
 
 use crate::cluster::{Cluster, PassError};
+use futures::StreamExt;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::sundial::persistence::v1::ScheduleRecord;
 use sundial_api::temporal::common::v1::{Payload, SearchAttributes, WorkflowExecution};
-use sundial_api::temporal::enums::v1::{WorkflowExecutionStatus, WorkflowIdReusePolicy};
+use sundial_api::temporal::enums::v1::{ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowIdReusePolicy};
 use sundial_api::temporal::schedule::v1::schedule_action;
 use sundial_api::workflowservice::v1::{
     DescribeWorkflowExecutionRequest, RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest,
@@ -29,6 +30,13 @@ use tonic::Code;
 const TICK: Duration = Duration::from_millis(500);
 /// Due schedules read per tick.
 const BATCH: usize = 200;
+/// Schedules worked on at once.
+const CONCURRENT_PASSES: usize = 32;
+/// Started workflows whose status one pass looks up at most, when no decision waits on them
+/// (ALLOW_ALL keeps starting regardless); the rest are looked at in later passes.
+const STATUS_CHECKS: usize = 8;
+/// …and when the overlap policy or pause-on-failure needs to know.
+const STATUS_CHECKS_NEEDED: usize = 100;
 /// Compare-and-set attempts of one pass against a concurrent user change.
 const SAVE_ATTEMPTS: usize = 3;
 /// A pass whose action could not be carried out is retried this much later.
@@ -75,14 +83,17 @@ impl Scheduler {
             .store
             .due_schedules(sundial_common::time::now_nanos(), BATCH)
             .await?;
-        for (namespace_id, schedule_id) in due {
-            if !self.cluster.owns(&format!("schedule/{namespace_id}/{schedule_id}")) {
-                continue;
-            }
-            if let Err(e) = self.process(&namespace_id, &schedule_id).await {
-                tracing::warn!(%namespace_id, %schedule_id, error = %e, "schedule pass failed; retrying");
-            }
-        }
+        let mine = due
+            .into_iter()
+            .filter(|(ns, id)| self.cluster.owns(&format!("schedule/{ns}/{id}")));
+        // Passes are mostly waiting on the frontend and the database: run several at once.
+        futures::stream::iter(mine)
+            .for_each_concurrent(CONCURRENT_PASSES, |(namespace_id, schedule_id)| async move {
+                if let Err(e) = self.process(&namespace_id, &schedule_id).await {
+                    tracing::warn!(%namespace_id, %schedule_id, error = %e, "schedule pass failed; retrying");
+                }
+            })
+            .await;
         Ok(())
     }
 
@@ -145,12 +156,20 @@ impl Scheduler {
         key: &str,
         spec: &sundial_schedule::CompiledSpec,
     ) -> Result<(), PassError> {
-        let running = row
+        let needed = machine::policy_of(&row.record) != ScheduleOverlapPolicy::AllowAll
+            || row
+                .record
+                .schedule
+                .as_ref()
+                .and_then(|s| s.policies.as_ref())
+                .is_some_and(|p| p.pause_on_failure);
+        let mut running = row
             .record
             .progress
             .as_ref()
             .map(|p| p.running.clone())
             .unwrap_or_default();
+        running.truncate(if needed { STATUS_CHECKS_NEEDED } else { STATUS_CHECKS });
         for execution in running {
             if let Some(status) = self.status(namespace, &execution).await? {
                 machine::closed(&mut row.record, &execution, status);
@@ -244,9 +263,15 @@ impl Scheduler {
             .as_ref()
             .and_then(|s| s.policies.as_ref())
             .is_some_and(|p| p.keep_original_workflow_id);
-        if !keep_id && let Some(run_id) = self.existing_run(namespace, &planned.workflow_id).await? {
-            return Ok(run_id);
-        }
+        // A timestamped id names one nominal time: a run of it that closed already (an earlier
+        // pass started it, then crashed before saving) must not be started again, so such
+        // starts reject duplicates and a refusal means "already done". An id kept as is may
+        // be reused by every action.
+        let reuse = if keep_id {
+            WorkflowIdReusePolicy::AllowDuplicate
+        } else {
+            WorkflowIdReusePolicy::RejectDuplicate
+        };
         let mut attrs = action
             .search_attributes
             .clone()
@@ -270,7 +295,7 @@ impl Scheduler {
             workflow_task_timeout: action.workflow_task_timeout,
             identity: IDENTITY.into(),
             request_id: planned.request_id.clone(),
-            workflow_id_reuse_policy: WorkflowIdReusePolicy::AllowDuplicate as i32,
+            workflow_id_reuse_policy: reuse as i32,
             retry_policy: action.retry_policy,
             memo: action.memo,
             search_attributes: Some(attrs),
@@ -281,8 +306,8 @@ impl Scheduler {
         };
         match self.cluster.frontend()?.start_workflow_execution(request).await {
             Ok(resp) => Ok(resp.into_inner().run_id),
-            Err(s) if s.code() == Code::AlreadyExists => {
-                // A run of this id is going: an earlier attempt of this very start.
+            Err(s) if s.code() == Code::AlreadyExists && !keep_id => {
+                // A run of this id exists: an earlier attempt of this very start.
                 Ok(self
                     .existing_run(namespace, &planned.workflow_id)
                     .await?
