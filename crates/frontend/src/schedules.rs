@@ -10,13 +10,13 @@ use sundial_api::sundial::persistence::v1::{BufferedStart, ScheduleProgress, Sch
 use sundial_api::temporal::common::v1::SearchAttributes;
 use sundial_api::temporal::enums::v1::ScheduleOverlapPolicy;
 use sundial_api::temporal::schedule::v1::{
-    Schedule, ScheduleInfo, ScheduleListEntry, ScheduleListInfo, SchedulePatch, schedule_action,
+    Schedule, ScheduleInfo, ScheduleListEntry, ScheduleListInfo, SchedulePatch, ScheduleSpec, schedule_action,
 };
 use sundial_api::workflowservice::v1::*;
 use sundial_common::ServiceError;
 use sundial_common::time::now_nanos;
 use sundial_persistence::{PersistenceError, ScheduleRow, ScheduleStore};
-use sundial_schedule::proto::{spec_to_pb, timestamp_from_nanos, timestamp_from_pb, timestamp_to_pb};
+use sundial_schedule::proto::{described_spec, spec_to_pb, timestamp_from_nanos, timestamp_from_pb, timestamp_to_pb};
 use sundial_schedule::scheduler;
 
 mod query;
@@ -276,8 +276,12 @@ impl ScheduleHandler {
         let row = self.row(&ns.id, &req.schedule_id).await?;
         let info = schedule_info(&row, &ns.id);
         let rec = row.record;
+        let schedule = rec.schedule.map(|mut s| {
+            s.spec = s.spec.as_ref().map(described_spec);
+            s
+        });
         Ok(DescribeScheduleResponse {
-            schedule: rec.schedule,
+            schedule,
             info: Some(info),
             memo: rec.memo,
             search_attributes: rec.search_attributes,
@@ -471,7 +475,8 @@ fn list_entry(row: &ScheduleRow, namespace_id: &str) -> ScheduleListEntry {
         memo: row.record.memo.clone(),
         search_attributes: row.record.search_attributes.clone(),
         info: Some(ScheduleListInfo {
-            spec: schedule.spec,
+            // As Temporal lists it: described, without the (large) time zone data.
+            spec: schedule.spec.as_ref().map(spec_for_list),
             workflow_type,
             notes: state.notes,
             paused: state.paused,
@@ -480,4 +485,10 @@ fn list_entry(row: &ScheduleRow, namespace_id: &str) -> ScheduleListEntry {
             ..Default::default()
         }),
     }
+}
+
+fn spec_for_list(spec: &ScheduleSpec) -> ScheduleSpec {
+    let mut spec = described_spec(spec);
+    spec.timezone_data = Vec::new();
+    spec
 }

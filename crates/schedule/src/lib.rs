@@ -26,7 +26,8 @@
 //!   week (not classic cron's "either").
 //! * Calendars are read in the spec's zone literally: a wall-clock time
 //!   skipped by a DST gap does not fire that day; one repeated by a fold
-//!   fires twice.
+//!   fires twice (as the API documents for `timezone_name`; Temporal's
+//!   server only manages that in zones behind UTC, see below).
 //! * Each fire time is delayed by a deterministic jitter derived from the
 //!   nominal time and a seed, and capped so that it never reaches the next
 //!   nominal time.
@@ -52,6 +53,20 @@
 //! * A DST gap that is not a whole hour (e.g. Australia/Lord_Howe's 30
 //!   minutes) skips exactly the wall times that do not exist; Temporal's
 //!   search is only exact for whole-hour gaps.
+//! * A wall-clock time repeated by a DST fold fires at both instants in
+//!   every zone. Temporal's server does so only in zones behind UTC (New
+//!   York): its search relies on Go resolving an ambiguous wall time to the
+//!   earlier instant, which Go does only there; where clocks are ahead of
+//!   UTC when the fold starts (London in summer time, Lord Howe) it picks
+//!   the later one. There Temporal fires such a time once (in London a
+//!   daily 01:30 only at 01:30 GMT, an hourly calendar 01:00 only in BST),
+//!   and in Lord Howe's half-hour fold an hourly calendar also fires at
+//!   01:30.
+//! * An interval fires at every Unix epoch + n·interval + phase. Temporal's
+//!   server divides rounding toward zero, so when a search starts less than
+//!   `phase` after the epoch (or before it) it skips the next time: from
+//!   1970-01-01T00:00Z, `@every 1h/30m` first fires at 01:30 there, at 00:30
+//!   here.
 //! * The jitter hash is our own, so jittered times differ from Temporal's
 //!   for the same spec and seed (nominal times are identical).
 //! * Only the bundled zone database is consulted; Temporal reads the host's

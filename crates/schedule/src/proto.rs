@@ -166,6 +166,41 @@ pub fn spec_to_pb(s: &ScheduleSpec) -> pb::ScheduleSpec {
     }
 }
 
+/// The spec as `DescribeSchedule` and `ListSchedules` show it: every range spelled out,
+/// `end` no less than `start` and `step` at least 1, where the canonical form that is
+/// stored (and compiled) leaves them at the proto defaults (`end` 0 for a single value,
+/// `step` 0 for 1). Temporal's server cleans ranges the same way before it answers; the
+/// set of values each range stands for is unchanged.
+pub fn described_spec(spec: &pb::ScheduleSpec) -> pb::ScheduleSpec {
+    let mut spec = spec.clone();
+    let spell_out = |ranges: &mut Vec<pb::Range>| {
+        for r in ranges {
+            r.end = r.end.max(r.start);
+            if r.step == 0 {
+                r.step = 1;
+            }
+        }
+    };
+    for cal in spec
+        .structured_calendar
+        .iter_mut()
+        .chain(spec.exclude_structured_calendar.iter_mut())
+    {
+        for field in [
+            &mut cal.second,
+            &mut cal.minute,
+            &mut cal.hour,
+            &mut cal.day_of_month,
+            &mut cal.month,
+            &mut cal.year,
+            &mut cal.day_of_week,
+        ] {
+            spell_out(field);
+        }
+    }
+    spec
+}
+
 /// Compiles a proto spec; the jitter is seeded per schedule as Temporal does.
 pub fn compile(
     spec: &pb::ScheduleSpec,
@@ -195,6 +230,60 @@ mod tests {
             timestamp_from_nanos(timestamp_nanos(Timestamp::UNIX_EPOCH)),
             Timestamp::UNIX_EPOCH
         );
+    }
+
+    #[test]
+    fn described_specs_spell_out_single_values_and_unit_steps() {
+        let range = |start, end, step| pb::Range { start, end, step };
+        let stored = pb::ScheduleSpec {
+            structured_calendar: vec![pb::StructuredCalendarSpec {
+                second: vec![range(0, 0, 0)],
+                minute: vec![range(5, 0, 0), range(35, 0, 0)],
+                hour: vec![range(0, 23, 6)],
+                day_of_month: vec![range(1, 31, 0)],
+                month: vec![range(12, 0, 0)],
+                day_of_week: vec![range(0, 0, 0), range(1, 6, 2)],
+                year: vec![],
+                comment: "kept".into(),
+            }],
+            exclude_structured_calendar: vec![pb::StructuredCalendarSpec {
+                second: vec![range(0, 59, 0)],
+                minute: vec![range(0, 59, 0)],
+                hour: vec![range(0, 23, 0)],
+                day_of_month: vec![range(24, 26, 0)],
+                month: vec![range(12, 0, 0)],
+                day_of_week: vec![range(0, 6, 0)],
+                ..Default::default()
+            }],
+            cron_string: vec![],
+            timezone_name: "Europe/London".into(),
+            ..Default::default()
+        };
+        let described = described_spec(&stored);
+        let cal = &described.structured_calendar[0];
+        assert_eq!(cal.second, vec![range(0, 0, 1)]);
+        assert_eq!(cal.minute, vec![range(5, 5, 1), range(35, 35, 1)]);
+        assert_eq!(cal.hour, vec![range(0, 23, 6)], "explicit steps stay");
+        assert_eq!(cal.day_of_week, vec![range(0, 0, 1), range(1, 6, 2)]);
+        assert!(cal.year.is_empty(), "any year stays an empty list");
+        assert_eq!(cal.comment, "kept");
+        let skip = &described.exclude_structured_calendar[0];
+        assert_eq!(skip.month, vec![range(12, 12, 1)]);
+        assert_eq!(skip.day_of_month, vec![range(24, 26, 1)]);
+        assert_eq!(described.timezone_name, "Europe/London");
+        // Spelling out changes no fire time.
+        let times = |s: &pb::ScheduleSpec| {
+            let from = "2026-12-01T00:00:00Z".parse().expect("a timestamp");
+            let to = "2027-01-01T00:00:00Z".parse().expect("a timestamp");
+            compile(s, "ns", "id").expect("a valid spec").matching_times(from, to)
+        };
+        let before = times(&stored);
+        // Sundays, Mondays, Wednesdays and Fridays of December 2026 at 5 and 35 past
+        // 00, 06, 12 and 18 o'clock, but not on the 25th (a Friday).
+        assert_eq!(before.len(), (17 - 1) * 8);
+        assert_eq!(times(&described), before);
+        // And it is idempotent.
+        assert_eq!(described_spec(&described), described);
     }
 
     #[test]
