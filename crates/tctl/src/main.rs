@@ -82,11 +82,23 @@ fn usage_error(err: clap::Error, unknown_single_dash: &[String]) -> ExitCode {
     }
     let rendered = err.render().to_string();
     let lines: Vec<&str> = rendered.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let first = lines
+    let mut first = lines
         .first()
         .copied()
         .unwrap_or("invalid command line")
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_owned();
+    // "the following required arguments were not provided:" lists the arguments on the lines
+    // below; they are what the user needs to read.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .iter()
+            .skip(1)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("tip:") && !l.starts_with("For more"))
+            .copied()
+            .collect();
+        first = format!("{first} {}", listed.join(", "));
+    }
     let tip = lines
         .iter()
         .find(|l| l.starts_with("tip:"))
