@@ -95,6 +95,9 @@ pub enum Noun {
     /// Operate Temporal cluster
     #[command(visible_alias = "cl", subcommand)]
     Cluster(ClusterCmd),
+    /// Operate schedules
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
     /// Run admin operation
     #[command(visible_alias = "adm", subcommand)]
     Admin(AdminCmd),
@@ -543,6 +546,214 @@ pub struct DeleteArgs {
     /// Confirm all prompts
     #[arg(long = "yes")]
     pub yes: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// schedule (tctl v1 gives the noun and its verbs no aliases)
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    // Boxed: a definition's many flags would make every command value as large.
+    /// Create a new schedule: a schedule specification plus the flags of `workflow start`
+    Create(Box<ScheduleDefinitionArgs>),
+    /// Update a schedule with a new definition (full replacement, not patch)
+    Update(Box<ScheduleDefinitionArgs>),
+    /// Pause or unpause a schedule
+    Toggle(ScheduleToggleArgs),
+    /// Trigger an immediate action
+    Trigger(ScheduleTriggerArgs),
+    /// Backfill a past time range of actions
+    Backfill(ScheduleBackfillArgs),
+    /// Show a schedule's configuration and current state
+    Describe(ScheduleDescribeArgs),
+    /// Delete a schedule
+    Delete(ScheduleIdArg),
+    /// List schedules
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleIdArg {
+    /// Schedule id
+    #[arg(long = "schedule_id", short = 's', visible_alias = "sid", required = true)]
+    pub schedule_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OverlapPolicyArg {
+    /// Overlap policy: Skip, BufferOne, BufferAll, CancelOther, TerminateOther, AllowAll
+    #[arg(long = "overlap_policy")]
+    pub overlap_policy: Option<String>,
+}
+
+/// When the schedule fires.
+#[derive(Debug, Args)]
+pub struct ScheduleSpecArgs {
+    /// Calendar specification in JSON, e.g. {"dayOfWeek":"Fri","hour":"17","minute":"5"}; repeatable
+    #[arg(long = "calendar")]
+    pub calendar: Vec<String>,
+    /// Calendar specification as a cron string, e.g. "30 2 * * 5" or "@daily"; repeatable
+    #[arg(long = "cron")]
+    pub cron: Vec<String>,
+    /// Interval duration, e.g. 90m, or 90m/13m to include a phase offset; repeatable
+    #[arg(long = "interval")]
+    pub interval: Vec<String>,
+    /// Overall schedule start time: RFC3339, Unix nanos, or a range back from now like 15m
+    #[arg(long = "start_time")]
+    pub start_time: Option<String>,
+    /// Overall schedule end time (same formats as --start_time)
+    #[arg(long = "end_time")]
+    pub end_time: Option<String>,
+    /// Jitter duration, e.g. 30s
+    #[arg(long = "jitter")]
+    pub jitter: Option<String>,
+    /// Time zone (IANA name, e.g. America/New_York)
+    #[arg(long = "time_zone")]
+    pub time_zone: Option<String>,
+}
+
+/// The schedule's initial state.
+#[derive(Debug, Args)]
+pub struct ScheduleStateArgs {
+    /// Initial value of the notes field
+    #[arg(long = "notes")]
+    pub notes: Option<String>,
+    /// Create the schedule paused
+    #[arg(long = "pause")]
+    pub pause: bool,
+    /// Total number of actions allowed
+    #[arg(long = "remaining_actions", allow_negative_numbers = true, value_parser = non_negative)]
+    pub remaining_actions: Option<i64>,
+}
+
+/// A count that cannot be negative; `-1` reaches here (not clap's "unexpected argument") so
+/// the message can say what is wrong with it.
+fn non_negative(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        Ok(_) => Err("must not be negative".into()),
+        Err(_) => Err("must be a whole number".into()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulePolicyArgs {
+    #[command(flatten)]
+    pub overlap: OverlapPolicyArg,
+    /// Maximum allowed catch-up time if the server is down, e.g. 10m
+    #[arg(long = "catchup_window")]
+    pub catchup_window: Option<String>,
+    /// Pause the schedule after any workflow failure
+    #[arg(long = "pause_on_failure")]
+    pub pause_on_failure: bool,
+}
+
+/// The schedule's own memo and search attributes (not the started workflows').
+#[derive(Debug, Args)]
+pub struct ScheduleVisibilityArgs {
+    /// Memo key; repeat for several, in the order of --memo
+    #[arg(long = "memo_key")]
+    pub memo_key: Vec<String>,
+    /// Memo value in JSON to be set on the schedule; repeat for several
+    #[arg(long = "memo")]
+    pub memo: Vec<String>,
+    /// File of memo values in JSON, one per line
+    #[arg(long = "memo_file")]
+    pub memo_file: Option<String>,
+    /// Search attribute key to be set on the schedule; repeat, or separate several by |
+    #[arg(long = "search_attr_key")]
+    pub search_attr_key: Vec<String>,
+    /// Search attribute value in JSON; repeat, or separate several by |
+    #[arg(long = "search_attr_value")]
+    pub search_attr_value: Vec<String>,
+}
+
+/// The workflow each action starts: `workflow start`'s flags without cron, reuse policy,
+/// memo and search attributes (tctl v1 drops those for schedules).
+#[derive(Debug, Args)]
+pub struct ScheduleActionArgs {
+    /// Task queue
+    #[arg(long = "taskqueue", visible_alias = "tq")]
+    pub taskqueue: Option<String>,
+    /// Workflow id prefix of the started runs (a UUID if not given)
+    #[arg(long = "workflow_id", short = 'w', visible_alias = "wid")]
+    pub workflow_id: Option<String>,
+    /// Workflow type name
+    #[arg(long = "workflow_type", visible_alias = "wt")]
+    pub workflow_type: Option<String>,
+    /// Workflow execution timeout, including retries and continue-as-new (seconds or a duration)
+    #[arg(long = "execution_timeout", visible_alias = "et")]
+    pub execution_timeout: Option<String>,
+    /// Single workflow run timeout (seconds or a duration)
+    #[arg(long = "run-timeout", visible_aliases = ["rt", "run_timeout"])]
+    pub run_timeout: Option<String>,
+    /// Workflow task start-to-close timeout (seconds or a duration)
+    #[arg(long = "workflow_task_timeout", visible_alias = "wtt", default_value = "10")]
+    pub workflow_task_timeout: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleDefinitionArgs {
+    #[command(flatten)]
+    pub id: ScheduleIdArg,
+    #[command(flatten)]
+    pub spec: ScheduleSpecArgs,
+    #[command(flatten)]
+    pub state: ScheduleStateArgs,
+    #[command(flatten)]
+    pub policy: SchedulePolicyArgs,
+    #[command(flatten)]
+    pub visibility: ScheduleVisibilityArgs,
+    #[command(flatten)]
+    pub action: ScheduleActionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleToggleArgs {
+    #[command(flatten)]
+    pub id: ScheduleIdArg,
+    /// Pause the schedule
+    #[arg(long = "pause")]
+    pub pause: bool,
+    /// Unpause the schedule
+    #[arg(long = "unpause")]
+    pub unpause: bool,
+    /// Free-form text to describe the reason for pause/unpause (kept as the schedule's notes)
+    #[arg(long = "reason", default_value = "(no reason provided)")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleTriggerArgs {
+    #[command(flatten)]
+    pub id: ScheduleIdArg,
+    #[command(flatten)]
+    pub overlap: OverlapPolicyArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleBackfillArgs {
+    #[command(flatten)]
+    pub id: ScheduleIdArg,
+    #[command(flatten)]
+    pub overlap: OverlapPolicyArg,
+    /// Backfill start time: RFC3339, Unix nanos, or a range back from now like 2h
+    #[arg(long = "start_time", required = true)]
+    pub start_time: String,
+    /// Backfill end time (same formats as --start_time)
+    #[arg(long = "end_time", required = true)]
+    pub end_time: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleDescribeArgs {
+    #[command(flatten)]
+    pub id: ScheduleIdArg,
+    /// Print the raw response as JSON (prefer this over -o json for scripting)
+    #[arg(long = "print_raw")]
+    pub print_raw: bool,
 }
 
 // ---------------------------------------------------------------------------------------------

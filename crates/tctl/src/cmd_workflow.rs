@@ -178,7 +178,7 @@ pub async fn run(ctx: &Ctx, cmd: WorkflowCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn done(ctx: &Ctx, text: &str) {
+pub fn done(ctx: &Ctx, text: &str) {
     if ctx.json {
         render::print_json(&json!({ "result": text }));
     } else {
@@ -206,7 +206,7 @@ fn no_batch(query: Option<&str>, verb: &str) -> anyhow::Result<()> {
     }
 }
 
-fn inputs(args: &InputArgs) -> anyhow::Result<Vec<Value>> {
+pub fn inputs(args: &InputArgs) -> anyhow::Result<Vec<Value>> {
     payload::parse_inputs(&args.input, args.input_file.as_deref())
 }
 
@@ -253,7 +253,7 @@ fn reuse_policy(text: &str) -> anyhow::Result<i32> {
     })
 }
 
-fn timeout(flag: &str, value: Option<&str>) -> anyhow::Result<Option<sundial_api::prost_wkt_types::Duration>> {
+pub fn timeout(flag: &str, value: Option<&str>) -> anyhow::Result<Option<sundial_api::prost_wkt_types::Duration>> {
     value
         .filter(|v| !v.is_empty() && *v != "0")
         .map(|v| {
@@ -264,33 +264,46 @@ fn timeout(flag: &str, value: Option<&str>) -> anyhow::Result<Option<sundial_api
 }
 
 fn memo(args: &StartArgs) -> anyhow::Result<Option<Memo>> {
-    if args.memo_key.is_empty() {
-        if !args.memo.is_empty() || args.memo_file.is_some() {
+    memo_from(&args.memo_key, &args.memo, args.memo_file.as_deref())
+}
+
+/// tctl's `--memo_key`/`--memo`/`--memo_file` as a memo (`None` when no flag is given).
+pub fn memo_from(keys: &[String], memo: &[String], memo_file: Option<&str>) -> anyhow::Result<Option<Memo>> {
+    if keys.is_empty() {
+        if !memo.is_empty() || memo_file.is_some() {
             bail!("memo keys must be given with --memo_key");
         }
         return Ok(None);
     }
-    let values: Vec<String> = match &args.memo_file {
-        Some(_) if !args.memo.is_empty() => bail!("only one of --memo or --memo_file should be used"),
+    let values: Vec<String> = match memo_file {
+        Some(_) if !memo.is_empty() => bail!("only one of --memo or --memo_file should be used"),
         Some(path) => crate::client::read_flag_file("--memo_file", path)?
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(str::to_owned)
             .collect(),
-        None => args.memo.clone(),
+        None => memo.to_vec(),
     };
     Ok(Some(Memo {
-        fields: payload::keyed_values(&args.memo_key, &values, "memo")?,
+        fields: payload::keyed_values(keys, &values, "memo")?,
     }))
 }
 
 fn search_attributes(args: &StartArgs) -> anyhow::Result<Option<SearchAttributes>> {
-    let split = |s: &Option<String>| -> Vec<String> {
-        s.as_deref()
-            .map(|s| s.split('|').map(|p| p.trim().to_owned()).collect())
-            .unwrap_or_default()
+    search_attributes_from(args.search_attr_key.as_slice(), args.search_attr_value.as_slice())
+}
+
+/// tctl's `--search_attr_key`/`--search_attr_value`: each flag holds one or more
+/// `|`-separated entries (`None` when no flag is given).
+pub fn search_attributes_from(keys: &[String], values: &[String]) -> anyhow::Result<Option<SearchAttributes>> {
+    let split = |flags: &[String]| -> Vec<String> {
+        flags
+            .iter()
+            .flat_map(|s| s.split('|'))
+            .map(|p| p.trim().to_owned())
+            .collect()
     };
-    let (keys, values) = (split(&args.search_attr_key), split(&args.search_attr_value));
+    let (keys, values) = (split(keys), split(values));
     if keys.is_empty() && values.is_empty() {
         return Ok(None);
     }

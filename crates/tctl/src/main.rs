@@ -16,6 +16,7 @@ mod cmd_cluster;
 mod cmd_history;
 mod cmd_list;
 mod cmd_namespace;
+mod cmd_schedule;
 mod cmd_workflow;
 mod parse;
 mod payload;
@@ -64,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Workflow(cmd) => return cmd_workflow::run(&ctx, cmd).await,
         Noun::Taskqueue(cmd) => cmd_cluster::taskqueue(&ctx, cmd).await?,
         Noun::Cluster(cmd) => return cmd_cluster::cluster(&ctx, cmd).await,
+        Noun::Schedule(cmd) => cmd_schedule::run(&ctx, cmd).await?,
         Noun::Admin(cmd) => return cmd_cluster::admin(&ctx, cmd).await,
     }
     Ok(ExitCode::SUCCESS)
@@ -183,5 +185,26 @@ mod tests {
         assert!(parse("tctl cl h").is_ok());
         assert!(parse("tctl tq desc --tq q --tqt activity").is_ok());
         assert!(parse("tctl wf start -taskq q").is_err());
+        assert!(
+            parse(
+                "tctl schedule create -s s1 --interval 5h --interval 90m/15m --cron @daily --tq q --wt T -w w \
+                 -i 1 --et 60 --rt 30 --wtt 5 --overlap_policy BufferOne --catchup_window 10m --pause_on_failure \
+                 --notes n --pause --remaining_actions 3 --memo_key k --memo 1 --search_attr_key a --search_attr_value 2 \
+                 --start_time 2030-01-01T00:00:00Z --end_time 2031-01-01T00:00:00Z --jitter 1s --time_zone UTC"
+            )
+            .is_ok()
+        );
+        assert!(parse("tctl schedule update --sid s1 -tq q -wt T --interval 1h").is_ok());
+        assert!(parse("tctl schedule toggle -sid s1 --pause --reason r").is_ok());
+        assert!(parse("tctl schedule trigger -s s1 --overlap_policy AllowAll").is_ok());
+        assert!(parse("tctl schedule backfill -s s1 --start_time 1h --end_time 0s").is_ok());
+        assert!(parse("tctl schedule describe -s s1 --print_raw").is_ok());
+        assert!(parse("tctl schedule delete --schedule_id s1").is_ok());
+        assert!(parse("tctl schedule list").is_ok());
+        assert!(parse("tctl schedule describe").is_err(), "--schedule_id is required");
+        assert!(
+            parse("tctl schedule backfill -s s1 --start_time 1h").is_err(),
+            "--end_time is required"
+        );
     }
 }

@@ -48,6 +48,15 @@ pub fn duration(text: &str) -> anyhow::Result<Duration> {
     })
 }
 
+/// A duration where Go's `time.ParseDuration` takes one (schedule intervals, jitter): like
+/// [`duration`], and a bare `0` is zero, as Go allows.
+pub fn go_duration(text: &str) -> anyhow::Result<Duration> {
+    if text.trim() == "0" {
+        return Ok(Duration { seconds: 0, nanos: 0 });
+    }
+    duration(text)
+}
+
 /// A plain integer is a number of days (tctl's retention), anything else a duration.
 pub fn days_or_duration(text: &str) -> anyhow::Result<Duration> {
     match text.trim().parse::<i64>() {

@@ -7,8 +7,11 @@ use sundial_api::prost_wkt_types::{Duration, Timestamp};
 use sundial_api::temporal::enums::v1 as enums;
 use sundial_api::temporal::failure::v1::{Failure, failure::FailureInfo};
 use sundial_api::temporal::history::v1::{HistoryEvent, history_event::Attributes};
+use sundial_api::temporal::schedule::v1 as sched;
 use sundial_api::temporal::workflow::v1::WorkflowExecutionInfo;
-use sundial_api::workflowservice::v1::{DescribeNamespaceResponse, DescribeWorkflowExecutionResponse};
+use sundial_api::workflowservice::v1::{
+    DescribeNamespaceResponse, DescribeScheduleResponse, DescribeWorkflowExecutionResponse,
+};
 
 pub fn time(ts: Option<&Timestamp>) -> Value {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
@@ -269,7 +272,7 @@ pub fn event(e: &HistoryEvent) -> Value {
 }
 
 /// The payload map of memo or search attributes as a JSON object.
-fn payload_map(
+pub fn payload_map(
     fields: Option<&std::collections::HashMap<String, sundial_api::temporal::common::v1::Payload>>,
 ) -> Value {
     let mut m = Map::new();
@@ -399,6 +402,222 @@ pub fn namespace(ns: &DescribeNamespaceResponse) -> Value {
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// schedules
+
+enum_name!(overlap_policy_name, enums::ScheduleOverlapPolicy);
+
+/// Structured ranges back in calendar-string form (`1-5/2,10`), as tctl shows a stored spec.
+pub fn ranges_text(ranges: &[sched::Range]) -> String {
+    ranges
+        .iter()
+        .map(|r| {
+            let mut s = r.start.to_string();
+            if r.end > r.start {
+                s += &format!("-{}", r.end);
+            }
+            if r.step > 1 {
+                s += &format!("/{}", r.step);
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn calendar(c: &sched::CalendarSpec) -> Value {
+    json!({
+        "second": c.second, "minute": c.minute, "hour": c.hour, "dayOfMonth": c.day_of_month,
+        "month": c.month, "year": c.year, "dayOfWeek": c.day_of_week, "comment": c.comment,
+    })
+}
+
+fn structured_calendar(c: &sched::StructuredCalendarSpec) -> Value {
+    let ranges = |rs: &[sched::Range]| -> Value {
+        rs.iter()
+            .map(|r| json!({ "start": r.start, "end": r.end, "step": r.step }))
+            .collect()
+    };
+    json!({
+        "second": ranges(&c.second), "minute": ranges(&c.minute), "hour": ranges(&c.hour),
+        "dayOfMonth": ranges(&c.day_of_month), "month": ranges(&c.month), "year": ranges(&c.year),
+        "dayOfWeek": ranges(&c.day_of_week), "comment": c.comment,
+    })
+}
+
+/// The calendar-string form of a structured calendar.
+pub fn uncanonical_calendar(c: &sched::StructuredCalendarSpec) -> sched::CalendarSpec {
+    sched::CalendarSpec {
+        second: ranges_text(&c.second),
+        minute: ranges_text(&c.minute),
+        hour: ranges_text(&c.hour),
+        day_of_month: ranges_text(&c.day_of_month),
+        month: ranges_text(&c.month),
+        year: ranges_text(&c.year),
+        day_of_week: ranges_text(&c.day_of_week),
+        comment: c.comment.clone(),
+    }
+}
+
+/// A spec as JSON. `readable` shows the structured calendars the server stores as calendar
+/// strings, the way tctl prints a schedule for people; otherwise the spec is as received.
+// The deprecated `exclude_calendar` is still shown: an older client may have set it.
+#[allow(deprecated)]
+pub fn schedule_spec(spec: Option<&sched::ScheduleSpec>, readable: bool) -> Value {
+    let Some(s) = spec else { return Value::Null };
+    let mut calendars: Vec<Value> = s.calendar.iter().map(calendar).collect();
+    let mut m = Map::new();
+    if readable {
+        calendars.extend(s.structured_calendar.iter().map(|c| calendar(&uncanonical_calendar(c))));
+        let excluded: Vec<Value> = s
+            .exclude_calendar
+            .iter()
+            .cloned()
+            .chain(s.exclude_structured_calendar.iter().map(uncanonical_calendar))
+            .map(|c| calendar(&c))
+            .collect();
+        m.insert("excludeCalendar".into(), Value::Array(excluded));
+    } else {
+        m.insert(
+            "structuredCalendar".into(),
+            s.structured_calendar.iter().map(structured_calendar).collect(),
+        );
+        m.insert(
+            "excludeCalendar".into(),
+            s.exclude_calendar.iter().map(calendar).collect(),
+        );
+        m.insert(
+            "excludeStructuredCalendar".into(),
+            s.exclude_structured_calendar.iter().map(structured_calendar).collect(),
+        );
+    }
+    m.insert("calendar".into(), Value::Array(calendars));
+    m.insert("cronString".into(), json!(s.cron_string));
+    m.insert(
+        "interval".into(),
+        s.interval
+            .iter()
+            .map(|i| json!({ "interval": duration(i.interval.as_ref()), "phase": duration(i.phase.as_ref()) }))
+            .collect(),
+    );
+    m.insert("startTime".into(), time(s.start_time.as_ref()));
+    m.insert("endTime".into(), time(s.end_time.as_ref()));
+    m.insert("jitter".into(), duration(s.jitter.as_ref()));
+    m.insert("timezoneName".into(), json!(s.timezone_name));
+    Value::Object(m)
+}
+
+fn retry_policy(p: Option<&sundial_api::temporal::common::v1::RetryPolicy>) -> Value {
+    p.map(|p| {
+        json!({
+            "initialInterval": duration(p.initial_interval.as_ref()),
+            "backoffCoefficient": p.backoff_coefficient,
+            "maximumInterval": duration(p.maximum_interval.as_ref()),
+            "maximumAttempts": p.maximum_attempts,
+            "nonRetryableErrorTypes": p.non_retryable_error_types,
+        })
+    })
+    .unwrap_or(Value::Null)
+}
+
+pub fn start_workflow(w: &sundial_api::temporal::workflow::v1::NewWorkflowExecutionInfo) -> Value {
+    json!({
+        "workflowId": w.workflow_id,
+        "workflowType": { "name": w.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default() },
+        "taskQueue": tq(w.task_queue.as_ref()),
+        "input": decode_all(w.input.as_ref()),
+        "workflowExecutionTimeout": duration(w.workflow_execution_timeout.as_ref()),
+        "workflowRunTimeout": duration(w.workflow_run_timeout.as_ref()),
+        "workflowTaskTimeout": duration(w.workflow_task_timeout.as_ref()),
+        "retryPolicy": retry_policy(w.retry_policy.as_ref()),
+        "memo": payload_map(w.memo.as_ref().map(|m| &m.fields)),
+        "searchAttributes": payload_map(w.search_attributes.as_ref().map(|s| &s.indexed_fields)),
+    })
+}
+
+pub fn schedule_action(a: Option<&sched::ScheduleAction>) -> Value {
+    match a.and_then(|a| a.action.as_ref()) {
+        Some(sched::schedule_action::Action::StartWorkflow(w)) => json!({ "startWorkflow": start_workflow(w) }),
+        None => Value::Null,
+    }
+}
+
+pub fn schedule_policies(p: Option<&sched::SchedulePolicies>) -> Value {
+    p.map(|p| {
+        json!({
+            "overlapPolicy": overlap_policy_name(p.overlap_policy),
+            "catchupWindow": duration(p.catchup_window.as_ref()),
+            "pauseOnFailure": p.pause_on_failure,
+            "keepOriginalWorkflowId": p.keep_original_workflow_id,
+        })
+    })
+    .unwrap_or(Value::Null)
+}
+
+pub fn schedule_state(s: Option<&sched::ScheduleState>) -> Value {
+    s.map(|s| {
+        json!({
+            "notes": s.notes, "paused": s.paused,
+            "limitedActions": s.limited_actions, "remainingActions": s.remaining_actions,
+        })
+    })
+    .unwrap_or(Value::Null)
+}
+
+pub fn workflow_execution(e: Option<&sundial_api::temporal::common::v1::WorkflowExecution>) -> Value {
+    e.map(|e| json!({ "workflowId": e.workflow_id, "runId": e.run_id }))
+        .unwrap_or(Value::Null)
+}
+
+pub fn schedule_action_result(r: &sched::ScheduleActionResult) -> Value {
+    json!({
+        "scheduleTime": time(r.schedule_time.as_ref()),
+        "actualTime": time(r.actual_time.as_ref()),
+        "startWorkflowResult": workflow_execution(r.start_workflow_result.as_ref()),
+        "startWorkflowStatus": status_name(r.start_workflow_status),
+    })
+}
+
+// The deprecated `invalid_schedule_error` is still shown: tctl lists it, and a server may set it.
+#[allow(deprecated)]
+pub fn schedule_info(i: Option<&sched::ScheduleInfo>) -> Value {
+    let Some(i) = i else { return Value::Null };
+    json!({
+        "actionCount": i.action_count,
+        "missedCatchupWindow": i.missed_catchup_window,
+        "overlapSkipped": i.overlap_skipped,
+        "bufferDropped": i.buffer_dropped,
+        "bufferSize": i.buffer_size,
+        "runningWorkflows": i.running_workflows.iter().map(|e| workflow_execution(Some(e))).collect::<Vec<_>>(),
+        "recentActions": i.recent_actions.iter().map(schedule_action_result).collect::<Vec<_>>(),
+        "futureActionTimes": i.future_action_times.iter().map(|t| time(Some(t))).collect::<Vec<_>>(),
+        "createTime": time(i.create_time.as_ref()),
+        "updateTime": time(i.update_time.as_ref()),
+        "invalidScheduleError": i.invalid_schedule_error,
+    })
+}
+
+pub fn schedule(s: Option<&sched::Schedule>) -> Value {
+    let Some(s) = s else { return Value::Null };
+    json!({
+        "spec": schedule_spec(s.spec.as_ref(), false),
+        "action": schedule_action(s.action.as_ref()),
+        "policies": schedule_policies(s.policies.as_ref()),
+        "state": schedule_state(s.state.as_ref()),
+    })
+}
+
+/// The whole DescribeSchedule answer, for `--print_raw`.
+pub fn describe_schedule(d: &DescribeScheduleResponse) -> Value {
+    json!({
+        "schedule": schedule(d.schedule.as_ref()),
+        "info": schedule_info(d.info.as_ref()),
+        "memo": payload_map(d.memo.as_ref().map(|m| &m.fields)),
+        "searchAttributes": payload_map(d.search_attributes.as_ref().map(|s| &s.indexed_fields)),
+        "conflictToken": crate::payload::base64(&d.conflict_token),
+    })
+}
+
 /// Drops nulls, empty strings and empty containers, for terse text output.
 pub fn compact(v: Value) -> Value {
     match v {
@@ -434,6 +653,18 @@ pub fn print_json(v: &Value) {
 
 /// Prints rows under upper-case headers, columns separated by ` | ` (tctl's table layout).
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let upper: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    print_aligned(&upper, rows, " | ");
+}
+
+/// Prints rows under headers kept as given, columns separated by spaces: the layout of the
+/// newer tctl commands (schedules), whose headers are field names such as `ScheduleId`.
+pub fn print_columns(headers: &[&str], rows: &[Vec<String>]) {
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    print_aligned(&headers, rows, "  ");
+}
+
+fn print_aligned(headers: &[String], rows: &[Vec<String>], separator: &str) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -442,17 +673,17 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |cells: &[String]| {
         let padded: Vec<String> = cells
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
             .collect();
-        outln!("  {}", padded.join(" | ").trim_end());
+        outln!("  {}", padded.join(separator).trim_end());
     };
-    line(headers.iter().map(|h| h.to_uppercase()).collect());
+    line(headers);
     for row in rows {
-        line(row.clone());
+        line(row);
     }
 }
 
