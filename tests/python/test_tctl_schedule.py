@@ -138,13 +138,15 @@ async def test_schedule_create_describe_list_toggle_trigger_backfill_update_dele
 
         # Update replaces the whole definition: hourly now, paused, the rest back to defaults.
         r = await atctl(addr, "schedule", "update", "-s", sid, "--interval", "1h", "--tq", tq,
-                        "--wt", "EchoWorkflow", "-w", wid, "-i", '"tock"', "--pause", "--notes", "hourly")
+                        "--wt", "EchoWorkflow", "-w", wid, "-i", '"tock"', "--pause", "--notes", "hourly",
+                        "--memo_key", "team", "--memo", '"billing"')
         assert r.stdout.strip() == "Schedule updated"
         d = await describe(addr, sid)
         assert d["specification"]["interval"][0]["interval"] == "3600s"
         assert d["state"]["paused"] is True and d["state"]["notes"] == "hourly"
         assert d["policies"]["overlapPolicy"] == "SCHEDULE_OVERLAP_POLICY_SKIP", "unset overlap shows as Skip"
         assert d["input"] == ["tock"]
+        assert d["memo"] == {"team": "billing"}, "an update with a memo replaces it"
         nxt = parse_time(d["nextRunTime"])
         assert nxt.minute == 0 and nxt.second == 0, d["nextRunTime"]
         assert d["info"]["actionCount"] >= paused_count + 3, "an update keeps the schedule's history"

@@ -319,6 +319,7 @@ impl ScheduleHandler {
         Self::check_attributes(&ns, req.search_attributes.as_ref())?;
         let token = req.conflict_token;
         let attrs = req.search_attributes;
+        let memo = req.memo;
         self.modify(&ns.id, &req.schedule_id, |row| {
             if !token.is_empty() && token != conflict_token(row.version) {
                 return Err(ServiceError::FailedPrecondition(
@@ -326,8 +327,12 @@ impl ScheduleHandler {
                 ));
             }
             row.record.schedule = Some(schedule.clone());
+            // Unset leaves them as they are; set replaces them whole.
             if let Some(attrs) = &attrs {
                 row.record.search_attributes = Some(attrs.clone());
+            }
+            if let Some(memo) = &memo {
+                row.record.memo = Some(memo.clone());
             }
             Ok(())
         })
