@@ -161,7 +161,7 @@ def compose(tmp_path_factory, request):
     print(f"\n[compose] images ready in {time.monotonic() - started:.1f}s\n{out.stdout}")
 
     project = tmp_path_factory.mktemp("compose")
-    for name in ("docker-compose.yml", ".env"):
+    for name in ("docker-compose.yml", "docker-compose.scaled.yml", ".env"):
         shutil.copy(REPO_ROOT / name, project / name)
     shutil.copytree(REPO_ROOT / "dynamicconfig", project / "dynamicconfig")
     os.chmod(project, 0o755)
@@ -394,6 +394,46 @@ def crash(container: str) -> None:
     pid = inspect(container)["State"]["Pid"]
     assert pid > 0, f"{container} is not running"
     os.kill(pid, signal.SIGKILL)
+
+async def test_scaled_out_layout(compose):
+    """docker-compose.scaled.yml adds a second process of every role: the rings hold two of
+    each, the shards are split, workflows started through either frontend complete, and they
+    still complete when one history container is killed."""
+    scaled = ["temporal-history2", "temporal-matching2", "temporal-frontend2", "temporal-worker2"]
+    run("docker-compose", "-p", PROJECT, "-f", str(compose.dir / "docker-compose.yml"),
+        "-f", str(compose.dir / "docker-compose.scaled.yml"), "up", "-d", *scaled, cwd=compose.dir, timeout=300)
+    wait_healthy(scaled)
+
+    def members() -> dict:
+        out = run("docker", "exec", "temporal-admin-tools", "tctl", "admin", "membership", "list_gossip",
+                  "--output", "json", quiet=True, check=False).stdout
+        try:
+            return {r["role"]: r["memberCount"] for r in json.loads(out)}
+        except ValueError:
+            return {}
+
+    deadline = time.monotonic() + 60
+    while not all(members().get(r) == 2 for r in ("frontend", "history", "matching", "worker")):
+        assert time.monotonic() < deadline, f"rings never held two of each role: {members()}"
+        await asyncio.sleep(1)
+    shards = json.loads(run("docker", "exec", "temporal-admin-tools", "tctl", "admin", "shard", "list",
+                            "--output", "json").stdout)
+    owners = {s["owner"] for s in shards}
+    assert len(owners) == 2, f"the shards are split over both history containers: {shards}"
+
+    tq = f"scaled-{uuid.uuid4().hex[:6]}"
+    first = await connect()
+    second = await Client.connect("127.0.0.1:7236", namespace=NS)
+    acts = OrderActivities()
+    async with new_worker(first, tq, workflows=[CreateOrderWorkflow], activities=acts.all()):
+        handles = [await c.start_workflow(CreateOrderWorkflow.run, Order(f"s{i}", 10 + i), id=f"scaled-{uuid.uuid4()}",
+                                          task_queue=tq, execution_timeout=timedelta(minutes=5))
+                   for i, c in enumerate([first, second] * 5)]
+        crash("temporal-history2")
+        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), timeout=120)
+    assert [r.status for r in results] == ["COMPLETED"] * len(handles)
+    run("docker-compose", "-p", PROJECT, "-f", str(compose.dir / "docker-compose.yml"),
+        "-f", str(compose.dir / "docker-compose.scaled.yml"), "rm", "-sf", *scaled, cwd=compose.dir)
 
 
 def test_down_leaves_nothing(compose):
