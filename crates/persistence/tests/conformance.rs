@@ -252,6 +252,60 @@ async fn shard_range_id_fences_owners(store: Arc<SqlStore>) {
     assert_eq!(stored.info.owner, "b");
 }
 
+/// The previous owner of a shard went silent inside a transaction (its network was cut right
+/// after its commit had share-locked the shard row): PostgreSQL waits for such a client
+/// forever unless told otherwise. The store's sessions tell it, so the session is ended and the
+/// next owner's lease bump goes through within seconds.
+#[tokio::test]
+async fn postgres_ends_a_silent_transaction_that_holds_a_shard_row() {
+    use sqlx::Connection;
+    let backend = common::Backend::postgres().await;
+    let store = backend.store.clone();
+    let cfg = backend.postgres_config().expect("a postgres backend").clone();
+    let shard = store.get_or_create_shard(5).await.expect("create");
+
+    let mut silent = sqlx::PgConnection::connect(&cfg.session_url())
+        .await
+        .expect("connect with the store's session settings");
+    sqlx::query("BEGIN").execute(&mut silent).await.expect("begin");
+    sqlx::query("SELECT range_id FROM shards WHERE shard_id = 5 FOR SHARE")
+        .execute(&mut silent)
+        .await
+        .expect("share-lock the row");
+
+    let started = std::time::Instant::now();
+    let next = ShardRecord {
+        range_id: shard.range_id + 1,
+        ..shard.clone()
+    };
+    let mut waited_for_the_lock = false;
+    loop {
+        match store.update_shard(&next, shard.range_id).await {
+            Ok(()) => break,
+            // The bump gives up on the lock after a while (and the owner tries again).
+            Err(PersistenceError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("55P03") => {
+                waited_for_the_lock = true;
+            }
+            Err(e) => panic!("unexpected error bumping the lease: {e}"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the silent session still holds the shard row after {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(waited_for_the_lock, "the silent session never held the row");
+    assert_eq!(
+        store.get_or_create_shard(5).await.expect("read").range_id,
+        shard.range_id + 1
+    );
+    assert!(
+        sqlx::query("SELECT 1").execute(&mut silent).await.is_err(),
+        "the server ended the silent session"
+    );
+    backend.finish().await;
+}
+
 #[tokio::test]
 async fn sqlite_file_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");

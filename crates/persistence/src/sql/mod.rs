@@ -49,9 +49,42 @@ pub struct PostgresConfig {
     pub max_conns: u32,
 }
 
+/// What every PostgreSQL session of the store sets when it connects (startup options, no
+/// extra round trip). They bound how long the server waits for a client that is gone: across
+/// a network cut the server sees no FIN and no RST, only silence, and by default waits for
+/// such a client for hours, holding whatever its open transaction locked.
+const SESSION_SETTINGS: &[(&str, &str)] = &[
+    // A transaction of ours sends each statement as soon as the previous one answers and never
+    // waits on anything else in between, so a session idle inside a transaction for ten seconds
+    // has lost its client. Ending it rolls the transaction back and frees its locks: among them
+    // the share lock on a shard row that the next owner's lease bump waits for, which would
+    // otherwise keep a cut-off host's shards from ever being taken over. Ten seconds is far
+    // above any pause of a live client and about the membership timeout, after which another
+    // host goes for the shards anyway. (Not `statement_timeout`: a running statement is the
+    // server's work, not a vanished client, and schema migrations may rightly run long.)
+    ("idle_in_transaction_session_timeout", "10s"),
+    // A client that vanished while the server was sending to it (the session is then active,
+    // not idle) or while its session sat idle: unacknowledged data or unanswered keepalives end
+    // the session within about half a minute, not after the kernel's defaults (a quarter of an
+    // hour of retransmissions; two hours before the first keepalive).
+    ("tcp_user_timeout", "30s"),
+    ("tcp_keepalives_idle", "10s"),
+    ("tcp_keepalives_interval", "5s"),
+    ("tcp_keepalives_count", "3"),
+];
+
 impl PostgresConfig {
     pub fn url(&self) -> String {
         self.url_for_database(&self.database)
+    }
+
+    /// `url()` with `SESSION_SETTINGS` as startup options: what the store connects with.
+    pub fn session_url(&self) -> String {
+        let options: Vec<String> = SESSION_SETTINGS
+            .iter()
+            .map(|(key, value)| format!("options[{key}]={}", percent_encode(value)))
+            .collect();
+        format!("{}?{}", self.url(), options.join("&"))
     }
 
     pub(crate) fn url_for_database(&self, database: &str) -> String {
@@ -111,7 +144,7 @@ impl SqlStore {
         install_drivers();
         match config {
             DbConfig::Postgres(pg) => {
-                let opts = AnyConnectOptions::from_str(&pg.url())?;
+                let opts = AnyConnectOptions::from_str(&pg.session_url())?;
                 // No ping before every acquire: it doubled the round trips of short
                 // transactions. A connection that died is found by its next query, which fails
                 // (and is retried by the caller) and drops the connection from the pool.
@@ -201,5 +234,41 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
                 || db.code().is_some_and(|c| c == "23505" || c == "1555" || c == "2067")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::postgres::PgConnectOptions;
+
+    fn config(password: &str) -> PostgresConfig {
+        PostgresConfig {
+            host: "db.example".into(),
+            port: 5433,
+            user: "temporal user".into(),
+            password: password.into(),
+            database: "sundial".into(),
+            max_conns: 4,
+        }
+    }
+
+    #[test]
+    fn every_session_sets_the_server_side_timeouts() {
+        for password in ["", "p@ss/word"] {
+            let cfg = config(password);
+            let opts = PgConnectOptions::from_str(&cfg.session_url()).expect("the session url parses");
+            assert_eq!(opts.get_host(), "db.example");
+            assert_eq!(opts.get_port(), 5433);
+            assert_eq!(opts.get_username(), "temporal user");
+            assert_eq!(opts.get_database(), Some("sundial"));
+            let options = opts.get_options().expect("startup options");
+            for (key, value) in SESSION_SETTINGS {
+                assert!(
+                    options.contains(&format!("-c {key}={value}")),
+                    "{key} missing from {options:?}"
+                );
+            }
+        }
     }
 }

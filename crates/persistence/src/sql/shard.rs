@@ -1,11 +1,18 @@
 //! Shard rows: the `range_id` lease that fences every history write.
 
-use super::{SqlStore, decode_blob};
+use super::{Dialect, SqlStore, decode_blob};
 use crate::{PersistenceError, Result, ShardRecord, ShardStore};
 use async_trait::async_trait;
 use sqlx::Row;
 use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::ShardInfo;
+
+/// How long a lease bump waits for the shard row's locks on PostgreSQL. The previous owner's
+/// commits hold the row's share lock for milliseconds; a session whose client vanished holds it
+/// until the server ends the session (`idle_in_transaction_session_timeout`). Waiting longer
+/// only holds up the caller (the history controller acquires shard after shard), which tries
+/// again at its next round anyway.
+const LEASE_LOCK_TIMEOUT: &str = "2s";
 
 #[async_trait]
 impl ShardStore for SqlStore {
@@ -34,6 +41,11 @@ impl ShardStore for SqlStore {
 
     async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()> {
         let mut tx = self.write.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query(&format!("SET LOCAL lock_timeout = '{LEASE_LOCK_TIMEOUT}'"))
+                .execute(&mut *tx)
+                .await?;
+        }
         let updated = sqlx::query("UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4")
             .bind(record.range_id)
             .bind(record.info.encode_to_vec())

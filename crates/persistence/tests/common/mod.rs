@@ -69,6 +69,11 @@ impl Backend {
         }
     }
 
+    /// The database of a PostgreSQL backend.
+    pub fn postgres_config(&self) -> Option<&PostgresConfig> {
+        self.pg_database.as_ref()
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(cfg) = self.pg_database {
