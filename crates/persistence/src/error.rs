@@ -38,6 +38,10 @@ pub enum PersistenceError {
     /// The database could not be reached or failed the statement; usually retryable.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database did not answer within the store's operation timeout (a network cut, say);
+    /// whether a write took effect is unknown, as with any lost connection. Retryable.
+    #[error("database operation timed out after {0:?}")]
+    Timeout(std::time::Duration),
     /// The database failed a group commit this write was part of (the first error, as text).
     #[error("database error: {0}")]
     Unavailable(String),
@@ -65,6 +69,7 @@ impl From<PersistenceError> for sundial_common::ServiceError {
             PersistenceError::ShardOwnershipLost { .. }
             | PersistenceError::TaskQueueOwnershipLost { .. }
             | PersistenceError::TaskQueueOwned { .. }
+            | PersistenceError::Timeout(_)
             | PersistenceError::Unavailable(_) => Self::Unavailable(err.to_string()),
             other => {
                 tracing::error!(error = %other, "persistence failure");

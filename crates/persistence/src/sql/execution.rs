@@ -7,7 +7,7 @@ use crate::{
     PersistenceError, Result, StoredExecution, Transition,
 };
 use async_trait::async_trait;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::{TimerTask, TransferTask, VisibilityTask};
 
@@ -129,45 +129,49 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        // Both rows are addressed by the full execution key.
-        for table in ["executions", "current_executions"] {
-            let sql = format!(
-                "DELETE FROM {table} WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4"
-            );
-            sqlx::query(&sql)
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            // Both rows are addressed by the full execution key.
+            for table in ["executions", "current_executions"] {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4"
+                );
+                sqlx::query(&sql)
+                    .bind(key.shard_id)
+                    .bind(&key.namespace_id)
+                    .bind(&key.workflow_id)
+                    .bind(&key.run_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM history_node WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2")
                 .bind(key.shard_id)
-                .bind(&key.namespace_id)
-                .bind(&key.workflow_id)
                 .bind(&key.run_id)
                 .execute(&mut *tx)
                 .await?;
-        }
-        sqlx::query("DELETE FROM history_node WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2")
-            .bind(key.shard_id)
-            .bind(&key.run_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM executions_visibility WHERE namespace_id = $1 AND run_id = $2")
-            .bind(&key.namespace_id)
-            .bind(&key.run_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+            sqlx::query("DELETE FROM executions_visibility WHERE namespace_id = $1 AND run_id = $2")
+                .bind(&key.namespace_id)
+                .bind(&key.run_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     async fn get_execution(&self, key: &ExecutionKey) -> Result<Option<StoredExecution>> {
-        let row = sqlx::query(
-            "SELECT db_record_version, data FROM executions \
-             WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
-        )
-        .bind(key.shard_id)
-        .bind(&key.namespace_id)
-        .bind(&key.workflow_id)
-        .bind(&key.run_id)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = with_conn!(self, read, |conn| {
+            Ok(sqlx::query(
+                "SELECT db_record_version, data FROM executions \
+                 WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4",
+            )
+            .bind(key.shard_id)
+            .bind(&key.namespace_id)
+            .bind(&key.workflow_id)
+            .bind(&key.run_id)
+            .fetch_optional(&mut *conn)
+            .await?)
+        })?;
         row.map(|r| {
             Ok(StoredExecution {
                 db_record_version: r.try_get("db_record_version")?,
@@ -183,8 +187,13 @@ impl ExecutionStore for SqlStore {
         namespace_id: &str,
         workflow_id: &str,
     ) -> Result<Option<CurrentExecution>> {
-        let mut conn = self.read.acquire().await?;
-        read_current(&mut conn, shard_id, namespace_id, workflow_id).await
+        with_conn!(self, read, |conn| read_current(
+            conn,
+            shard_id,
+            namespace_id,
+            workflow_id
+        )
+        .await)
     }
 
     async fn read_history(
@@ -196,20 +205,22 @@ impl ExecutionStore for SqlStore {
     ) -> Result<Vec<HistoryBatch>> {
         // Only the newest write of each node (txn_id is stored negated: the smallest is the
         // newest), so a node rewritten many times never shortens a page.
-        let rows = sqlx::query(
-            "SELECT node_id, txn_id, data FROM history_node h \
-             WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2 AND node_id >= $3 \
-             AND txn_id = (SELECT MIN(txn_id) FROM history_node n \
-                           WHERE n.shard_id = h.shard_id AND n.tree_id = h.tree_id \
-                           AND n.branch_id = h.branch_id AND n.node_id = h.node_id) \
-             ORDER BY node_id LIMIT $4",
-        )
-        .bind(shard_id)
-        .bind(run_id)
-        .bind(from_event_id)
-        .bind(i64::try_from(max_batches.max(1)).unwrap_or(i64::MAX))
-        .fetch_all(&self.read)
-        .await?;
+        let rows = with_conn!(self, read, |conn| {
+            Ok(sqlx::query(
+                "SELECT node_id, txn_id, data FROM history_node h \
+                 WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $2 AND node_id >= $3 \
+                 AND txn_id = (SELECT MIN(txn_id) FROM history_node n \
+                               WHERE n.shard_id = h.shard_id AND n.tree_id = h.tree_id \
+                               AND n.branch_id = h.branch_id AND n.node_id = h.node_id) \
+                 ORDER BY node_id LIMIT $4",
+            )
+            .bind(shard_id)
+            .bind(run_id)
+            .bind(from_event_id)
+            .bind(i64::try_from(max_batches.max(1)).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?)
+        })?;
         let mut batches: Vec<HistoryBatch> = Vec::with_capacity(rows.len());
         for r in rows.iter().take(max_batches) {
             batches.push(HistoryBatch {
@@ -238,18 +249,20 @@ impl ExecutionStore for SqlStore {
         limit: usize,
     ) -> Result<Vec<(i64, i64, TimerTask)>> {
         // Row-value comparison `(a, b) > (x, y)` works on both PostgreSQL and SQLite.
-        let rows = sqlx::query(
-            "SELECT visibility_timestamp, task_id, data FROM timer_tasks \
-             WHERE shard_id = $1 AND (visibility_timestamp, task_id) > ($2, $3) AND visibility_timestamp <= $4 \
-             ORDER BY visibility_timestamp, task_id LIMIT $5",
-        )
-        .bind(shard_id)
-        .bind(after.0)
-        .bind(after.1)
-        .bind(until)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.read)
-        .await?;
+        let rows = with_conn!(self, read, |conn| {
+            Ok(sqlx::query(
+                "SELECT visibility_timestamp, task_id, data FROM timer_tasks \
+                 WHERE shard_id = $1 AND (visibility_timestamp, task_id) > ($2, $3) AND visibility_timestamp <= $4 \
+                 ORDER BY visibility_timestamp, task_id LIMIT $5",
+            )
+            .bind(shard_id)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(until)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?)
+        })?;
         rows.iter()
             .map(|r| {
                 Ok((
@@ -274,26 +287,30 @@ impl ExecutionStore for SqlStore {
         if done.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
-        for (table, ids) in [
-            ("transfer_tasks", &done.transfer),
-            ("visibility_tasks", &done.visibility),
-        ] {
-            let sql = format!("DELETE FROM {table} WHERE shard_id = $1 AND task_id = $2");
-            for id in ids {
-                sqlx::query(&sql).bind(shard_id).bind(*id).execute(&mut *tx).await?;
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            for (table, ids) in [
+                ("transfer_tasks", &done.transfer),
+                ("visibility_tasks", &done.visibility),
+            ] {
+                let sql = format!("DELETE FROM {table} WHERE shard_id = $1 AND task_id = $2");
+                for id in ids {
+                    sqlx::query(&sql).bind(shard_id).bind(*id).execute(&mut *tx).await?;
+                }
             }
-        }
-        for (ts, id) in &done.timer {
-            sqlx::query("DELETE FROM timer_tasks WHERE shard_id = $1 AND visibility_timestamp = $2 AND task_id = $3")
+            for (ts, id) in &done.timer {
+                sqlx::query(
+                    "DELETE FROM timer_tasks WHERE shard_id = $1 AND visibility_timestamp = $2 AND task_id = $3",
+                )
                 .bind(shard_id)
                 .bind(*ts)
                 .bind(*id)
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }
 
@@ -309,13 +326,15 @@ async fn load_immediate<M: Message + Default>(
         "SELECT task_id, data FROM {table} WHERE shard_id = $1 AND task_id > $2 AND task_id < $3 \
          ORDER BY task_id LIMIT $4"
     );
-    let rows = sqlx::query(&sql)
-        .bind(shard_id)
-        .bind(range.0)
-        .bind(range.1)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&store.read)
-        .await?;
+    let rows = with_conn!(store, read, |conn| {
+        Ok(sqlx::query(&sql)
+            .bind(shard_id)
+            .bind(range.0)
+            .bind(range.1)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?)
+    })?;
     rows.iter()
         .map(|r| {
             Ok((

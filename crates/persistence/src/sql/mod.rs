@@ -1,6 +1,26 @@
 //! `SqlStore`: the store traits on sqlx's `Any` driver, so one set of statements serves
 //! PostgreSQL and SQLite. The few places where the dialects differ ask `Dialect`.
 
+/// Runs `$body` as one store operation on a connection from `$store.$pool` (`read` or
+/// `write`), with `$conn` bound to it as `&mut AnyConnection`. `$body` is a `Result`
+/// expression and may use `?`; on PostgreSQL it is bounded by `OPERATION_TIMEOUT`, and a
+/// connection left mid-conversation (timed out, or the caller gave up) is closed, never pooled
+/// again (see `Checkout`).
+macro_rules! with_conn {
+    ($store:expr, $pool:ident, |$conn:ident| $body:expr) => {{
+        let store: &$crate::sql::SqlStore = $store;
+        let mut checkout = store.checkout(&store.$pool).await?;
+        let outcome = store
+            .bounded(async {
+                let $conn: &mut sqlx::AnyConnection = &mut checkout;
+                let result: $crate::Result<_> = $body;
+                result
+            })
+            .await;
+        checkout.settle(outcome)
+    }};
+}
+
 mod batch;
 mod cluster;
 mod execution;
@@ -13,9 +33,11 @@ mod task_queue;
 mod transition;
 mod visibility;
 
-use crate::Result;
+use crate::{PersistenceError, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Once;
@@ -72,6 +94,13 @@ const SESSION_SETTINGS: &[(&str, &str)] = &[
     ("tcp_keepalives_interval", "5s"),
     ("tcp_keepalives_count", "3"),
 ];
+
+/// Longest a store operation may take on PostgreSQL. It ends a call stuck on a connection
+/// whose packets vanish (a network cut that the kernel would sit out for a quarter of an hour
+/// of retransmissions), so the process recovers once the network does, without a restart.
+/// Our statements are point reads and writes of milliseconds; visibility queries, the slowest,
+/// answer requests whose own deadlines are shorter than this.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl PostgresConfig {
     pub fn url(&self) -> String {
@@ -201,6 +230,78 @@ impl SqlStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+
+    /// A connection of `pool` for one operation (see `with_conn!`).
+    pub(crate) async fn checkout(&self, pool: &AnyPool) -> Result<Checkout> {
+        Ok(Checkout {
+            conn: pool.acquire().await?,
+            dialect: self.dialect,
+            settled: false,
+        })
+    }
+
+    /// `op`'s output, or `None` if it took longer than `OPERATION_TIMEOUT` on PostgreSQL.
+    /// SQLite is a local file: nothing to cut, and its busy timeout bounds lock waits.
+    pub(crate) async fn bounded<T>(&self, op: impl Future<Output = T>) -> Option<T> {
+        match self.dialect {
+            Dialect::Postgres => tokio::time::timeout(OPERATION_TIMEOUT, op).await.ok(),
+            Dialect::Sqlite => Some(op.await),
+        }
+    }
+}
+
+/// A pooled connection lent to one operation. If the operation does not finish (it timed out,
+/// or its caller dropped it), the connection is closed instead of going back to the pool: it
+/// is mid-conversation (a statement sent and its answer unread, perhaps a transaction open),
+/// maybe with a server it can no longer reach. sqlx would ping such a connection before
+/// pooling it again, and across a network cut that ping waits as long as the kernel keeps
+/// retransmitting, holding a pool slot all the while; closing costs a reconnect. SQLite's
+/// connections are never closed here (an in-memory database dies with its connection).
+pub(crate) struct Checkout {
+    conn: PoolConnection<Any>,
+    dialect: Dialect,
+    settled: bool,
+}
+
+impl Checkout {
+    /// The operation's result once `bounded` returned: the connection goes back to the pool
+    /// if the operation finished, and is closed if it timed out.
+    pub(crate) fn settle<T>(mut self, outcome: Option<Result<T>>) -> Result<T> {
+        match outcome {
+            Some(result) => {
+                self.settled = true;
+                result
+            }
+            None => Err(PersistenceError::Timeout(OPERATION_TIMEOUT)),
+        }
+    }
+
+    /// Marks the operation finished (for callers that use `bounded` without `settle`).
+    pub(crate) fn finished(&mut self) {
+        self.settled = true;
+    }
+}
+
+impl std::ops::Deref for Checkout {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Checkout {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if !self.settled && self.dialect == Dialect::Postgres {
+            self.conn.close_on_drop();
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 use super::{SqlStore, decode_blob, is_unique_violation};
 use crate::{NamespacePage, NamespaceRecord, NamespaceStore, PersistenceError, Result};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Connection, Row};
 use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
 
@@ -38,25 +38,28 @@ async fn bump_metadata_version(tx: &mut sqlx::AnyConnection) -> Result<i64> {
 impl NamespaceStore for SqlStore {
     async fn create_namespace(&self, id: &str, name: &str, detail: &NamespaceDetail) -> Result<NamespaceRecord> {
         let data = detail.encode_to_vec();
-        let mut tx = self.write.begin().await?;
-        let version = bump_metadata_version(&mut tx).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO namespaces (id, name, notification_version, is_global, data) VALUES ($1, $2, $3, 0, $4)",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(version)
-        .bind(&data)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(PersistenceError::AlreadyExists(format!("namespace {name}")));
+        let version = with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            let version = bump_metadata_version(&mut tx).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO namespaces (id, name, notification_version, is_global, data) VALUES ($1, $2, $3, 0, $4)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(version)
+            .bind(&data)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(PersistenceError::AlreadyExists(format!("namespace {name}")));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+            Ok(version)
+        })?;
         Ok(NamespaceRecord {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -68,14 +71,18 @@ impl NamespaceStore for SqlStore {
 
     async fn get_namespace_by_name(&self, name: &str) -> Result<Option<NamespaceRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE name = $1");
-        let row = sqlx::query(&sql).bind(name).fetch_optional(&self.read).await?;
-        row.as_ref().map(record_from_row).transpose()
+        with_conn!(self, read, |conn| {
+            let row = sqlx::query(&sql).bind(name).fetch_optional(&mut *conn).await?;
+            row.as_ref().map(record_from_row).transpose()
+        })
     }
 
     async fn get_namespace_by_id(&self, id: &str) -> Result<Option<NamespaceRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.read).await?;
-        row.as_ref().map(record_from_row).transpose()
+        with_conn!(self, read, |conn| {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            row.as_ref().map(record_from_row).transpose()
+        })
     }
 
     async fn update_namespace(
@@ -85,27 +92,29 @@ impl NamespaceStore for SqlStore {
         detail: &NamespaceDetail,
     ) -> Result<NamespaceRecord> {
         let data = detail.encode_to_vec();
-        let mut tx = self.write.begin().await?;
-        let version = bump_metadata_version(&mut tx).await?;
-        let row = sqlx::query(
-            "UPDATE namespaces SET data = $1, notification_version = $2 \
-             WHERE id = $3 AND notification_version = $4 RETURNING id, name, notification_version, is_global, data",
-        )
-        .bind(&data)
-        .bind(version)
-        .bind(id)
-        .bind(expected_version)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            // Dropping the transaction rolls back the version bump.
-            return Err(PersistenceError::ConditionFailed(format!(
-                "namespace {id} changed since version {expected_version}"
-            )));
-        };
-        let record = record_from_row(&row)?;
-        tx.commit().await?;
-        Ok(record)
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            let version = bump_metadata_version(&mut tx).await?;
+            let row = sqlx::query(
+                "UPDATE namespaces SET data = $1, notification_version = $2 \
+                 WHERE id = $3 AND notification_version = $4 RETURNING id, name, notification_version, is_global, data",
+            )
+            .bind(&data)
+            .bind(version)
+            .bind(id)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                // Dropping the transaction rolls back the version bump.
+                return Err(PersistenceError::ConditionFailed(format!(
+                    "namespace {id} changed since version {expected_version}"
+                )));
+            };
+            let record = record_from_row(&row)?;
+            tx.commit().await?;
+            Ok(record)
+        })
     }
 
     async fn rename_namespace(
@@ -162,7 +171,11 @@ impl NamespaceStore for SqlStore {
             std::str::from_utf8(token).map_err(|_| PersistenceError::ConditionFailed("malformed page token".into()))?;
         let limit = i64::try_from(page_size.max(1)).unwrap_or(i64::MAX);
         let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.read).await?;
+        let rows = with_conn!(self, read, |conn| Ok(sqlx::query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?))?;
         let namespaces = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         // Like Temporal: a full page always carries a token, even if nothing follows it.
         let next_page_token = if namespaces.len() as i64 == limit {
@@ -177,10 +190,12 @@ impl NamespaceStore for SqlStore {
     }
 
     async fn namespace_notification_version(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT notification_version FROM namespace_metadata WHERE partition_id = $1")
-            .bind(METADATA_PARTITION)
-            .fetch_one(&self.read)
-            .await?;
-        Ok(row.try_get("notification_version")?)
+        with_conn!(self, read, |conn| {
+            let row = sqlx::query("SELECT notification_version FROM namespace_metadata WHERE partition_id = $1")
+                .bind(METADATA_PARTITION)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(row.try_get("notification_version")?)
+        })
     }
 }

@@ -3,7 +3,7 @@
 use super::{Dialect, SqlStore, decode_blob};
 use crate::{PersistenceError, Result, ShardRecord, ShardStore};
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use sundial_api::prost::Message;
 use sundial_api::sundial::persistence::v1::ShardInfo;
 
@@ -21,53 +21,58 @@ impl ShardStore for SqlStore {
             shard_id,
             ..Default::default()
         };
-        sqlx::query(
-            "INSERT INTO shards (shard_id, range_id, data) VALUES ($1, 0, $2) ON CONFLICT (shard_id) DO NOTHING",
-        )
-        .bind(shard_id)
-        .bind(initial.encode_to_vec())
-        .execute(&self.write)
-        .await?;
-        let row = sqlx::query("SELECT range_id, data FROM shards WHERE shard_id = $1")
+        with_conn!(self, write, |conn| {
+            sqlx::query(
+                "INSERT INTO shards (shard_id, range_id, data) VALUES ($1, 0, $2) ON CONFLICT (shard_id) DO NOTHING",
+            )
             .bind(shard_id)
-            .fetch_one(&self.write)
+            .bind(initial.encode_to_vec())
+            .execute(&mut *conn)
             .await?;
-        Ok(ShardRecord {
-            shard_id,
-            range_id: row.try_get("range_id")?,
-            info: decode_blob("shard info", &row.try_get::<Vec<u8>, _>("data")?)?,
+            let row = sqlx::query("SELECT range_id, data FROM shards WHERE shard_id = $1")
+                .bind(shard_id)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(ShardRecord {
+                shard_id,
+                range_id: row.try_get("range_id")?,
+                info: decode_blob("shard info", &row.try_get::<Vec<u8>, _>("data")?)?,
+            })
         })
     }
 
     async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        if self.dialect == Dialect::Postgres {
-            sqlx::query(&format!("SET LOCAL lock_timeout = '{LEASE_LOCK_TIMEOUT}'"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        let updated = sqlx::query("UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4")
-            .bind(record.range_id)
-            .bind(record.info.encode_to_vec())
-            .bind(record.shard_id)
-            .bind(previous_range_id)
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 1 {
-            tx.commit().await?;
-            return Ok(());
-        }
-        let actual = sqlx::query("SELECT range_id FROM shards WHERE shard_id = $1")
-            .bind(record.shard_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get::<i64, _>("range_id"))
-            .transpose()?
-            .unwrap_or(-1);
-        Err(PersistenceError::ShardOwnershipLost {
-            shard_id: record.shard_id,
-            expected: previous_range_id,
-            actual,
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            if self.dialect == Dialect::Postgres {
+                sqlx::query(&format!("SET LOCAL lock_timeout = '{LEASE_LOCK_TIMEOUT}'"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let updated =
+                sqlx::query("UPDATE shards SET range_id = $1, data = $2 WHERE shard_id = $3 AND range_id = $4")
+                    .bind(record.range_id)
+                    .bind(record.info.encode_to_vec())
+                    .bind(record.shard_id)
+                    .bind(previous_range_id)
+                    .execute(&mut *tx)
+                    .await?;
+            if updated.rows_affected() == 1 {
+                tx.commit().await?;
+                return Ok(());
+            }
+            let actual = sqlx::query("SELECT range_id FROM shards WHERE shard_id = $1")
+                .bind(record.shard_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get::<i64, _>("range_id"))
+                .transpose()?
+                .unwrap_or(-1);
+            Err(PersistenceError::ShardOwnershipLost {
+                shard_id: record.shard_id,
+                expected: previous_range_id,
+                actual,
+            })
         })
     }
 }

@@ -7,7 +7,7 @@ use super::{SqlStore, is_unique_violation};
 use crate::{
     CurrentCondition, EncodedWrite, ExecutionKey, HistoryBatch, NewTask, PersistenceError, Result, Transition,
 };
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 use sundial_api::prost::Message;
 
 /// Why one transition of a batch did not apply.
@@ -116,24 +116,40 @@ impl SqlStore {
     }
 
     async fn pass(&self, shard_id: i32, range_id: i64, batch: &[Transition], run: &[usize]) -> Pass {
-        let mut tx = match self.write.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return Pass::Failed(e.into()),
+        let mut conn = match self.checkout(&self.write).await {
+            Ok(conn) => conn,
+            Err(e) => return Pass::Failed(e),
         };
-        if let Err(e) = self.check_shard(&mut tx, shard_id, range_id).await {
-            return Pass::Failed(e);
-        }
-        for (pos, &i) in run.iter().enumerate() {
-            if let Err(failure) = apply(&mut tx, &batch[i]).await {
-                return match tx.rollback().await {
-                    Ok(()) => Pass::Stopped { pos, failure },
-                    Err(e) => Pass::Failed(e.into()),
+        let outcome = self
+            .bounded(async {
+                let mut tx = match conn.begin().await {
+                    Ok(tx) => tx,
+                    Err(e) => return Pass::Failed(e.into()),
                 };
+                if let Err(e) = self.check_shard(&mut tx, shard_id, range_id).await {
+                    return Pass::Failed(e);
+                }
+                for (pos, &i) in run.iter().enumerate() {
+                    if let Err(failure) = apply(&mut tx, &batch[i]).await {
+                        return match tx.rollback().await {
+                            Ok(()) => Pass::Stopped { pos, failure },
+                            Err(e) => Pass::Failed(e.into()),
+                        };
+                    }
+                }
+                match tx.commit().await {
+                    Ok(()) => Pass::Committed,
+                    Err(e) => Pass::Failed(e.into()),
+                }
+            })
+            .await;
+        match outcome {
+            Some(pass) => {
+                conn.finished();
+                pass
             }
-        }
-        match tx.commit().await {
-            Ok(()) => Pass::Committed,
-            Err(e) => Pass::Failed(e.into()),
+            // Whether it committed is unknown, as after any lost connection.
+            None => Pass::Failed(PersistenceError::Timeout(super::OPERATION_TIMEOUT)),
         }
     }
 
@@ -143,13 +159,13 @@ impl SqlStore {
             Transition::Create { write, .. } | Transition::Update { write, .. } => &write.key,
             Transition::Continue { old, .. } => &old.key,
         };
-        let mut conn = self.write.acquire().await?;
-        Ok(
-            match read_current(&mut conn, key.shard_id, &key.namespace_id, &key.workflow_id).await? {
-                Some(existing) => exists_error(existing),
-                None => PersistenceError::ConditionFailed("current execution changed concurrently".into()),
-            },
-        )
+        let current = with_conn!(self, write, |conn| {
+            read_current(conn, key.shard_id, &key.namespace_id, &key.workflow_id).await
+        })?;
+        Ok(match current {
+            Some(existing) => exists_error(existing),
+            None => PersistenceError::ConditionFailed("current execution changed concurrently".into()),
+        })
     }
 }
 

@@ -414,8 +414,10 @@ impl VisibilityStore for SqlStore {
                 (ValueType::Keyword | ValueType::Text | ValueType::KeywordList, _) => q.bind(None::<String>),
             };
         }
-        q.execute(&self.write).await?;
-        Ok(())
+        with_conn!(self, write, |conn| {
+            q.execute(&mut *conn).await?;
+            Ok(())
+        })
     }
 
     async fn list_visibility(
@@ -427,7 +429,9 @@ impl VisibilityStore for SqlStore {
     ) -> Result<VisibilityPage> {
         let page = ListPage::new(query, page_size, token)?;
         let st = page.statement(self.dialect, namespace_id, query);
-        let rows = sqlx::query_with(&st.sql, st.arguments()).fetch_all(&self.read).await?;
+        let rows = with_conn!(self, read, |conn| Ok(sqlx::query_with(&st.sql, st.arguments())
+            .fetch_all(&mut *conn)
+            .await?))?;
         let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         let next_page_token = page.next_token(&records);
         Ok(VisibilityPage {
@@ -439,7 +443,9 @@ impl VisibilityStore for SqlStore {
     async fn count_visibility(&self, namespace_id: &str, query: &VisibilityQuery) -> Result<i64> {
         let mut st = Statement::new(self.dialect, "SELECT COUNT(*) AS n", namespace_id);
         st.where_query(query);
-        let row = sqlx::query_with(&st.sql, st.arguments()).fetch_one(&self.read).await?;
+        let row = with_conn!(self, read, |conn| Ok(sqlx::query_with(&st.sql, st.arguments())
+            .fetch_one(&mut *conn)
+            .await?))?;
         Ok(row.try_get("n")?)
     }
 
@@ -447,7 +453,9 @@ impl VisibilityStore for SqlStore {
         let mut st = Statement::new(self.dialect, "SELECT status, COUNT(*) AS n", namespace_id);
         st.where_query(query);
         st.sql.push_str(" GROUP BY status ORDER BY n DESC, status");
-        let rows = sqlx::query_with(&st.sql, st.arguments()).fetch_all(&self.read).await?;
+        let rows = with_conn!(self, read, |conn| Ok(sqlx::query_with(&st.sql, st.arguments())
+            .fetch_all(&mut *conn)
+            .await?))?;
         rows.iter()
             .map(|r| Ok((r.try_get::<i32, _>("status")?, r.try_get::<i64, _>("n")?)))
             .collect()
