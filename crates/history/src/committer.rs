@@ -6,10 +6,10 @@
 //! commits, the next one gathers, so a busy shard commits many transitions per round trip
 //! and an idle one commits each at once.
 
+use crate::shard::Lease;
 use crate::shard::QueueInbox;
 use futures::FutureExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use sundial_persistence::{NewTask, PersistenceError, Store, Transition};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -33,11 +33,11 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer of a shard; `range_id` is the shard's current lease, `inbox` where
-    /// its queue processors take committed tasks.
-    pub fn start(store: Arc<dyn Store>, range_id: Arc<AtomicI64>, inbox: QueueInbox) -> Committer {
+    /// Starts the committer of a shard; `lease` is the shard's lease, `inbox` where its queue
+    /// processors take committed tasks.
+    pub fn start(store: Arc<dyn Store>, lease: Arc<Lease>, inbox: QueueInbox) -> Committer {
         let (queue, jobs) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, range_id, inbox, jobs));
+        let task = tokio::spawn(run(store, lease, inbox, jobs));
         Committer { queue, task }
     }
 
@@ -70,12 +70,7 @@ impl Drop for Committer {
     }
 }
 
-async fn run(
-    store: Arc<dyn Store>,
-    range_id: Arc<AtomicI64>,
-    inbox: QueueInbox,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-) {
+async fn run(store: Arc<dyn Store>, lease: Arc<Lease>, inbox: QueueInbox, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut transitions = Vec::with_capacity(MAX_BATCH);
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
@@ -89,7 +84,7 @@ async fn run(
                 None
             };
         }
-        let commit = store.commit_transitions(range_id.load(Ordering::Acquire), &transitions);
+        let commit = store.commit_transitions(lease.current(), &transitions);
         // A panic fails this batch (nothing of it is acknowledged; callers drop their cached
         // runs) and the committer goes on with the next one.
         let outcomes = match std::panic::AssertUnwindSafe(commit).catch_unwind().await {

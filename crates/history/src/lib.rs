@@ -62,6 +62,14 @@ pub struct HistoryConfig {
 
 /// How often the controller re-checks ownership and that every shard's processors run.
 const CONTROL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a host checks that no other host took the leases of the shards it serves. Its
+/// next write would be refused anyway, but a shard it does not write to would otherwise stay
+/// with it for good: say it was cut off from the database while another host took the shard
+/// and wrote there. Its caches are stale then (reads served from them would be too), and its
+/// queues hold none of the tasks the other host left, so those tasks would never run. One
+/// small read per host per interval.
+const LEASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+const LEASE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One shard of this host: the owner object requests go to (none while another host owns
 /// the shard), and its queue processors.
@@ -93,7 +101,8 @@ pub struct HistoryEngine {
     /// Other history hosts, for operations on workflows of shards this host does not own.
     history: HistoryRouter,
     config: HistoryConfig,
-    controller: Mutex<Option<JoinHandle<()>>>,
+    /// The controller and the lease watcher.
+    background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl HistoryEngine {
@@ -115,20 +124,23 @@ impl HistoryEngine {
             matching,
             history,
             config,
-            controller: Mutex::new(None),
+            background: Mutex::new(Vec::new()),
         });
         for id in 0..count {
             if engine.should_own(id) {
                 engine.acquire(id).await?;
             }
         }
-        *lock(&engine.controller) = Some(tokio::spawn(control(Arc::downgrade(&engine))));
+        *lock(&engine.background) = vec![
+            tokio::spawn(control(Arc::downgrade(&engine))),
+            tokio::spawn(watch_leases(Arc::downgrade(&engine))),
+        ];
         Ok(engine)
     }
 
     /// Stops the queue processors. Pending tasks stay in the database for the next owner.
     pub fn shutdown(&self) {
-        if let Some(h) = lock(&self.controller).take() {
+        for h in lock(&self.background).drain(..) {
             h.abort();
         }
         for slot in &self.shards {
@@ -174,7 +186,10 @@ impl HistoryEngine {
         let o = open(shard_id, &self.store, &self.owner, &self.config).await?;
         let slot = &self.shards[id];
         let loops = queues::spawn(self, o.shard.clone(), o.transfer, o.timer, o.visibility);
-        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = Some(o.shard);
+        let previous = slot.current.write().unwrap_or_else(|p| p.into_inner()).replace(o.shard);
+        if let Some(previous) = previous {
+            previous.retire();
+        }
         for h in std::mem::replace(&mut *lock(&slot.loops), loops) {
             h.abort();
         }
@@ -184,7 +199,9 @@ impl HistoryEngine {
     /// Stops serving shard `id` (another host owns it now).
     fn release(&self, id: usize) {
         let slot = &self.shards[id];
-        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(shard) = slot.current.write().unwrap_or_else(|p| p.into_inner()).take() {
+            shard.retire();
+        }
         for h in lock(&slot.loops).drain(..) {
             h.abort();
         }
@@ -256,6 +273,54 @@ async fn open(id: i32, store: &Arc<dyn Store>, owner: &str, config: &HistoryConf
         timer,
         visibility,
     })
+}
+
+/// Marks lost every shard this host serves whose lease another host took (see
+/// `LEASE_CHECK_INTERVAL`); the controller then reopens or releases it.
+async fn watch_leases(engine: Weak<HistoryEngine>) {
+    let mut tick = tokio::time::interval(LEASE_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (store, held) = {
+            let Some(engine) = engine.upgrade() else { return };
+            // Each lease is read before the rows are, so that a renewal in between is seen.
+            let held: Vec<_> = engine
+                .shards
+                .iter()
+                .filter_map(ShardSlot::get)
+                .filter(|s| !s.lost())
+                .filter_map(|s| s.lease().read().map(|reading| (s, reading)))
+                .collect();
+            (engine.store.clone(), held)
+        };
+        if held.is_empty() {
+            continue;
+        }
+        // Bounded like the reading it is: one stuck on a dead connection must not keep the
+        // next one (on a fresh connection) from being made.
+        let read = tokio::time::timeout(LEASE_CHECK_TIMEOUT, store.list_shard_range_ids()).await;
+        let stored: std::collections::HashMap<i32, i64> = match read {
+            Ok(Ok(rows)) => rows.into_iter().collect(),
+            // The database cannot be reached from here (writes fail too); whatever was taken
+            // meanwhile is found by the first reading that gets through.
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cannot read the shard leases");
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!("cannot read the shard leases: no answer within {LEASE_CHECK_TIMEOUT:?}");
+                continue;
+            }
+        };
+        for (shard, reading) in held {
+            let row = stored.get(&shard.id).copied();
+            if shard.lease().taken(reading, row) {
+                tracing::debug!(shard = shard.id, ours = reading.range_id(), stored = ?row, "the shard row holds another lease");
+                shard.ownership_lost("the shard row holds another lease");
+            }
+        }
+    }
 }
 
 /// Follows ownership: acquires the shards the ring gives this host and releases the others,

@@ -74,17 +74,24 @@ pub(crate) fn spawn(
 }
 
 /// Runs `f` until it succeeds or fails for good, backing off while it fails with a retryable
-/// error. The concurrency permit is held only while an attempt runs, so tasks that keep
-/// failing (the database is down, say) never starve the shard's other tasks.
-async fn with_retries<F, Fut>(what: &str, limit: &tokio::sync::Semaphore, mut f: F)
+/// error; true then, and the task is done with. The concurrency permit is held only while an
+/// attempt runs, so tasks that keep failing (the database is down, say) never starve the
+/// shard's other tasks. Once the shard is lost, false: the task is the next owner's, and
+/// retrying it here (under a lease that is gone, for ever) would only load the database.
+async fn with_retries<F, Fut>(what: &str, shard: &Shard, limit: &tokio::sync::Semaphore, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), ServiceError>>,
 {
     let mut delay = Duration::from_millis(50);
     loop {
+        if shard.lost() {
+            return false;
+        }
         let outcome = {
-            let Ok(_permit) = limit.acquire().await else { return };
+            let Ok(_permit) = limit.acquire().await else {
+                return false;
+            };
             // A panic in one task must not end the processor nor lose the task: it is logged
             // and the task retried like any internal error.
             match std::panic::AssertUnwindSafe(f()).catch_unwind().await {
@@ -96,7 +103,7 @@ where
             }
         };
         match outcome {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(ServiceError::Unavailable(msg)) | Err(ServiceError::Internal(msg)) => {
                 tracing::warn!(task = what, error = %msg, "queue task failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -104,7 +111,7 @@ where
             }
             Err(e) => {
                 tracing::debug!(task = what, error = %e, "queue task dropped");
-                return;
+                return true;
             }
         }
     }
@@ -180,7 +187,7 @@ async fn transfer_loop(
         let Some((id, task)) = next else { return };
         let (engine, shard, reaper, limit) = (engine.clone(), shard.clone(), reaper.clone(), limit.clone());
         tokio::spawn(async move {
-            with_retries("transfer", &limit, || {
+            let done = with_retries("transfer", &shard, &limit, || {
                 let (engine, shard, task) = (engine.clone(), shard.clone(), task.clone());
                 async move {
                     let Some(engine) = engine.upgrade() else { return Ok(()) };
@@ -188,7 +195,9 @@ async fn transfer_loop(
                 }
             })
             .await;
-            reaper.done(Done::Transfer(id));
+            if done {
+                reaper.done(Done::Transfer(id));
+            }
         });
     }
 }
@@ -353,12 +362,14 @@ async fn timer_loop(
                 for (key, task) in timers.take_due(now_nanos()) {
                     let (shard, reaper, limit) = (shard.clone(), reaper.clone(), limit.clone());
                     tokio::spawn(async move {
-                        with_retries("timer", &limit, || {
+                        let done = with_retries("timer", &shard, &limit, || {
                             let (shard, task) = (shard.clone(), task.clone());
                             async move { crate::timers::fire(&shard, &task).await }
                         })
                         .await;
-                        reaper.done(Done::Timer(key));
+                        if done {
+                            reaper.done(Done::Timer(key));
+                        }
                     });
                 }
                 if timers.wants_more() {
@@ -480,12 +491,14 @@ async fn visibility_loop(
         let Some((id, task)) = next else { return };
         let (shard, reaper, limit) = (shard.clone(), reaper.clone(), limit.clone());
         tokio::spawn(async move {
-            with_retries("visibility", &limit, || {
+            let done = with_retries("visibility", &shard, &limit, || {
                 let (shard, task) = (shard.clone(), task.clone());
                 async move { record_visibility(&shard, &task).await }
             })
             .await;
-            reaper.done(Done::Visibility(id));
+            if done {
+                reaper.done(Done::Visibility(id));
+            }
         });
     }
 }

@@ -6,7 +6,7 @@
 use crate::shard::Shard;
 use std::sync::Arc;
 use std::time::Duration;
-use sundial_persistence::CompletedTasks;
+use sundial_persistence::{CompletedTasks, PersistenceError};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
@@ -82,8 +82,13 @@ fn add(batch: &mut CompletedTasks, task: Done) {
 async fn flush(shard: &Shard, batch: &CompletedTasks) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=MAX_ATTEMPTS {
-        match shard.store.delete_tasks(shard.id, batch).await {
+        match shard.store.delete_tasks(shard.id, shard.lease().current(), batch).await {
             Ok(()) => return,
+            Err(PersistenceError::ShardOwnershipLost { .. }) => {
+                // The tasks belong to the new owner, which carries them out (again) itself.
+                shard.ownership_lost("deleting finished tasks under this lease was refused");
+                return;
+            }
             Err(e) if attempt == MAX_ATTEMPTS => {
                 tracing::warn!(shard = shard.id, tasks = batch.len(), error = %e,
                     "cannot delete finished tasks; they will run again after a restart");

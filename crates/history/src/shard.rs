@@ -147,12 +147,96 @@ struct IdBlock {
     end: i64,
 }
 
+/// This owner's `range_id` lease on the shard, and a count of its renewals that lets a reader
+/// tell the lease in memory from a renewal under way: a renewal moves the database first and
+/// memory after, so for a moment the two differ without anyone else owning the shard.
+pub(crate) struct Lease {
+    range_id: std::sync::atomic::AtomicI64,
+    /// Odd while a renewal is under way; bumped at its start and at its end.
+    renewals: std::sync::atomic::AtomicU64,
+}
+
+/// This owner's lease as read at one moment when no renewal was under way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeaseReading {
+    range_id: i64,
+    renewals: u64,
+}
+
+impl LeaseReading {
+    pub fn range_id(&self) -> i64 {
+        self.range_id
+    }
+}
+
+impl Lease {
+    pub fn new(range_id: i64) -> Lease {
+        Lease {
+            range_id: std::sync::atomic::AtomicI64::new(range_id),
+            renewals: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The range id this owner writes under.
+    pub fn current(&self) -> i64 {
+        self.range_id.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Read before the shard row is; `None` while a renewal is under way.
+    pub fn read(&self) -> Option<LeaseReading> {
+        let renewals = self.renewals.load(std::sync::atomic::Ordering::SeqCst);
+        renewals.is_multiple_of(2).then(|| LeaseReading {
+            range_id: self.current(),
+            renewals,
+        })
+    }
+
+    /// Whether `stored`, the shard row's range id read after `reading` was taken, is another
+    /// owner's. No verdict (false) if a renewal of this owner began since `reading`: the row
+    /// may then hold this owner's own next range id.
+    pub fn taken(&self, reading: LeaseReading, stored: Option<i64>) -> bool {
+        self.renewals.load(std::sync::atomic::Ordering::SeqCst) == reading.renewals && stored != Some(reading.range_id)
+    }
+
+    /// Marks a renewal under way until the returned guard is finished or dropped.
+    fn renewal(&self) -> Renewal<'_> {
+        self.renewals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Renewal { lease: self }
+    }
+}
+
+/// A renewal under way (see `Lease::renewal`). Dropped unfinished (the write failed or
+/// panicked), the lease in memory stays as it was; the next reading judges the row.
+struct Renewal<'a> {
+    lease: &'a Lease,
+}
+
+impl Renewal<'_> {
+    /// The renewal wrote `range_id` to the row: this owner writes under it from now on.
+    fn finish(self, range_id: i64) {
+        self.lease
+            .range_id
+            .store(range_id, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Renewal<'_> {
+    fn drop(&mut self) {
+        self.lease.renewals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 pub(crate) struct Shard {
     pub id: i32,
     pub store: Arc<dyn Store>,
-    range_id: Arc<std::sync::atomic::AtomicI64>,
-    /// Another host took the shard's lease: this owner object must not serve it any more.
+    lease: Arc<Lease>,
+    /// This owner object must not serve the shard any more: another host took its lease, or
+    /// this host let the shard go or opened it anew. Work still holding the object (a request,
+    /// a queue task) sees this and stops; what it would have written is fenced off anyway.
     lost: std::sync::atomic::AtomicBool,
+    /// Another host's lease was seen (a write of this owner refused, or the row read): logged
+    /// once per owner object, even if the host had let the shard go already.
+    fenced: std::sync::atomic::AtomicBool,
     /// The first task id of this owner's lease: every outbox task below it was written by an
     /// earlier owner, every one from it on by this one.
     first_own_task_id: i64,
@@ -181,14 +265,15 @@ impl Shard {
         next.info.update_time = Some(sundial_common::time::now_timestamp());
         store.update_shard(&next, current.range_id).await?;
         tracing::info!(shard = id, range_id = next.range_id, "acquired history shard");
-        let range_id = Arc::new(std::sync::atomic::AtomicI64::new(next.range_id));
+        let lease = Arc::new(Lease::new(next.range_id));
         Ok(Arc::new(Shard {
             id,
-            committer: Committer::start(store.clone(), range_id.clone(), inbox),
+            committer: Committer::start(store.clone(), lease.clone(), inbox),
             store,
-            range_id,
+            lease,
             first_own_task_id: next.range_id << RANGE_BITS,
             lost: std::sync::atomic::AtomicBool::new(false),
+            fenced: std::sync::atomic::AtomicBool::new(false),
             ids: tokio::sync::Mutex::new(IdBlock {
                 next: next.range_id << RANGE_BITS,
                 end: (next.range_id + 1) << RANGE_BITS,
@@ -199,15 +284,33 @@ impl Shard {
         }))
     }
 
-    /// Whether another host took the shard's lease (a write was fenced off).
+    /// Whether this owner object is done with (see the field).
     pub fn lost(&self) -> bool {
         self.lost.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn ownership_lost(&self) {
-        if !self.lost.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            tracing::warn!(shard = self.id, "shard ownership lost; this host stops serving it");
+    /// Another host holds the shard's lease (`how` this owner learnt it): requests and queue
+    /// tasks stop using this owner object, and the controller opens the shard under a new
+    /// lease if this host should still serve it.
+    pub fn ownership_lost(&self, how: &str) {
+        self.lost.store(true, std::sync::atomic::Ordering::Release);
+        if !self.fenced.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tracing::warn!(
+                shard = self.id,
+                range_id = self.lease.current(),
+                how,
+                "shard ownership lost; this host stops serving it"
+            );
         }
+    }
+
+    /// Done with this owner object: the host let the shard go, or opened it anew.
+    pub fn retire(&self) {
+        self.lost.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn lease(&self) -> &Lease {
+        &self.lease
     }
 
     /// See `first_own_task_id`.
@@ -222,13 +325,13 @@ impl Shard {
         if ids.next.saturating_add(n) > ids.end {
             // On a task of its own: a renewal cut short after its write would leave the lease in
             // memory behind the database's, and every later commit of the shard refused.
-            let renewal = renew_lease(self.store.clone(), self.id, self.range_id.clone());
+            let renewal = renew_lease(self.store.clone(), self.id, self.lease.clone());
             let renewed = tokio::spawn(renewal)
                 .await
                 .map_err(|e| ServiceError::Internal(format!("renewing the shard lease failed: {e}")))?
                 .inspect_err(|e| {
-                    if matches!(e, ServiceError::Unavailable(m) if m.ends_with("ownership lost")) {
-                        self.ownership_lost();
+                    if matches!(e, ServiceError::Unavailable(m) if m.contains("ownership lost")) {
+                        self.ownership_lost("renewing the lease found another");
                     }
                 })?;
             ids.next = renewed << RANGE_BITS;
@@ -582,7 +685,7 @@ impl Shard {
             .map_err(|_| PersistenceError::Unavailable("the run's commit gate closed".into()))?;
         let committed = self.committer.commit(transition, all_tasks, in_flight).await;
         if let Err(PersistenceError::ShardOwnershipLost { .. }) = &committed {
-            self.ownership_lost();
+            self.ownership_lost("a commit under this lease was refused");
         }
         committed?;
         sundial_common::crash::point("history.after_commit");
@@ -670,12 +773,8 @@ impl Shard {
 }
 
 /// Bumps shard `id`'s lease if this process still holds it; returns the new range id.
-async fn renew_lease(
-    store: Arc<dyn Store>,
-    id: i32,
-    range_id: Arc<std::sync::atomic::AtomicI64>,
-) -> Result<i64, ServiceError> {
-    let current = range_id.load(std::sync::atomic::Ordering::Acquire);
+async fn renew_lease(store: Arc<dyn Store>, id: i32, lease: Arc<Lease>) -> Result<i64, ServiceError> {
+    let current = lease.current();
     let record = store.get_or_create_shard(id).await?;
     if record.range_id != current {
         return Err(ServiceError::Unavailable(format!("shard {id} ownership lost")));
@@ -684,8 +783,9 @@ async fn renew_lease(
         range_id: current + 1,
         ..record
     };
+    let renewal = lease.renewal();
     store.update_shard(&next, current).await?;
-    range_id.store(current + 1, std::sync::atomic::Ordering::Release);
+    renewal.finish(current + 1);
     Ok(current + 1)
 }
 
@@ -743,4 +843,50 @@ fn prepare(
         })
         .collect();
     (history, new_tasks, info.next_event_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_taken_when_the_row_holds_another_range_id() {
+        let lease = Lease::new(7);
+        let reading = lease.read().expect("no renewal under way");
+        assert_eq!(reading.range_id(), 7);
+        assert!(!lease.taken(reading, Some(7)), "the row still holds our lease");
+        assert!(lease.taken(reading, Some(8)), "another owner bumped it");
+        assert!(lease.taken(reading, None), "the row is gone");
+    }
+
+    #[test]
+    fn our_own_renewal_is_never_taken_for_another_owner() {
+        let lease = Lease::new(7);
+        // A renewal under way: the row may already hold 8 while memory says 7.
+        let renewal = lease.renewal();
+        assert!(lease.read().is_none(), "no reading while a renewal is under way");
+        renewal.finish(8);
+        let reading = lease.read().expect("renewal over");
+        assert_eq!(reading.range_id(), 8);
+        assert!(!lease.taken(reading, Some(8)));
+
+        // A renewal that starts after the reading and writes before the row is read.
+        let before = lease.read().expect("no renewal under way");
+        lease.renewal().finish(9);
+        assert!(!lease.taken(before, Some(9)), "no verdict across a renewal of ours");
+        // Nor one still under way when the row is read.
+        let before = lease.read().expect("no renewal under way");
+        let renewal = lease.renewal();
+        assert!(!lease.taken(before, Some(10)));
+        drop(renewal);
+    }
+
+    #[test]
+    fn a_failed_renewal_keeps_the_lease_and_ends() {
+        let lease = Lease::new(7);
+        drop(lease.renewal()); // the write failed
+        let reading = lease.read().expect("the failed renewal is over");
+        assert_eq!(reading.range_id(), 7);
+        assert!(lease.taken(reading, Some(8)), "whoever wrote 8, it was not us");
+    }
 }

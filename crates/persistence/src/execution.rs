@@ -225,8 +225,10 @@ pub trait ExecutionStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(i64, VisibilityTask)>>;
     /// Deletes carried-out outbox tasks of a shard, all in one transaction (one commit for
-    /// many tasks). Ids that are already gone are ignored.
-    async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()>;
+    /// many tasks). Ids that are already gone are ignored. Fenced like a transition: an owner
+    /// whose lease is gone (`ShardOwnershipLost`) deletes nothing, since what it judged done
+    /// it judged on state that may be stale, and the tasks are the new owner's now.
+    async fn delete_tasks(&self, shard_id: i32, range_id: i64, done: &CompletedTasks) -> Result<()>;
 }
 
 /// Outbox tasks a shard has carried out and may delete.

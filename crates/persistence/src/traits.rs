@@ -118,6 +118,9 @@ pub struct ShardRecord {
 pub trait ShardStore: Send + Sync {
     /// Reads the shard, creating it with `range_id` 0 on first use.
     async fn get_or_create_shard(&self, shard_id: i32) -> Result<ShardRecord>;
+    /// Every shard's current `range_id`, by shard id (shards never used have none): how an
+    /// owner learns that another took its lease without having to write.
+    async fn list_shard_range_ids(&self) -> Result<Vec<(i32, i64)>>;
     /// Writes `record` only if the stored `range_id` is still `previous_range_id`; otherwise
     /// `ShardOwnershipLost`. Taking ownership is this call with `range_id` bumped by one.
     async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()>;

@@ -206,8 +206,15 @@ async fn membership_heartbeats(store: Arc<SqlStore>) {
 }
 
 async fn shard_range_id_fences_owners(store: Arc<SqlStore>) {
+    assert_eq!(
+        store.list_shard_range_ids().await.expect("list"),
+        [],
+        "no rows before first use"
+    );
     let shard = store.get_or_create_shard(3).await.expect("create");
     assert_eq!(shard.range_id, 0);
+    store.get_or_create_shard(1).await.expect("create another");
+    assert_eq!(store.list_shard_range_ids().await.expect("list"), [(1, 0), (3, 0)]);
     assert_eq!(
         store.get_or_create_shard(3).await.expect("get"),
         shard,
@@ -250,6 +257,7 @@ async fn shard_range_id_fences_owners(store: Arc<SqlStore>) {
     let stored = store.get_or_create_shard(3).await.expect("get");
     assert_eq!(stored.range_id, 2);
     assert_eq!(stored.info.owner, "b");
+    assert_eq!(store.list_shard_range_ids().await.expect("list"), [(1, 0), (3, 2)]);
 }
 
 /// The previous owner of a shard went silent inside a transaction (its network was cut right

@@ -22,6 +22,7 @@ conformance!(
     continue_moves_the_current_run,
     continue_from_a_non_current_run_writes_nothing,
     delete_tasks_removes_exactly_those,
+    delete_tasks_is_fenced,
     outbox_pages_resume_after_a_cursor,
     delete_execution_removes_the_run,
     group_commit_gives_each_transition_its_own_outcome,
@@ -554,15 +555,44 @@ async fn delete_tasks_removes_exactly_those(store: Arc<SqlStore>) {
         timer: vec![(100, 4), (999, 5)],
         visibility: vec![7, 98],
     };
-    store.delete_tasks(SHARD, &done).await.expect("delete");
+    store.delete_tasks(SHARD, RANGE, &done).await.expect("delete");
     let left = vec![transfer(2), t5, visibility(6)];
     assert_eq!(outbox(&store, SHARD).await, left);
     assert_eq!(outbox(&store, OTHER_SHARD).await, other_tasks, "other shard");
 
-    store.delete_tasks(SHARD, &done).await.expect("delete again");
+    store.delete_tasks(SHARD, RANGE, &done).await.expect("delete again");
     let nothing = CompletedTasks::default();
-    store.delete_tasks(SHARD, &nothing).await.expect("delete nothing");
+    store
+        .delete_tasks(SHARD, RANGE, &nothing)
+        .await
+        .expect("delete nothing");
     assert_eq!(outbox(&store, SHARD).await, left);
+}
+
+async fn delete_tasks_is_fenced(store: Arc<SqlStore>) {
+    own(&store, SHARD, RANGE).await;
+    let tasks = vec![transfer(1), timer(100, 2), visibility(3)];
+    start(&store, &key("wf", "run-1"), tasks.clone()).await;
+    own(&store, SHARD, RANGE + 1).await; // another owner takes the shard
+    let done = CompletedTasks {
+        transfer: vec![1],
+        timer: vec![(100, 2)],
+        visibility: vec![3],
+    };
+    match store.delete_tasks(SHARD, RANGE, &done).await {
+        Err(PersistenceError::ShardOwnershipLost {
+            shard_id: SHARD,
+            expected: RANGE,
+            actual,
+        }) => assert_eq!(actual, RANGE + 1),
+        other => panic!("a stale owner's delete must be fenced, got {other:?}"),
+    }
+    assert_eq!(outbox(&store, SHARD).await, tasks, "the fenced delete removed nothing");
+    store
+        .delete_tasks(SHARD, RANGE + 1, &done)
+        .await
+        .expect("the new owner deletes");
+    assert_eq!(outbox(&store, SHARD).await, vec![]);
 }
 
 async fn delete_execution_removes_the_run(store: Arc<SqlStore>) {

@@ -283,12 +283,13 @@ impl ExecutionStore for SqlStore {
         load_immediate(self, "visibility_tasks", shard_id, range, limit).await
     }
 
-    async fn delete_tasks(&self, shard_id: i32, done: &CompletedTasks) -> Result<()> {
+    async fn delete_tasks(&self, shard_id: i32, range_id: i64, done: &CompletedTasks) -> Result<()> {
         if done.is_empty() {
             return Ok(());
         }
         with_conn!(self, write, |conn| {
             let mut tx = conn.begin().await?;
+            self.check_shard(&mut tx, shard_id, range_id).await?;
             for (table, ids) in [
                 ("transfer_tasks", &done.transfer),
                 ("visibility_tasks", &done.visibility),

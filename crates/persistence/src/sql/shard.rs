@@ -41,6 +41,17 @@ impl ShardStore for SqlStore {
         })
     }
 
+    async fn list_shard_range_ids(&self) -> Result<Vec<(i32, i64)>> {
+        let rows = with_conn!(self, write, |conn| {
+            Ok(sqlx::query("SELECT shard_id, range_id FROM shards ORDER BY shard_id")
+                .fetch_all(&mut *conn)
+                .await?)
+        })?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("shard_id")?, r.try_get("range_id")?)))
+            .collect()
+    }
+
     async fn update_shard(&self, record: &ShardRecord, previous_range_id: i64) -> Result<()> {
         with_conn!(self, write, |conn| {
             let mut tx = conn.begin().await?;
