@@ -3,12 +3,16 @@
 //! and builds one consistent-hash ring per role, which callers use to find the owner of a
 //! history shard or a task queue. No gossip: the rows are the truth, and the database fences
 //! (shard and task-queue range ids) keep a brief disagreement between processes' rings safe.
+//! A process whose heartbeat has not reached the table for a member timeout is gone as far as
+//! its peers know, and it sees itself the same way: it leaves its own rings (a history host
+//! lets its shards go) until a heartbeat gets through again, so that it neither keeps serving
+//! what its peers have taken over nor fights them for it once it can reach the database again.
 
 mod ring;
 
 pub use ring::{Host, Ring};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sundial_common::time::now_nanos;
 use sundial_persistence::{ClusterStore, MemberRecord, PersistenceError, Role};
@@ -24,6 +28,10 @@ pub const MEMBER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Rows stay this long before anyone prunes them (as Temporal keeps them, 48 h).
 const RECORD_TTL_NANOS: i64 = 48 * 3600 * 1_000_000_000;
+/// Longest a heartbeat write or a read of the table may take: a call stuck on a connection
+/// whose packets vanish must not hold up the next heartbeat (which, on a fresh connection, may
+/// get through) nor keep the rings from following the table.
+const CALL_TIMEOUT: Duration = HEARTBEAT_INTERVAL;
 
 /// One role of this process.
 #[derive(Clone, Debug)]
@@ -93,6 +101,24 @@ impl Rings {
         Rings { by_role }
     }
 
+    /// These rings without the hosts in `host_ids`.
+    fn without(&self, host_ids: &[String]) -> Rings {
+        let by_role = self
+            .by_role
+            .iter()
+            .map(|(role, ring)| {
+                let hosts = ring
+                    .hosts()
+                    .iter()
+                    .filter(|h| !host_ids.contains(&h.host_id))
+                    .cloned()
+                    .collect();
+                (*role, Arc::new(Ring::new(hosts)))
+            })
+            .collect();
+        Rings { by_role }
+    }
+
     fn from_members(members: &[MemberRecord]) -> Rings {
         let mut hosts: HashMap<i32, Vec<Host>> = HashMap::new();
         for m in members {
@@ -104,6 +130,37 @@ impl Rings {
         Rings {
             by_role: hosts.into_iter().map(|(r, h)| (r, Arc::new(Ring::new(h)))).collect(),
         }
+    }
+}
+
+/// When this process's rows were last all written: its peers count it as alive until that
+/// is `MEMBER_TIMEOUT` old.
+#[derive(Clone)]
+struct Pulse(Arc<Mutex<tokio::time::Instant>>);
+
+impl Pulse {
+    fn new() -> Pulse {
+        Pulse(Arc::new(Mutex::new(tokio::time::Instant::now())))
+    }
+
+    /// Records a heartbeat whose rows were stamped at `at`.
+    fn beat(&self, at: tokio::time::Instant) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *last = (*last).max(at);
+    }
+
+    fn age(&self) -> Duration {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).elapsed()
+    }
+}
+
+/// The rings as this process's peers see them: without its own hosts once its heartbeat is
+/// older than the member timeout (they have dropped it, and another host may own its share).
+fn as_peers_see_them(rings: Rings, local_ids: &[String], heartbeat_age: Duration) -> Rings {
+    if heartbeat_age > MEMBER_TIMEOUT {
+        rings.without(local_ids)
+    } else {
+        rings
     }
 }
 
@@ -121,10 +178,12 @@ impl Membership {
         for m in &local {
             store.upsert_member(&m.record()).await?;
         }
+        let pulse = Pulse::new();
         let (tx, rings) = watch::channel(read_rings(store.as_ref()).await?);
+        let local_ids = local.iter().map(|m| m.host_id.clone()).collect();
         let tasks = vec![
-            tokio::spawn(heartbeat(store.clone(), local.clone())),
-            tokio::spawn(refresh(store.clone(), tx)),
+            tokio::spawn(heartbeat(store.clone(), local.clone(), pulse.clone())),
+            tokio::spawn(refresh(store.clone(), tx, local_ids, pulse)),
         ];
         Ok(Membership {
             store,
@@ -179,38 +238,77 @@ async fn read_rings(store: &dyn ClusterStore) -> Result<Rings, PersistenceError>
     Ok(Rings::from_members(&live))
 }
 
-async fn heartbeat(store: Arc<dyn ClusterStore>, local: Vec<LocalMember>) {
+async fn heartbeat(store: Arc<dyn ClusterStore>, local: Vec<LocalMember>, pulse: Pulse) {
     let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // Before the rows are stamped: peers judge them by the stamp.
+        let stamped = tokio::time::Instant::now();
+        let mut all_written = true;
         for m in &local {
-            if let Err(e) = store.upsert_member(&m.record()).await {
-                tracing::warn!(role = m.role.name(), error = %e, "membership heartbeat failed");
-            }
+            let error = match tokio::time::timeout(CALL_TIMEOUT, store.upsert_member(&m.record())).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {CALL_TIMEOUT:?}"),
+            };
+            all_written = false;
+            tracing::warn!(role = m.role.name(), error = %error, "membership heartbeat failed");
+        }
+        if all_written {
+            pulse.beat(stamped);
         }
     }
 }
 
-async fn refresh(store: Arc<dyn ClusterStore>, tx: watch::Sender<Rings>) {
+async fn refresh(store: Arc<dyn ClusterStore>, tx: watch::Sender<Rings>, local_ids: Vec<String>, pulse: Pulse) {
     let mut tick = tokio::time::interval(REFRESH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Until the table has been readable for a whole member timeout, heartbeats that failed
     // while it was not (a database outage) look like dead members: hosts may then join the
     // rings but not leave them.
     let mut readable_since: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    let mut away = false;
     loop {
         tick.tick().await;
-        let rings = match read_rings(store.as_ref()).await {
-            Ok(rings) => rings,
-            Err(e) => {
-                readable_since = None;
+        let read = match tokio::time::timeout(CALL_TIMEOUT, read_rings(store.as_ref())).await {
+            Ok(Ok(rings)) => Some(rings),
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot read cluster membership");
-                continue;
+                None
+            }
+            Err(_) => {
+                tracing::warn!("cannot read cluster membership: no answer within {CALL_TIMEOUT:?}");
+                None
             }
         };
-        let since = *readable_since.get_or_insert_with(tokio::time::Instant::now);
-        let settled = since.elapsed() >= MEMBER_TIMEOUT;
+        let heartbeat_age = pulse.age();
+        if (heartbeat_age > MEMBER_TIMEOUT) != away {
+            away = !away;
+            if away {
+                tracing::warn!(
+                    ?heartbeat_age,
+                    "this process's membership heartbeat is older than the member timeout: \
+                    its peers have dropped it, and it leaves its own rings until a heartbeat gets through"
+                );
+            } else {
+                tracing::info!("membership heartbeat written again; this process rejoins its rings");
+            }
+        }
+        let settled = match read {
+            Some(_) => readable_since.get_or_insert_with(tokio::time::Instant::now).elapsed() >= MEMBER_TIMEOUT,
+            None => {
+                readable_since = None;
+                false
+            }
+        };
         tx.send_if_modified(|current| {
-            let next = if settled { rings } else { current.union(&rings) };
+            let next = match read {
+                Some(rings) if settled => rings,
+                Some(rings) => current.union(&rings),
+                None => current.clone(),
+            };
+            let next = as_peers_see_them(next, &local_ids, heartbeat_age);
             if *current == next {
                 return false;
             }
@@ -223,5 +321,59 @@ async fn refresh(store: Arc<dyn ClusterStore>, tx: watch::Sender<Rings>) {
             *current = next;
             true
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(host_id: &str, role: Role, port: i32) -> MemberRecord {
+        MemberRecord {
+            host_id: host_id.into(),
+            rpc_address: "127.0.0.1".into(),
+            rpc_port: port,
+            role,
+            session_start: 0,
+            last_heartbeat: 0,
+            record_expiry: 0,
+        }
+    }
+
+    fn addresses(rings: &Rings, role: Role) -> Vec<String> {
+        rings.ring(role).hosts().iter().map(|h| h.address.clone()).collect()
+    }
+
+    #[test]
+    fn a_process_whose_heartbeat_is_stale_leaves_its_own_rings() {
+        let rings = Rings::from_members(&[
+            member("me", Role::History, 1),
+            member("peer", Role::History, 2),
+            member("me-matching", Role::Matching, 3),
+            member("peer-matching", Role::Matching, 4),
+        ]);
+        let local = vec!["me".to_owned(), "me-matching".to_owned()];
+
+        let fresh = as_peers_see_them(rings.clone(), &local, MEMBER_TIMEOUT / 2);
+        assert_eq!(fresh, rings, "a live process keeps its place");
+
+        let stale = as_peers_see_them(rings, &local, MEMBER_TIMEOUT + Duration::from_millis(1));
+        assert_eq!(addresses(&stale, Role::History), ["127.0.0.1:2"]);
+        assert_eq!(addresses(&stale, Role::Matching), ["127.0.0.1:4"]);
+    }
+
+    #[tokio::test]
+    async fn the_pulse_ages_from_the_last_heartbeat_stamp() {
+        let now = tokio::time::Instant::now();
+        let pulse = Pulse(Arc::new(Mutex::new(now - Duration::from_secs(20))));
+        assert!(pulse.age() >= Duration::from_secs(20));
+        pulse.beat(now - Duration::from_secs(5));
+        let age = pulse.age();
+        assert!(
+            age >= Duration::from_secs(5) && age < Duration::from_secs(15),
+            "aged from the stamp: {age:?}"
+        );
+        pulse.beat(now - Duration::from_secs(30));
+        assert!(pulse.age() < Duration::from_secs(15), "an older stamp never rewinds it");
     }
 }
