@@ -139,3 +139,18 @@ class Cluster:
             print(f"keeping database {self.db} (SUNDIAL_KEEP_DB=1); logs in {self.log_dir}")
             return
         psql(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)', check=False)
+
+
+def extra_instance(cluster: Cluster, service: str, tmp_path: Path, incarnation: int,
+                   pg_port: Optional[int] = None) -> Role:
+    """Another process of ``service`` on its own port, same database; with ``pg_port``, it reaches
+    PostgreSQL on that port of PG_HOST (a proxy in front of the database) instead."""
+    text = cluster.config.read_text().replace(
+        f"{service}: {{ port: {cluster.ports[service]} }}", f"{service}: {{ port: {free_port()} }}")
+    if pg_port is not None:
+        direct = f"host: {PG_HOST}, port: {PG_PORT},"
+        assert direct in text, text
+        text = text.replace(direct, f"host: {PG_HOST}, port: {pg_port},")
+    config = tmp_path / f"{service}-{incarnation}.yaml"
+    config.write_text(text)
+    return Role(config, service, tmp_path, incarnation=incarnation)

@@ -280,8 +280,9 @@ def print_table(counts: Counts, notes: list[str]) -> None:
         print("  " + n)
 
 
-async def check(client: Client, load: Load, counts: Counts, notes: list[str]) -> None:
-    """Classifies every acknowledged workflow, checks activity effects, duplicate runs and replay."""
+async def check(client: Client, load: Load, counts: Counts, notes: list[str]) -> list:
+    """Classifies every acknowledged workflow, checks activity effects, duplicate runs and replay;
+    returns the histories of the completed workflows."""
     sem = asyncio.Semaphore(20)
     completed: list[str] = []
     stuck: list[str] = []
@@ -322,6 +323,9 @@ async def check(client: Client, load: Load, counts: Counts, notes: list[str]) ->
                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]
             if len(closes) != 1:
                 duplicate.append((wid, f"{len(closes)} completion events"))
+            ids = [e.event_id for e in history.events]
+            if ids != list(range(1, len(ids) + 1)):
+                duplicate.append((wid, f"event ids are not 1..n: {ids}"))
             histories.append(history)
             completed.append(wid)
 
@@ -368,6 +372,7 @@ async def check(client: Client, load: Load, counts: Counts, notes: list[str]) ->
         notes.append(f"duplicate: {wid}: {why}")
     for run_id, err in list(replay_failures.items())[:5]:
         notes.append(f"replay failure: run {run_id}: {err!r}")
+    return histories
 
 
 def leftover_tasks(cluster: Cluster, older_than: float = 20.0) -> str:

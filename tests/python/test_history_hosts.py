@@ -17,7 +17,7 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.client import Client
 
-from cluster import Cluster, Role, free_port
+from cluster import Cluster, Role, extra_instance, free_port
 from test_tctl import tctl
 from wf_defs import running_worker, uid
 
@@ -139,14 +139,6 @@ async def test_shards_spread_over_history_hosts_and_move_when_one_dies(tmp_path)
         if second is not None:
             second.stop()
         cluster.stop()
-
-
-def extra_instance(cluster: Cluster, service: str, tmp_path: Path, incarnation: int) -> Role:
-    """Another process of ``service`` on its own port, same database."""
-    config = tmp_path / f"{service}-{incarnation}.yaml"
-    config.write_text(cluster.config.read_text().replace(
-        f"{service}: {{ port: {cluster.ports[service]} }}", f"{service}: {{ port: {free_port()} }}"))
-    return Role(config, service, tmp_path, incarnation=incarnation)
 
 
 async def test_two_of_every_role_and_a_matching_host_killed(tmp_path):
