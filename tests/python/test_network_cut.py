@@ -26,6 +26,7 @@ import json
 import re
 import struct
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -185,16 +186,21 @@ def log_since(path: Path, offset: int) -> str:
         return f.read().decode(errors="replace")
 
 
-def acquisitions(text: str) -> list[tuple[int, int]]:
-    """(shard, range id) of every "acquired history shard" line."""
-    out = []
+def acquisitions(text: str) -> dict[int, tuple[int, float]]:
+    """Shard -> (range id, log time) of its last "acquired history shard" line."""
+    out = {}
     for line in text.splitlines():
         if "acquired history shard" in line:
             shard = re.search(r"shard=(\d+)", line)
             range_id = re.search(r"range_id=(\d+)", line)
             if shard and range_id:
-                out.append((int(shard.group(1)), int(range_id.group(1))))
+                out[int(shard.group(1))] = (int(range_id.group(1)), logged_at(line))
     return out
+
+
+def logged_at(line: str) -> float:
+    """The wall-clock time a server log line was written (its first field, RFC 3339 UTC)."""
+    return datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
 
 
 def range_ids(cluster: Cluster) -> dict[int, int]:
@@ -319,7 +325,7 @@ async def test_network_cut_between_a_history_host_and_postgres(cut_cluster, heal
         finally:
             heal_log_offset = cut_host.log_path.stat().st_size
             proxy.heal(heal)
-        healed_at = time.monotonic()
+        healed_at, healed_wall = time.monotonic(), time.time()
         notes.append(f"cut {healed_at - cut_at:.0f}s right after {proxy.cut_trigger.decode()[:60]!r}, with "
                      f"{in_flight} workflows in flight "
                      f"({proxy.accepted_during_cut} connections opened into the cut); the first host "
@@ -348,11 +354,14 @@ async def test_network_cut_between_a_history_host_and_postgres(cut_cluster, heal
             owners = await asyncio.to_thread(frontend_owners, cluster)
             share.clear()
             share.update(s for s, owner in owners.items() if owner != first_address)
-            taken = dict(acquisitions(log_since(cut_host.log_path, heal_log_offset)))
-            return bool(share) and not (share & owned_shards(first.log_path)) and all(
-                taken.get(s, -1) > leases_during[s] for s in share)
+            taken = acquisitions(log_since(cut_host.log_path, heal_log_offset))
+            ok = bool(share) and not (share & owned_shards(first.log_path)) and all(
+                taken.get(s, (-1, 0.0))[0] > leases_during[s] for s in share)
+            if ok:
+                seen["serving"] = max(taken[s][1] for s in share) - healed_wall
+            return ok
 
-        rejoin = await wait_for(rebalanced, REACQUIRE_BUDGET, "the cut host to serve its share again", every=1)
+        await wait_for(rebalanced, REACQUIRE_BUDGET, "the cut host to serve its share again", every=1)
 
         # What the cut host had under way when the network went (its commits queued behind the
         # one cut off) goes on once the calls stuck on the cut get their answer or time out:
@@ -365,11 +374,12 @@ async def test_network_cut_between_a_history_host_and_postgres(cut_cluster, heal
                     stale.append(line)
             return stale
 
-        refusal = await wait_for(lambda: refused(), REACQUIRE_BUDGET,
-                                 "a write of the cut host under its old lease to be refused")
-        notes.append(f"after the heal the cut host serves {sorted(share)} again under new leases "
-                     f"({rejoin:.0f}s); its first writes under the old leases were refused ({refusal:.0f}s): "
-                     f"{refused()[0].split('WARN')[-1].strip()[:160]}")
+        await wait_for(lambda: refused(), REACQUIRE_BUDGET, "a write of the cut host under its old lease to be refused")
+        first_refusal = refused()[0]
+        notes.append(f"after the heal: the cut host's first write under an old lease was refused at "
+                     f"+{logged_at(first_refusal) - healed_wall:.1f}s "
+                     f"({first_refusal.split('stops serving it')[-1].strip()}); it serves {sorted(share)} again "
+                     f"under new leases since +{seen['serving']:.1f}s")
         assert_roles_alive(cluster, notes)
         assert cut_host.alive(), f"the cut host died; log {cut_host.log_path}"
 
