@@ -236,6 +236,15 @@ async def test_temporal_cli_schedule_commands(client: Client, server, temporal_c
         assert int(described["info"]["actionCount"]) == 1
         result = await client.get_workflow_handle(desc.info.recent_actions[0].action.workflow_id).result()
         assert result == "echo cli"
+        end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        cli("schedule", "backfill", "--schedule-id", sid, "--start-time", rfc3339(end - timedelta(hours=2)),
+            "--end-time", rfc3339(end), "--overlap-policy", "AllowAll")
+        desc = await actions(handle, 4)
+        assert sorted(a.scheduled_at for a in desc.info.recent_actions)[:3] == \
+            [end - timedelta(hours=2), end - timedelta(hours=1), end]
+        cli("schedule", "update", "--schedule-id", sid, "--interval", "2h", "--workflow-id", wid,
+            "--task-queue", tq, "--type", "EchoWorkflow")
+        assert [i.every for i in (await handle.describe()).schedule.spec.intervals] == [timedelta(hours=2)]
         cli("schedule", "toggle", "--schedule-id", sid, "--pause", "--reason", "cli pause")
         assert (await handle.describe()).schedule.state.paused
         cli("schedule", "delete", "--schedule-id", sid)
