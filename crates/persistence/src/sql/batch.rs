@@ -27,59 +27,65 @@ fn limit_param(limit: usize) -> i64 {
 #[async_trait]
 impl BatchStore for SqlStore {
     async fn create_batch(&self, row: &BatchRow) -> Result<()> {
-        let inserted = sqlx::query(
-            "INSERT INTO batch_operations (namespace_id, job_id, version, next_run_time, start_time, data) \
-             VALUES ($1, $2, 1, $3, $4, $5)",
-        )
-        .bind(&row.namespace_id)
-        .bind(&row.job_id)
-        .bind(row.next_wake)
-        .bind(row.start_time)
-        .bind(row.record.encode_to_vec())
-        .execute(&self.write)
-        .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(PersistenceError::AlreadyExists(format!(
-                "batch operation {}",
-                row.job_id
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        with_conn!(self, write, |conn| {
+            let inserted = sqlx::query(
+                "INSERT INTO batch_operations (namespace_id, job_id, version, next_run_time, start_time, data) \
+                 VALUES ($1, $2, 1, $3, $4, $5)",
+            )
+            .bind(&row.namespace_id)
+            .bind(&row.job_id)
+            .bind(row.next_wake)
+            .bind(row.start_time)
+            .bind(row.record.encode_to_vec())
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(PersistenceError::AlreadyExists(format!(
+                    "batch operation {}",
+                    row.job_id
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 
     async fn get_batch(&self, namespace_id: &str, job_id: &str) -> Result<Option<BatchRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM batch_operations WHERE namespace_id = $1 AND job_id = $2"
-        ))
-        .bind(namespace_id)
-        .bind(job_id)
-        .fetch_optional(&self.write)
-        .await?;
-        row.as_ref().map(row_from).transpose()
+        with_conn!(self, write, |conn| {
+            let row = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM batch_operations WHERE namespace_id = $1 AND job_id = $2"
+            ))
+            .bind(namespace_id)
+            .bind(job_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(row_from).transpose()
+        })
     }
 
     async fn update_batch(&self, row: &BatchRow) -> Result<()> {
-        let updated = sqlx::query(
-            "UPDATE batch_operations SET version = $1, next_run_time = $2, data = $3 \
-             WHERE namespace_id = $4 AND job_id = $5 AND version = $6",
-        )
-        .bind(row.version.saturating_add(1))
-        .bind(row.next_wake)
-        .bind(row.record.encode_to_vec())
-        .bind(&row.namespace_id)
-        .bind(&row.job_id)
-        .bind(row.version)
-        .execute(&self.write)
-        .await?;
-        if updated.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(PersistenceError::ConditionFailed(format!(
-                "batch operation {} changed since version {}",
-                row.job_id, row.version
-            )))
-        }
+        with_conn!(self, write, |conn| {
+            let updated = sqlx::query(
+                "UPDATE batch_operations SET version = $1, next_run_time = $2, data = $3 \
+                 WHERE namespace_id = $4 AND job_id = $5 AND version = $6",
+            )
+            .bind(row.version.saturating_add(1))
+            .bind(row.next_wake)
+            .bind(row.record.encode_to_vec())
+            .bind(&row.namespace_id)
+            .bind(&row.job_id)
+            .bind(row.version)
+            .execute(&mut *conn)
+            .await?;
+            if updated.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(PersistenceError::ConditionFailed(format!(
+                    "batch operation {} changed since version {}",
+                    row.job_id, row.version
+                )))
+            }
+        })
     }
 
     async fn list_batches(
@@ -88,32 +94,36 @@ impl BatchStore for SqlStore {
         after: Option<(i64, &str)>,
         limit: usize,
     ) -> Result<Vec<BatchRow>> {
-        let (start, job) = after.unwrap_or((i64::MAX, ""));
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM batch_operations WHERE namespace_id = $1 \
-             AND (start_time < $2 OR (start_time = $2 AND job_id > $3)) \
-             ORDER BY start_time DESC, job_id LIMIT $4"
-        ))
-        .bind(namespace_id)
-        .bind(start)
-        .bind(job)
-        .bind(limit_param(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(row_from).collect()
+        with_conn!(self, read, |conn| {
+            let (start, job) = after.unwrap_or((i64::MAX, ""));
+            let rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM batch_operations WHERE namespace_id = $1 \
+                 AND (start_time < $2 OR (start_time = $2 AND job_id > $3)) \
+                 ORDER BY start_time DESC, job_id LIMIT $4"
+            ))
+            .bind(namespace_id)
+            .bind(start)
+            .bind(job)
+            .bind(limit_param(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(row_from).collect()
+        })
     }
 
     async fn due_batches(&self, now: i64, limit: usize) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT namespace_id, job_id FROM batch_operations WHERE next_run_time <= $1 \
-             ORDER BY next_run_time LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit_param(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("namespace_id")?, r.try_get("job_id")?)))
-            .collect()
+        with_conn!(self, read, |conn| {
+            let rows = sqlx::query(
+                "SELECT namespace_id, job_id FROM batch_operations WHERE next_run_time <= $1 \
+                 ORDER BY next_run_time LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit_param(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("namespace_id")?, r.try_get("job_id")?)))
+                .collect()
+        })
     }
 }

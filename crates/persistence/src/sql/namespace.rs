@@ -124,46 +124,50 @@ impl NamespaceStore for SqlStore {
         new_name: &str,
         detail: &NamespaceDetail,
     ) -> Result<NamespaceRecord> {
-        let data = detail.encode_to_vec();
-        let mut tx = self.write.begin().await?;
-        let version = bump_metadata_version(&mut tx).await?;
-        let row = sqlx::query(
-            "UPDATE namespaces SET name = $1, data = $2, notification_version = $3 \
-             WHERE id = $4 AND notification_version = $5 RETURNING id, name, notification_version, is_global, data",
-        )
-        .bind(new_name)
-        .bind(&data)
-        .bind(version)
-        .bind(id)
-        .bind(expected_version)
-        .fetch_optional(&mut *tx)
-        .await;
-        let row = match row {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(PersistenceError::AlreadyExists(format!("namespace {new_name}")));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(row) = row else {
-            return Err(PersistenceError::ConditionFailed(format!(
-                "namespace {id} changed since version {expected_version}"
-            )));
-        };
-        let record = record_from_row(&row)?;
-        tx.commit().await?;
-        Ok(record)
+        with_conn!(self, write, |conn| {
+            let data = detail.encode_to_vec();
+            let mut tx = conn.begin().await?;
+            let version = bump_metadata_version(&mut tx).await?;
+            let row = sqlx::query(
+                "UPDATE namespaces SET name = $1, data = $2, notification_version = $3 \
+                 WHERE id = $4 AND notification_version = $5 RETURNING id, name, notification_version, is_global, data",
+            )
+            .bind(new_name)
+            .bind(&data)
+            .bind(version)
+            .bind(id)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await;
+            let row = match row {
+                Ok(row) => row,
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(PersistenceError::AlreadyExists(format!("namespace {new_name}")));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(row) = row else {
+                return Err(PersistenceError::ConditionFailed(format!(
+                    "namespace {id} changed since version {expected_version}"
+                )));
+            };
+            let record = record_from_row(&row)?;
+            tx.commit().await?;
+            Ok(record)
+        })
     }
 
     async fn delete_namespace(&self, id: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        bump_metadata_version(&mut tx).await?;
-        sqlx::query("DELETE FROM namespaces WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            bump_metadata_version(&mut tx).await?;
+            sqlx::query("DELETE FROM namespaces WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     async fn list_namespaces(&self, page_size: usize, token: &[u8]) -> Result<NamespacePage> {
