@@ -58,6 +58,8 @@ pub struct HistoryConfig {
     pub rings: watch::Receiver<Rings>,
     /// This host's history address as recorded in the membership table.
     pub address: String,
+    /// Where shard and workflow-outcome metrics go (a disabled handle when metrics are off).
+    pub metrics: sundial_metrics::Metrics,
 }
 
 /// How often the controller re-checks ownership and that every shard's processors run.
@@ -131,6 +133,7 @@ impl HistoryEngine {
                 engine.acquire(id).await?;
             }
         }
+        engine.config.metrics.set_num_shards(engine.owned_shards().len());
         *lock(&engine.background) = vec![
             tokio::spawn(control(Arc::downgrade(&engine))),
             tokio::spawn(watch_leases(Arc::downgrade(&engine))),
@@ -266,7 +269,15 @@ async fn open(id: i32, store: &Arc<dyn Store>, owner: &str, config: &HistoryConf
         timer: timer_tx,
         visibility: vis_tx,
     };
-    let shard = Shard::acquire(id, store.clone(), owner, inbox, config.dynamic_config.clone()).await?;
+    let shard = Shard::acquire(
+        id,
+        store.clone(),
+        owner,
+        inbox,
+        config.dynamic_config.clone(),
+        config.metrics.clone(),
+    )
+    .await?;
     Ok(Opened {
         shard,
         transfer,
@@ -369,5 +380,7 @@ async fn control(engine: Weak<HistoryEngine>) {
                 }
             }
         }
+        // Every tick, so a lease lost between ticks shows up too.
+        engine.config.metrics.set_num_shards(engine.owned_shards().len());
     }
 }

@@ -247,6 +247,7 @@ pub(crate) struct Shard {
     pub dc: sundial_dynconfig::DynamicConfig,
     /// Namespace id -> (retention, when it was read).
     retentions: Mutex<HashMap<String, (std::time::Duration, std::time::Instant)>>,
+    metrics: sundial_metrics::Metrics,
 }
 
 impl Shard {
@@ -257,6 +258,7 @@ impl Shard {
         owner: &str,
         inbox: QueueInbox,
         dc: sundial_dynconfig::DynamicConfig,
+        metrics: sundial_metrics::Metrics,
     ) -> Result<Arc<Shard>, ServiceError> {
         let current = store.get_or_create_shard(id).await?;
         let mut next = current.clone();
@@ -281,6 +283,7 @@ impl Shard {
             cache: Mutex::new(HashMap::new()),
             dc,
             retentions: Mutex::new(HashMap::new()),
+            metrics,
         }))
     }
 
@@ -689,6 +692,10 @@ impl Shard {
         }
         committed?;
         sundial_common::crash::point("history.after_commit");
+        if closed.is_some() {
+            // After the commit, so a retried or conflicting close is counted once.
+            record_close(&self.metrics, ms);
+        }
         Ok((
             RunProgress {
                 next_event_id,
@@ -787,6 +794,23 @@ async fn renew_lease(store: Arc<dyn Store>, id: i32, lease: Arc<Lease>) -> Resul
     store.update_shard(&next, current).await?;
     renewal.finish(current + 1);
     Ok(current + 1)
+}
+
+/// Temporal's CompletionStats counters for a run whose close was just committed.
+fn record_close(metrics: &sundial_metrics::Metrics, ms: &WorkflowMutableState) {
+    use sundial_api::temporal::enums::v1::WorkflowExecutionStatus as S;
+    use sundial_metrics::WorkflowOutcome as O;
+    let Some(info) = ms.info.as_ref() else { return };
+    let outcome = match S::try_from(info.status) {
+        Ok(S::Completed) => O::Success,
+        Ok(S::Failed) => O::Failed,
+        Ok(S::TimedOut) => O::Timeout,
+        Ok(S::Terminated) => O::Terminate,
+        Ok(S::Canceled) => O::Cancel,
+        Ok(S::ContinuedAsNew) => O::ContinuedAsNew,
+        _ => return,
+    };
+    metrics.workflow_closed(outcome, &info.namespace, &info.workflow_type, &info.task_queue);
 }
 
 fn is_closed(ms: &WorkflowMutableState) -> bool {

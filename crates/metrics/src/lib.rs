@@ -10,7 +10,7 @@ mod rpc;
 mod server;
 
 pub use rpc::{RpcMetricsLayer, RpcMetricsService};
-pub use server::{MetricsServer, serve};
+pub use server::{HANDLER_PATH, MetricsServer, serve};
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::sync::Arc;
@@ -234,7 +234,9 @@ impl Metrics {
         let Some(m) = &self.families else { return };
         let labels = [call.service_name, call.operation.as_str(), call.namespace.as_str()];
         m.service_requests.with_label_values(&labels).inc();
-        m.service_latency.with_label_values(&labels).observe(elapsed.as_secs_f64());
+        m.service_latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
         let Some(code) = code.filter(|c| *c != 0) else {
             return;
         };
@@ -261,7 +263,11 @@ pub fn sanitize(value: &str) -> String {
 
 /// A sanitized label value, `_unknown_` when empty.
 fn label_or_unknown(value: &str) -> String {
-    if value.is_empty() { UNKNOWN.to_owned() } else { sanitize(value) }
+    if value.is_empty() {
+        UNKNOWN.to_owned()
+    } else {
+        sanitize(value)
+    }
 }
 
 #[cfg(test)]
@@ -293,7 +299,10 @@ mod tests {
         assert!(!text.contains("_total"), "{text}");
         assert!(text.contains("# TYPE service_requests counter"), "{text}");
         assert!(text.contains("# TYPE service_latency histogram"), "{text}");
-        assert!(text.contains(r#"le="0.001""#) && text.contains(r#"le="1000""#), "{text}");
+        assert!(
+            text.contains(r#"le="0.001""#) && text.contains(r#"le="1000""#),
+            "{text}"
+        );
         assert!(text.contains(
             r#"service_requests{namespace="default",operation="StartWorkflowExecution",service_name="frontend"} 3"#
         ));

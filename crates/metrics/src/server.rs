@@ -25,19 +25,25 @@ impl MetricsServer {
     }
 }
 
-/// Binds `address` (`host:port`) and serves `metrics` at `/metrics` until stopped.
-pub async fn serve(address: &str, metrics: Metrics) -> Result<MetricsServer, MetricsError> {
+/// Binds `address` (`host:port`) and serves `metrics` at `path` (normally [`HANDLER_PATH`])
+/// until stopped.
+pub async fn serve(address: &str, path: &str, metrics: Metrics) -> Result<MetricsServer, MetricsError> {
     let listen_error = |source| MetricsError::Listen {
         address: address.to_owned(),
         source,
     };
     let listener = TcpListener::bind(address).await.map_err(listen_error)?;
     let bound = listener.local_addr().map_err(listen_error)?;
-    let task = tokio::spawn(accept_loop(listener, metrics));
+    let path: std::sync::Arc<str> = if path.is_empty() {
+        HANDLER_PATH.into()
+    } else {
+        path.into()
+    };
+    let task = tokio::spawn(accept_loop(listener, path, metrics));
     Ok(MetricsServer { address: bound, task })
 }
 
-async fn accept_loop(listener: TcpListener, metrics: Metrics) {
+async fn accept_loop(listener: TcpListener, path: std::sync::Arc<str>, metrics: Metrics) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -48,11 +54,11 @@ async fn accept_loop(listener: TcpListener, metrics: Metrics) {
                 continue;
             }
         };
-        let metrics = metrics.clone();
+        let (metrics, path) = (metrics.clone(), path.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&req, &metrics)) }
+                let response = respond(&req, &path, &metrics);
+                async move { Ok::<_, std::convert::Infallible>(response) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -64,7 +70,7 @@ async fn accept_loop(listener: TcpListener, metrics: Metrics) {
     }
 }
 
-fn respond<B>(req: &hyper::Request<B>, metrics: &Metrics) -> hyper::Response<Full<Bytes>> {
+fn respond<B>(req: &hyper::Request<B>, path: &str, metrics: &Metrics) -> hyper::Response<Full<Bytes>> {
     let reply = |status: http::StatusCode, content_type: &'static str, body: String| {
         let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = status;
@@ -73,7 +79,7 @@ fn respond<B>(req: &hyper::Request<B>, metrics: &Metrics) -> hyper::Response<Ful
             .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
         response
     };
-    if req.uri().path() != HANDLER_PATH {
+    if req.uri().path() != path {
         return reply(http::StatusCode::NOT_FOUND, "text/plain", "not found\n".into());
     }
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {

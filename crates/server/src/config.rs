@@ -31,9 +31,45 @@ pub struct Config {
     /// Dynamic config file, hot-reloaded (Temporal calls the section `dynamicConfigClient`).
     #[serde(default, alias = "dynamicConfigClient")]
     pub dynamic_config: Option<DynamicConfigSection>,
+    /// Temporal's `global` section; only `global.metrics.prometheus` is read.
+    #[serde(default)]
+    pub global: GlobalSection,
     /// Settings that exist only as docker environment variables.
     #[serde(skip)]
     pub docker: DockerEnv,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GlobalSection {
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsSection {
+    #[serde(default)]
+    pub prometheus: Option<PrometheusSection>,
+}
+
+/// `global.metrics.prometheus`: where `/metrics` is served. Metrics are named the way
+/// Temporal's default `tally` framework names them whatever `framework` says.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusSection {
+    /// `host:port`; required by Temporal, and here the switch that turns metrics on.
+    #[serde(default)]
+    pub listen_address: String,
+    /// Default `/metrics`.
+    #[serde(default)]
+    pub handler_path: String,
+    /// `tally` (default) or `opentelemetry`; Sundial always exports tally names.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// Deprecated in Temporal too (timers are always histograms); accepted and ignored.
+    #[serde(default)]
+    pub timer_type: Option<String>,
 }
 
 /// Temporal docker-image variables with no static-config counterpart here.
@@ -46,7 +82,8 @@ pub struct DockerEnv {
     /// VISIBILITY_DBNAME: accepted for compatibility; visibility records live in the main
     /// database (DBNAME) here.
     pub visibility_dbname: Option<String>,
-    /// PROMETHEUS_ENDPOINT: accepted; there are no metrics to serve yet.
+    /// PROMETHEUS_ENDPOINT: the metrics listen address (wins over the file's
+    /// `global.metrics.prometheus.listenAddress`, as in Temporal's docker template).
     pub prometheus_endpoint: Option<String>,
 }
 
@@ -361,12 +398,40 @@ impl Config {
                 ));
             }
         }
-        if let Some(endpoint) = &self.docker.prometheus_endpoint {
+        if let Some(framework) = self.prometheus().and_then(|p| p.framework.as_deref())
+            && framework != "tally"
+        {
             out.push(format!(
-                "PROMETHEUS_ENDPOINT={endpoint} is accepted, but sundial has no metrics yet: nothing listens there"
+                "global.metrics.prometheus.framework={framework}: sundial exports tally-style names \
+                 (no _total, seconds histograms) regardless"
             ));
         }
         out
+    }
+
+    fn prometheus(&self) -> Option<&PrometheusSection> {
+        self.global.metrics.as_ref().and_then(|m| m.prometheus.as_ref())
+    }
+
+    /// Where to serve `/metrics` (address, handler path), if metrics are on: PROMETHEUS_ENDPOINT,
+    /// else `global.metrics.prometheus.listenAddress`.
+    pub fn metrics_endpoint(&self) -> Option<(String, String)> {
+        let section = self.prometheus();
+        let path = section
+            .map(|p| p.handler_path.clone())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| sundial_metrics::HANDLER_PATH.to_owned());
+        let address = self.docker.prometheus_endpoint.clone().or_else(|| {
+            section
+                .map(|p| p.listen_address.clone())
+                .filter(|a| !a.trim().is_empty())
+        })?;
+        // Go's ":8000" (every interface) is not a socket address to Rust.
+        let address = match address.trim() {
+            a if a.starts_with(':') => format!("0.0.0.0{a}"),
+            a => a.to_owned(),
+        };
+        Some((address, path))
     }
 
     pub fn db_config(&self) -> anyhow::Result<DbConfig> {
@@ -512,10 +577,12 @@ mod tests {
             notices.contains("VISIBILITY_DBNAME=temporal_visibility") && notices.contains("(temporal)"),
             "{notices}"
         );
-        assert!(
-            notices.contains("PROMETHEUS_ENDPOINT=0.0.0.0:8000") && notices.contains("no metrics"),
-            "{notices}"
+        assert!(!notices.contains("PROMETHEUS_ENDPOINT"), "{notices}");
+        assert_eq!(
+            c.metrics_endpoint(),
+            Some(("0.0.0.0:8000".to_owned(), "/metrics".to_owned()))
         );
+        assert_eq!(plain.metrics_endpoint(), None, "off unless configured");
 
         assert!(
             !load(&[("SKIP_SCHEMA_SETUP", "true")])
@@ -592,6 +659,36 @@ mod tests {
         none.apply_env(|k| (k == "DYNAMIC_CONFIG_FILE_PATH").then(|| "d.yaml".to_string()))
             .expect("env");
         assert_eq!(none.dynamic_config.expect("from env").filepath, PathBuf::from("d.yaml"));
+    }
+
+    #[test]
+    fn prometheus_section_and_env() {
+        let yaml = "persistence:\n  driver: sqlite\nglobal:\n  metrics:\n    prometheus:\n      framework: tally\n      \
+                    timerType: histogram\n      listenAddress: 127.0.0.1:8000\n";
+        let mut config: Config = serde_yaml::from_str(yaml).expect("parse");
+        assert_eq!(
+            config.metrics_endpoint(),
+            Some(("127.0.0.1:8000".to_owned(), "/metrics".to_owned()))
+        );
+        assert!(config.notices().is_empty());
+        config
+            .apply_env(|k| (k == "PROMETHEUS_ENDPOINT").then(|| "0.0.0.0:9090".to_string()))
+            .expect("env");
+        assert_eq!(config.metrics_endpoint().map(|e| e.0).as_deref(), Some("0.0.0.0:9090"));
+        let otel: Config = serde_yaml::from_str(
+            "persistence: {driver: sqlite}\nglobal: {metrics: {prometheus: {framework: opentelemetry, \
+             listenAddress: ':8000', handlerPath: /m}}}\n",
+        )
+        .expect("parse");
+        assert_eq!(
+            otel.metrics_endpoint(),
+            Some(("0.0.0.0:8000".to_owned(), "/m".to_owned()))
+        );
+        assert!(otel.notices().join("").contains("tally"));
+        assert!(
+            serde_yaml::from_str::<Config>("persistence: {driver: sqlite}\nglobal: {metrics: {statsd: {}}}\n").is_err(),
+            "statsd is not supported and must not be silently ignored"
+        );
     }
 
     #[test]

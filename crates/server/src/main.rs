@@ -102,6 +102,10 @@ struct StartDevArgs {
     /// Dynamic config YAML file (Temporal's format), re-read when it changes.
     #[arg(long = "dynamic-config-file", value_name = "FILE")]
     dynamic_config_file: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://IP:PORT/metrics (as `temporal server start-dev
+    /// --metrics-port`); off without it.
+    #[arg(long = "metrics-port")]
+    metrics_port: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -189,6 +193,10 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
             args.port.saturating_add(delta)
         }
     };
+    let ip: std::net::IpAddr = args
+        .ip
+        .parse()
+        .with_context(|| format!("--ip {:?} is not an IP address", args.ip))?;
     let mut namespaces = vec!["default".to_owned()];
     for ns in args.namespaces {
         if !namespaces.contains(&ns) {
@@ -201,7 +209,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
         setup_schema: true,
         cluster_name: sundial_common::DEFAULT_CLUSTER_NAME.into(),
         history_shard_count: 1,
-        bind_ip: args.ip,
+        bind_ip: args.ip.clone(),
         broadcast_ip: None,
         roles: vec![
             (Role::Frontend, args.port),
@@ -211,6 +219,11 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
         ],
         namespaces,
         dynamic_config,
+        // Like the Temporal CLI: on the frontend's IP, at /metrics.
+        metrics: args.metrics_port.map(|port| node::MetricsEndpoint {
+            address: std::net::SocketAddr::new(ip, port).to_string(),
+            path: sundial_metrics::HANDLER_PATH.to_owned(),
+        }),
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {
@@ -248,6 +261,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         roles: roles.iter().map(|r| (*r, config.port(*r))).collect(),
         namespaces: default_namespace_from_env(|k| std::env::var(k).ok()),
         dynamic_config,
+        metrics: config
+            .metrics_endpoint()
+            .map(|(address, path)| node::MetricsEndpoint { address, path }),
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {

@@ -48,11 +48,30 @@ pub struct NodeOptions {
     pub namespaces: Vec<String>,
     /// Live dynamic config (file + `--dynamic-config-value` overrides, or all defaults).
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
+    /// Where to serve Prometheus metrics; `None`: metrics are off (recording is a no-op).
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+/// The process's one Prometheus endpoint.
+pub struct MetricsEndpoint {
+    /// `host:port`.
+    pub address: String,
+    /// Normally `/metrics`.
+    pub path: String,
 }
 
 const NAMESPACE_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    // Bound before the store is opened, so a bad address fails fast.
+    let (metrics, metrics_server) = match &opts.metrics {
+        Some(endpoint) => {
+            let metrics = sundial_metrics::Metrics::new()?;
+            let server = sundial_metrics::serve(&endpoint.address, &endpoint.path, metrics.clone()).await?;
+            (metrics, Some((server, endpoint.path.clone())))
+        }
+        None => (sundial_metrics::Metrics::disabled(), None),
+    };
     let store = Arc::new(open_store(&opts).await?);
     let cluster = bootstrap_cluster(&store, &opts).await?;
     let registry = NamespaceRegistry::new(store.clone());
@@ -71,7 +90,14 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         Some(ip) => Some(crate::address::advertised_ip(ip, opts.broadcast_ip)?),
         None => None,
     };
-    print_banner(&opts, &bound, advertised);
+    print_banner(
+        &opts,
+        &bound,
+        advertised,
+        metrics_server
+            .as_ref()
+            .map(|(s, path)| format!("http://{}{path}", s.address)),
+    );
 
     // What peers (and this process's own roles) dial: the advertised IP, never a wildcard.
     let advertise = |addr: SocketAddr| advertised.map_or(addr, |ip| SocketAddr::new(ip, addr.port()));
@@ -105,6 +131,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     opts.dynamic_config.clone(),
                 );
                 frontend_router(
+                    metrics.rpc_layer("frontend"),
                     &registry,
                     executions,
                     store.clone(),
@@ -129,10 +156,11 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     dynamic_config: opts.dynamic_config.clone(),
                     rings: membership.rings(),
                     address,
+                    metrics: metrics.clone(),
                 };
                 let engine = HistoryEngine::start(store.clone(), matching, history_router.clone(), config).await?;
                 engines.history = Some(engine.clone());
-                role_router(Role::History).await.add_service(
+                role_router(Role::History, &metrics).await.add_service(
                     HistoryServiceServer::new(HistoryHandler::new(engine))
                         .max_decoding_message_size(MAX_INTERNAL_MESSAGE),
                 )
@@ -153,7 +181,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);
                 engines.matching = Some(engine.clone());
-                role_router(Role::Matching).await.add_service(
+                role_router(Role::Matching, &metrics).await.add_service(
                     MatchingServiceServer::new(MatchingHandler::new(engine))
                         .max_decoding_message_size(MAX_INTERNAL_MESSAGE),
                 )
@@ -174,9 +202,10 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         shard_count: cluster.history_shard_count,
                     },
                 ));
-                role_router(Role::Worker).await
+                role_router(Role::Worker, &metrics).await
             }
         };
+        metrics.restarted(role.name());
         servers.push(tokio::spawn(async move {
             router
                 .serve_with_incoming_shutdown(incoming, stop)
@@ -213,6 +242,9 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     }
     if let Some(h) = &engines.history {
         h.shutdown();
+    }
+    if let Some((server, _)) = metrics_server {
+        server.stop();
     }
     drop(engines);
     store.close().await;
@@ -327,7 +359,13 @@ async fn health_service(
     service.accept_compressed(Gzip).send_compressed(Gzip)
 }
 
+/// A role's tonic router with the RPC metrics layer around every service.
+type RoleRouter =
+    tonic::transport::server::Router<tower_layer::Stack<sundial_metrics::RpcMetricsLayer, tower_layer::Identity>>;
+
+#[allow(clippy::too_many_arguments)]
 async fn frontend_router(
+    metrics_layer: sundial_metrics::RpcMetricsLayer,
     registry: &NamespaceRegistry,
     executions: ExecutionHandler,
     store: Arc<SqlStore>,
@@ -335,7 +373,7 @@ async fn frontend_router(
     cluster: ClusterIdentity,
     dynamic_config: sundial_dynconfig::DynamicConfig,
     history: HistoryRouter,
-) -> tonic::transport::server::Router {
+) -> RoleRouter {
     let namespaces = NamespaceHandler::new(registry.clone(), cluster_name, dynamic_config.clone());
     let workflow = WorkflowServiceServer::new(WorkflowHandler::new(
         namespaces.clone(),
@@ -354,6 +392,7 @@ async fn frontend_router(
         .send_compressed(Gzip);
     Server::builder()
         .tcp_nodelay(true)
+        .layer(metrics_layer)
         .add_service(health_service(&sundial_frontend::HEALTH_SERVICE_NAMES).await)
         .add_service(workflow)
         .add_service(operator)
@@ -361,10 +400,11 @@ async fn frontend_router(
 }
 
 /// The health service every internal role serves; the role's own service is added to it.
-async fn role_router(role: Role) -> tonic::transport::server::Router {
+async fn role_router(role: Role, metrics: &sundial_metrics::Metrics) -> RoleRouter {
     let name = format!("sundial.{}", role.name());
     Server::builder()
         .tcp_nodelay(true)
+        .layer(metrics.rpc_layer(role.name()))
         .add_service(health_service(&[name.as_str()]).await)
 }
 
@@ -388,7 +428,12 @@ async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
     }
 }
 
-fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)], advertised: Option<std::net::IpAddr>) {
+fn print_banner(
+    opts: &NodeOptions,
+    bound: &[(Role, TcpListener, SocketAddr)],
+    advertised: Option<std::net::IpAddr>,
+    metrics_url: Option<String>,
+) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Sundial {} ({})", sundial_common::SERVER_VERSION, opts.mode);
     for (role, _, addr) in bound {
@@ -398,6 +443,9 @@ fn print_banner(opts: &NodeOptions, bound: &[(Role, TcpListener, SocketAddr)], a
         let _ = writeln!(out, "  {:<10} {ip}", "broadcast");
     }
     let _ = writeln!(out, "  {:<10} {}", "state", opts.db.describe());
+    if let Some(url) = metrics_url {
+        let _ = writeln!(out, "  {:<10} {url}", "metrics");
+    }
     if !opts.namespaces.is_empty() {
         let _ = writeln!(out, "  {:<10} {}", "namespaces", opts.namespaces.join(", "));
     }
