@@ -395,6 +395,26 @@ def crash(container: str) -> None:
     assert pid > 0, f"{container} is not running"
     os.kill(pid, signal.SIGKILL)
 
+async def test_schedule_fires_through_the_worker_container(compose):
+    """The worker container runs the scheduler: a schedule created with the temporal CLI in the
+    admin-tools container starts runs, named by their nominal time."""
+    client = await connect()
+    sid, wid, tq = f"sched-{uuid.uuid4().hex[:6]}", f"sched-wf-{uuid.uuid4().hex[:6]}", f"sched-{uuid.uuid4().hex[:6]}"
+    run("docker", "exec", "temporal-admin-tools", "temporal", "schedule", "create", "--namespace", NS,
+        "--schedule-id", sid, "--interval", "2s", "--workflow-id", wid, "--task-queue", tq,
+        "--type", "EchoWorkflow", "--input", '"compose"', "--overlap-policy", "AllowAll")
+    handle = client.get_schedule_handle(sid)
+    async with new_worker(client, tq, workflows=[EchoWorkflow]):
+        deadline = time.monotonic() + 60
+        while (desc := await handle.describe()).info.num_actions < 2:
+            assert time.monotonic() < deadline, "the schedule never fired twice"
+            await asyncio.sleep(0.5)
+        action = desc.info.recent_actions[0]
+        assert action.action.workflow_id.startswith(f"{wid}-")
+        assert await client.get_workflow_handle(action.action.workflow_id).result() == "echo compose"
+    await handle.delete()
+
+
 async def test_scaled_out_layout(compose):
     """docker-compose.scaled.yml adds a second process of every role: the rings hold two of
     each, the shards are split, workflows started through either frontend complete, and they
