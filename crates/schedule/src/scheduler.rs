@@ -20,6 +20,10 @@ pub const DEFAULT_CATCHUP_WINDOW: SignedDuration = SignedDuration::from_hours(36
 pub const MIN_CATCHUP_WINDOW: SignedDuration = SignedDuration::from_secs(10);
 /// How often the worker looks at a schedule that has workflows running, to see them close.
 pub const RUNNING_POLL: SignedDuration = SignedDuration::from_secs(2);
+/// Started runs a schedule keeps track of at most. Only ALLOW_ALL can have more than a few
+/// running at once, and it decides nothing by them; without a bound a 1-second schedule whose
+/// runs never end would grow its stored record every second, forever.
+pub const MAX_RUNNING: usize = 100;
 /// Buffered starts a schedule holds at most (triggers and backfills beyond it are dropped).
 pub const MAX_BUFFER: usize = 1000;
 /// Nominal times considered in one pass at most (a long downtime with a 1-second spec).
@@ -252,6 +256,8 @@ pub fn started(rec: &mut ScheduleRecord, start: &PlannedStart, run_id: &str, now
     p.recent_actions.drain(..excess);
     if !p.running.contains(&execution) {
         p.running.push(execution);
+        let excess = p.running.len().saturating_sub(MAX_RUNNING);
+        p.running.drain(..excess);
     }
 }
 
@@ -495,6 +501,16 @@ mod tests {
         closed(&mut rec, &running, WorkflowExecutionStatus::Failed);
         assert!(is_paused(&rec));
         assert!(p(&rec).running.is_empty());
+    }
+
+    #[test]
+    fn runs_tracked_are_bounded_to_the_newest() {
+        let (mut rec, spec) = record(ScheduleOverlapPolicy::AllowAll, 0);
+        catch_up(&mut rec, &spec, at(10 * (MAX_RUNNING as i64 + 20)));
+        let ids = start_all(&mut rec, 0);
+        let running = p(&rec).running;
+        assert_eq!(running.len(), MAX_RUNNING);
+        assert_eq!(running.last().map(|e| e.workflow_id.clone()), ids.last().cloned());
     }
 
     #[test]
