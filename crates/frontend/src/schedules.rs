@@ -344,17 +344,8 @@ impl ScheduleHandler {
         let ns = self.namespace(&req.namespace).await?;
         let patch = req.patch.unwrap_or_default();
         let namespace_id = ns.id.clone();
-        let id = req.schedule_id.clone();
         self.modify(&ns.id, &req.schedule_id, |row| {
-            let spec = row
-                .record
-                .schedule
-                .as_ref()
-                .and_then(|s| s.spec.as_ref())
-                .map(|s| sundial_schedule::proto::compile(s, &namespace_id, &id))
-                .transpose()
-                .map_err(|e| ServiceError::Internal(format!("stored schedule spec does not compile: {e}")))?
-                .ok_or_else(|| ServiceError::Internal("stored schedule has no spec".into()))?;
+            let spec = compiled(row, &namespace_id)?;
             apply_patch(&mut row.record, &patch, &spec, now_nanos())
         })
         .await?;

@@ -70,6 +70,16 @@ pub fn matching_client(address: &str) -> Result<MatchingClient, RpcError> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
+pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient<Channel>;
+
+/// A client of a frontend's public WorkflowService at `address` (connects on first use), for
+/// roles that act as Temporal clients (the system worker's jobs).
+pub fn frontend_client(address: &str) -> Result<FrontendClient, RpcError> {
+    Ok(FrontendClient::new(channel(address)?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
 /// How a caller should treat a failed internal call.
 pub fn is_retryable(status: &tonic::Status) -> bool {
     matches!(

@@ -3,12 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
 use sundial_membership::Rings;
 use sundial_persistence::{PersistenceError, Role, Store};
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 #[derive(Clone)]
 pub struct WorkerConfig {
@@ -54,7 +51,7 @@ impl std::fmt::Display for PassError {
 pub(crate) struct Cluster {
     pub store: Arc<dyn Store>,
     pub config: WorkerConfig,
-    clients: Mutex<HashMap<String, WorkflowServiceClient<Channel>>>,
+    clients: Mutex<HashMap<String, sundial_rpc::FrontendClient>>,
     namespaces: Mutex<HashMap<String, String>>,
 }
 
@@ -74,7 +71,7 @@ impl Cluster {
         ring.owner(key).is_some_and(|h| h.address == self.config.address)
     }
 
-    pub fn frontend(&self) -> Result<WorkflowServiceClient<Channel>, PassError> {
+    pub fn frontend(&self) -> Result<sundial_rpc::FrontendClient, PassError> {
         let ring = self.config.rings.borrow().ring(Role::Frontend);
         let address = ring
             .hosts()
@@ -85,11 +82,8 @@ impl Cluster {
         if let Some(c) = clients.get(&address) {
             return Ok(c.clone());
         }
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| PassError::Rpc(tonic::Status::internal(format!("bad frontend address {address}: {e}"))))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
-        let client = WorkflowServiceClient::new(endpoint.connect_lazy());
+        let client = sundial_rpc::frontend_client(&address)
+            .map_err(|e| PassError::Rpc(tonic::Status::internal(e.to_string())))?;
         clients.insert(address, client.clone());
         Ok(client)
     }

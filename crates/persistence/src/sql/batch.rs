@@ -1,6 +1,6 @@
 //! The `batch_operations` table.
 
-use super::{SqlStore, decode_blob, is_unique_violation};
+use super::{SqlStore, decode_blob, is_unique_violation, limit_param};
 use crate::{BatchRow, BatchStore, PersistenceError, Result};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -18,10 +18,6 @@ fn row_from(row: &AnyRow) -> Result<BatchRow> {
         start_time: row.try_get("start_time")?,
         record: decode_blob("batch operation", &row.try_get::<Vec<u8>, _>("data")?)?,
     })
-}
-
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
 
 #[async_trait]

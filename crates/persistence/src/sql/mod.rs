@@ -328,6 +328,11 @@ pub(crate) fn decode_blob<M: sundial_api::prost::Message + Default>(what: &'stat
 }
 
 /// Whether a database error is a unique-key violation (both dialects report SQLSTATE-like codes).
+/// A row limit as a bind parameter: at least 1, saturating.
+pub(crate) fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {

@@ -1,13 +1,9 @@
 //! Scavenger reads and guarded deletes.
 
-use super::{SqlStore, decode_blob};
+use super::{SqlStore, decode_blob, limit_param};
 use crate::{Result, ScavengeStore, TaskQueueRow, TaskRow};
 use async_trait::async_trait;
 use sqlx::Row;
-
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
-}
 
 #[async_trait]
 impl ScavengeStore for SqlStore {

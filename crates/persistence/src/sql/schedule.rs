@@ -1,7 +1,7 @@
 //! The `schedules` table (created with the main schema; `next_run_time` is when the system
 //! worker should next look at a schedule).
 
-use super::{SqlStore, decode_blob, is_unique_violation};
+use super::{SqlStore, decode_blob, is_unique_violation, limit_param};
 use crate::{PersistenceError, Result, ScheduleRow, ScheduleStore};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -16,10 +16,6 @@ fn row_from(row: &AnyRow) -> Result<ScheduleRow> {
         next_wake: row.try_get("next_run_time")?,
         record: decode_blob("schedule", &row.try_get::<Vec<u8>, _>("data")?)?,
     })
-}
-
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
 
 const COLUMNS: &str = "namespace_id, schedule_id, version, next_run_time, data";

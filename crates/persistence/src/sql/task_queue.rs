@@ -2,7 +2,7 @@
 //! by the partition's `range_id` inside its transaction, so an owner that lost its lease can
 //! never add tasks behind the new owner's back.
 
-use super::{Dialect, SqlStore, decode_blob};
+use super::{Dialect, SqlStore, decode_blob, limit_param};
 use crate::{LeaseOwner, PersistenceError, Result, TaskQueueKey, TaskQueueLease, TaskQueueStore, TaskRecord};
 use async_trait::async_trait;
 use sqlx::{Connection, Row};
@@ -57,10 +57,6 @@ async fn live_member_address(
         Ok(format!("{address}:{port}"))
     })
     .transpose()
-}
-
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
