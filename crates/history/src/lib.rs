@@ -167,7 +167,8 @@ impl HistoryEngine {
         match self.shards.get(id as usize).and_then(ShardSlot::get) {
             Some(shard) if !shard.lost() => Ok(shard),
             _ => Err(ServiceError::Unavailable(format!(
-                "shard {id} is not owned by this history host; retry"
+                "shard {id} {}; retry",
+                sundial_rpc::NOT_SERVED_HERE
             ))),
         }
     }

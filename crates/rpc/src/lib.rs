@@ -13,6 +13,7 @@ use sundial_membership::Rings;
 use sundial_persistence::Role;
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
+use tower::util::MapErr;
 
 /// Internal messages can be far larger than public ones (whole histories), as in Temporal.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
@@ -36,7 +37,47 @@ impl From<RpcError> for tonic::Status {
     }
 }
 
-fn channel(address: &str) -> Result<Channel, RpcError> {
+/// How a transport failure's status begins (see `PeerChannel`).
+const PEER_UNREACHABLE: &str = "peer unreachable";
+
+/// The message history gives a call for a shard it does not serve (any more).
+pub const NOT_SERVED_HERE: &str = "is not owned by this history host";
+
+/// How long a call to a shard's owner is retried, counted from its first failure, while the
+/// owner is unreachable or moving: longer than a dead host takes to leave the rings
+/// (`MEMBER_TIMEOUT`) plus a shard takes to open on its next owner.
+const OWNER_MOVE_BUDGET: Duration = Duration::from_secs(20);
+
+/// Whether a failed call should go to the shard's owner as the rings name it now: the owner
+/// asked did not answer, none was known, or it no longer serves the shard. Other `Unavailable`
+/// failures (the database is down, say) go back to the caller at once.
+pub fn owner_moved(status: &tonic::Status) -> bool {
+    let message = status.message();
+    status.code() == tonic::Code::Unavailable
+        && (message.starts_with(PEER_UNREACHABLE)
+            || message.starts_with("no live history host")
+            || message.contains(NOT_SERVED_HERE)
+            || message.contains("ownership lost"))
+}
+
+/// A channel to a peer whose transport failures are `Unavailable`. Left to tonic, a peer that
+/// dies while a call waits for its answer is `Cancelled` ("operation was canceled"), which SDKs
+/// do not retry; but the call is as retryable as one the peer refused, on the peer the rings
+/// name next.
+pub type PeerChannel = MapErr<Channel, fn(tonic::transport::Error) -> tonic::Status>;
+
+fn unreachable_peer(e: tonic::transport::Error) -> tonic::Status {
+    use std::error::Error;
+    let mut message = format!("{PEER_UNREACHABLE}: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    tonic::Status::unavailable(message)
+}
+
+fn channel(address: &str) -> Result<PeerChannel, RpcError> {
     let uri = if address.starts_with("http://") {
         address.to_owned()
     } else {
@@ -46,15 +87,16 @@ fn channel(address: &str) -> Result<Channel, RpcError> {
         address: address.to_owned(),
         reason: e.to_string(),
     })?;
-    Ok(endpoint
+    let channel = endpoint
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
+        .connect_lazy();
+    Ok(MapErr::new(channel, unreachable_peer as fn(_) -> _))
 }
 
-pub type HistoryClient = HistoryServiceClient<Channel>;
-pub type MatchingClient = MatchingServiceClient<Channel>;
+pub type HistoryClient = HistoryServiceClient<PeerChannel>;
+pub type MatchingClient = MatchingServiceClient<PeerChannel>;
 
 /// A client for the history service at `address` (connects on first use).
 pub fn history_client(address: &str) -> Result<HistoryClient, RpcError> {
@@ -70,7 +112,7 @@ pub fn matching_client(address: &str) -> Result<MatchingClient, RpcError> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient<Channel>;
+pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient<PeerChannel>;
 
 /// A client of a frontend's public WorkflowService at `address` (connects on first use), for
 /// roles that act as Temporal clients (the system worker's jobs).
@@ -171,7 +213,44 @@ impl HistoryRouter {
 
     /// The client of the host that owns the workflow's shard.
     pub fn for_workflow(&self, namespace_id: &str, workflow_id: &str) -> Result<HistoryClient, RpcError> {
-        self.for_shard(sundial_common::shard_for(namespace_id, workflow_id, self.shard_count))
+        self.for_shard(self.shard_of(namespace_id, workflow_id))
+    }
+
+    /// The shard of a workflow.
+    pub fn shard_of(&self, namespace_id: &str, workflow_id: &str) -> i32 {
+        sundial_common::shard_for(namespace_id, workflow_id, self.shard_count)
+    }
+
+    /// Sends `req` with `send` to the owner of `shard`, and again to the owner the rings name
+    /// then while the owner is unreachable or moving (`owner_moved`), for up to
+    /// `OWNER_MOVE_BUDGET`: a history host that dies under a call costs its caller the seconds
+    /// its shards take to move, not an error.
+    pub async fn call<Req, Resp, F, Fut>(&self, shard: i32, req: Req, mut send: F) -> Result<Resp, tonic::Status>
+    where
+        Req: Clone,
+        F: FnMut(HistoryClient, Req) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let mut first_failure: Option<std::time::Instant> = None;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let outcome = match self.for_shard(shard) {
+                Ok(client) => send(client, req.clone()).await.map(tonic::Response::into_inner),
+                Err(e) => Err(e.into()),
+            };
+            match outcome {
+                Err(status) if owner_moved(&status) => {
+                    let since = *first_failure.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed().saturating_add(pause) > OWNER_MOVE_BUDGET {
+                        return Err(status);
+                    }
+                    tracing::debug!(shard, error = %status.message(), "history owner moving; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = pause.saturating_mul(2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Any live history host (for calls that are not about one workflow).
@@ -259,5 +338,83 @@ mod tests {
             super::task_queue_key("ns", "orders"),
             super::task_queue_key("other", "orders")
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn only_routing_failures_send_a_call_to_the_next_owner() {
+        for moved in [
+            tonic::Status::unavailable(format!("{PEER_UNREACHABLE}: operation was canceled")),
+            tonic::Status::from(RpcError::NoHost("history")),
+            tonic::Status::unavailable(format!("shard 3 {NOT_SERVED_HERE}; retry")),
+            tonic::Status::unavailable("shard 3 ownership lost: expected range_id 4, found 5"),
+        ] {
+            assert!(owner_moved(&moved), "{moved:?}");
+        }
+        for stays in [
+            tonic::Status::unavailable("persistence unavailable: connection refused"),
+            tonic::Status::cancelled(format!("{PEER_UNREACHABLE}: x")),
+            tonic::Status::not_found("workflow not found"),
+            tonic::Status::resource_exhausted("namespace rate limit exceeded"),
+        ] {
+            assert!(!owner_moved(&stays), "{stays:?}");
+        }
+    }
+
+    /// A peer that is not there is `Unavailable`, named as unreachable: what callers and SDKs
+    /// retry.
+    #[tokio::test]
+    async fn a_peer_that_does_not_answer_is_unavailable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let mut client = history_client(&address).unwrap();
+        let status = client
+            .describe_workflow_execution(
+                sundial_api::sundial::historyservice::v1::DescribeWorkflowExecutionRequest::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(owner_moved(&status), "{status:?}");
+    }
+
+    /// A peer that takes the call and dies before answering: tonic alone calls this
+    /// `Cancelled`, which SDKs do not retry.
+    #[tokio::test]
+    async fn a_peer_that_dies_under_a_call_is_unavailable() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let peer = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // An HTTP/2 server's settings frame, then read until the request's headers arrive,
+            // and hang up without a response.
+            socket.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let mut seen = 0;
+            while seen < 24 + 9 + 9 {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen += n,
+                }
+            }
+            drop(socket);
+        });
+        let mut client = history_client(&address).unwrap();
+        let status = client
+            .describe_workflow_execution(
+                sundial_api::sundial::historyservice::v1::DescribeWorkflowExecutionRequest::default(),
+            )
+            .await
+            .unwrap_err();
+        peer.await.unwrap();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(owner_moved(&status), "{status:?}");
     }
 }

@@ -22,8 +22,20 @@ use sundial_common::time::nanos_to_timestamp;
 use sundial_dynconfig::limits::{LimitError, NamespaceRateLimiters, PollerLimiter};
 use sundial_dynconfig::{DynamicConfig, Scope, TaskType, keys};
 use sundial_persistence::{VisibilityRecord, VisibilityStore};
-use sundial_rpc::{HistoryClient, HistoryRouter, MatchingClient, MatchingRouter};
+use sundial_rpc::{HistoryRouter, MatchingClient, MatchingRouter};
 use tonic::Status;
+
+/// `$self.history.call` for one history method: `$req` goes to the host that owns the
+/// workflow's shard, and again to the next owner while that one is unreachable or moving. A
+/// future of the method's response message.
+macro_rules! on_history {
+    ($self:ident, $namespace_id:expr, $workflow_id:expr, $method:ident, $req:expr) => {{
+        let shard = $self.history.shard_of($namespace_id, $workflow_id);
+        $self
+            .history
+            .call(shard, $req, |mut client, req| async move { client.$method(req).await })
+    }};
+}
 
 #[derive(Clone)]
 pub struct ExecutionHandler {
@@ -174,19 +186,9 @@ impl ExecutionHandler {
         Ok(())
     }
 
-    /// The history host that owns the workflow's shard.
-    fn history(&self, namespace_id: &str, workflow_id: &str) -> Res<HistoryClient> {
-        Ok(self.history.for_workflow(namespace_id, workflow_id)?)
-    }
-
     /// The matching host that owns the task queue.
     fn matching(&self, namespace_id: &str, task_queue: &str) -> Res<MatchingClient> {
         Ok(self.matching.for_task_queue(namespace_id, task_queue)?)
-    }
-
-    /// The history host that owns the workflow a task token names.
-    fn history_by_token(&self, namespace_id: &str, token: &[u8]) -> Res<HistoryClient> {
-        self.history(namespace_id, &decode_token(token)?.workflow_id)
     }
 
     pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
@@ -210,15 +212,19 @@ impl ExecutionHandler {
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
-        let resp = self
-            .history(&namespace_id, &req.workflow_id)?
-            .start_workflow_execution(hs::StartWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &req.workflow_id,
+            start_workflow_execution,
+            hs::StartWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
                 parent: None,
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn signal_with_start(
@@ -259,14 +265,18 @@ impl ExecutionHandler {
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
-        let resp = self
-            .history(&namespace_id, &req.workflow_id)?
-            .signal_with_start_workflow_execution(hs::SignalWithStartWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &req.workflow_id,
+            signal_with_start_workflow_execution,
+            hs::SignalWithStartWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn signal(&self, req: SignalWorkflowExecutionRequest) -> Res<SignalWorkflowExecutionResponse> {
@@ -275,15 +285,19 @@ impl ExecutionHandler {
         v::named(&req.signal_name, "SignalName")?;
         self.check_sizes(&req.namespace, &[], &[req.input.as_ref()])?;
         v::request_id(&req.request_id)?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
-            .signal_workflow_execution(hs::SignalWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.workflow_execution.as_ref()),
+            signal_workflow_execution,
+            hs::SignalWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
                 external_workflow_execution: None,
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn request_cancel(
@@ -292,14 +306,18 @@ impl ExecutionHandler {
     ) -> Res<RequestCancelWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.workflow_execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
-            .request_cancel_workflow_execution(hs::RequestCancelWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.workflow_execution.as_ref()),
+            request_cancel_workflow_execution,
+            hs::RequestCancelWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn terminate(
@@ -314,27 +332,35 @@ impl ExecutionHandler {
         if req.identity.is_empty() {
             req.identity = "frontend-service".into();
         }
-        let resp = self
-            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
-            .terminate_workflow_execution(hs::TerminateWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.workflow_execution.as_ref()),
+            terminate_workflow_execution,
+            hs::TerminateWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn delete(&self, req: DeleteWorkflowExecutionRequest) -> Res<DeleteWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         let exec = execution(req.workflow_execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, &exec.workflow_id)?
-            .delete_workflow_execution(hs::DeleteWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            delete_workflow_execution,
+            hs::DeleteWorkflowExecutionRequest {
                 namespace_id,
                 execution: Some(exec),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn reset(&self, req: ResetWorkflowExecutionRequest) -> Res<ResetWorkflowExecutionResponse> {
@@ -346,27 +372,35 @@ impl ExecutionHandler {
             );
         }
         v::request_id(&req.request_id)?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
-            .reset_workflow_execution(hs::ResetWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.workflow_execution.as_ref()),
+            reset_workflow_execution,
+            hs::ResetWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn describe(&self, req: DescribeWorkflowExecutionRequest) -> Res<DescribeWorkflowExecutionResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.execution.as_ref()))?
-            .describe_workflow_execution(hs::DescribeWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.execution.as_ref()),
+            describe_workflow_execution,
+            hs::DescribeWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn history_page(
@@ -375,14 +409,18 @@ impl ExecutionHandler {
     ) -> Res<GetWorkflowExecutionHistoryResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.execution.as_ref()))?
-            .get_workflow_execution_history(hs::GetWorkflowExecutionHistoryRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.execution.as_ref()),
+            get_workflow_execution_history,
+            hs::GetWorkflowExecutionHistoryRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn history_reverse(
@@ -391,41 +429,53 @@ impl ExecutionHandler {
     ) -> Res<GetWorkflowExecutionHistoryReverseResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.execution.as_ref()))?
-            .get_workflow_execution_history_reverse(hs::GetWorkflowExecutionHistoryReverseRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.execution.as_ref()),
+            get_workflow_execution_history_reverse,
+            hs::GetWorkflowExecutionHistoryReverseRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn query(&self, req: QueryWorkflowRequest) -> Res<QueryWorkflowResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         execution(req.execution.as_ref())?;
         v::named(req.query.as_ref().map_or("", |q| q.query_type.as_str()), "QueryType")?;
-        let resp = self
-            .history(&namespace_id, wf_id(req.execution.as_ref()))?
-            .query_workflow(hs::QueryWorkflowRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.execution.as_ref()),
+            query_workflow,
+            hs::QueryWorkflowRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn reset_sticky(&self, req: ResetStickyTaskQueueRequest) -> Res<ResetStickyTaskQueueResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
         let exec = execution(req.execution.as_ref())?;
-        let resp = self
-            .history(&namespace_id, &exec.workflow_id)?
-            .reset_sticky_task_queue(hs::ResetStickyTaskQueueRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            reset_sticky_task_queue,
+            hs::ResetStickyTaskQueueRequest {
                 namespace_id,
                 execution: Some(exec),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn list(&self, req: ListWorkflowExecutionsRequest) -> Res<ListWorkflowExecutionsResponse> {

@@ -44,8 +44,12 @@ impl ExecutionHandler {
         reason: &str,
     ) -> Res<()> {
         tracing::warn!(%namespace_id, reason, key = "limit.blobSize.error", "activity payload over the limit");
-        self.history_by_token(&namespace_id, &task_token)?
-            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&task_token)?.workflow_id,
+            respond_activity_task_failed,
+            hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token: task_token.clone(),
                 request: Some(RespondActivityTaskFailedRequest {
@@ -54,8 +58,9 @@ impl ExecutionHandler {
                     identity,
                     ..Default::default()
                 }),
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(())
     }
 
@@ -103,14 +108,18 @@ impl ExecutionHandler {
     ) -> Res<RespondWorkflowTaskCompletedResponse> {
         let token = decode_token(&req.task_token)?;
         let namespace_id = self.ns_for_token(&req.namespace, &token).await?;
-        let resp = self
-            .history_by_token(&namespace_id, &req.task_token)?
-            .respond_workflow_task_completed(hs::RespondWorkflowTaskCompletedRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            respond_workflow_task_completed,
+            hs::RespondWorkflowTaskCompletedRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn workflow_task_failed(
@@ -123,14 +132,18 @@ impl ExecutionHandler {
         if too_large(self.blob_limit(&namespace_id).await?, req.failure.as_ref()) {
             req.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
-        let resp = self
-            .history_by_token(&namespace_id, &req.task_token)?
-            .respond_workflow_task_failed(hs::RespondWorkflowTaskFailedRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            respond_workflow_task_failed,
+            hs::RespondWorkflowTaskFailedRequest {
                 namespace_id,
                 request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     /// The namespace of a task token; the request's namespace, when given, must agree.
@@ -178,16 +191,20 @@ impl ExecutionHandler {
                 ..Default::default()
             });
         }
-        let resp = self
-            .history_by_token(&namespace_id, &req.task_token)?
-            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            record_activity_task_heartbeat,
+            hs::RecordActivityTaskHeartbeatRequest {
                 namespace_id,
                 task_token: req.task_token,
                 details: req.details,
                 identity: req.identity,
-            })
-            .await?;
-        Ok(resp.into_inner())
+            }
+        )
+        .await?;
+        Ok(resp)
     }
 
     pub async fn heartbeat_by_id(
@@ -205,16 +222,19 @@ impl ExecutionHandler {
                 ..Default::default()
             });
         }
-        let resp = self
-            .history_by_token(&namespace_id, &task_token)?
-            .record_activity_task_heartbeat(hs::RecordActivityTaskHeartbeatRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&task_token)?.workflow_id,
+            record_activity_task_heartbeat,
+            hs::RecordActivityTaskHeartbeatRequest {
                 namespace_id,
                 task_token,
                 details: req.details,
                 identity: req.identity,
-            })
-            .await?
-            .into_inner();
+            }
+        )
+        .await?;
         Ok(RecordActivityTaskHeartbeatByIdResponse {
             cancel_requested: resp.cancel_requested,
             activity_paused: resp.activity_paused,
@@ -233,14 +253,19 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCompletedResponse::default());
         }
-        self.history_by_token(&namespace_id, &req.task_token)?
-            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            respond_activity_task_completed,
+            hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
                 task_token: req.task_token,
                 result: req.result,
                 identity: req.identity,
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskCompletedResponse::default())
     }
 
@@ -256,14 +281,19 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCompletedByIdResponse::default());
         }
-        self.history_by_token(&namespace_id, &task_token)?
-            .respond_activity_task_completed(hs::RespondActivityTaskCompletedRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&task_token)?.workflow_id,
+            respond_activity_task_completed,
+            hs::RespondActivityTaskCompletedRequest {
                 namespace_id,
                 task_token,
                 result: req.result,
                 identity: req.identity,
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskCompletedByIdResponse::default())
     }
 
@@ -282,13 +312,18 @@ impl ExecutionHandler {
             req.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
         let task_token = req.task_token.clone();
-        self.history_by_token(&namespace_id, &req.task_token)?
-            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            respond_activity_task_failed,
+            hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token,
                 request: Some(req),
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskFailedResponse::default())
     }
 
@@ -313,13 +348,18 @@ impl ExecutionHandler {
         if too_large(limit, inner.failure.as_ref()) {
             inner.failure = Some(server_failure(FAILURE_TOO_LARGE));
         }
-        self.history_by_token(&namespace_id, &task_token)?
-            .respond_activity_task_failed(hs::RespondActivityTaskFailedRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&task_token)?.workflow_id,
+            respond_activity_task_failed,
+            hs::RespondActivityTaskFailedRequest {
                 namespace_id,
                 task_token,
                 request: Some(inner),
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskFailedByIdResponse::default())
     }
 
@@ -334,14 +374,19 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCanceledResponse::default());
         }
-        self.history_by_token(&namespace_id, &req.task_token)?
-            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&req.task_token)?.workflow_id,
+            respond_activity_task_canceled,
+            hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
                 task_token: req.task_token,
                 details: req.details,
                 identity: req.identity,
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskCanceledResponse::default())
     }
 
@@ -357,14 +402,19 @@ impl ExecutionHandler {
                 .await?;
             return Ok(RespondActivityTaskCanceledByIdResponse::default());
         }
-        self.history_by_token(&namespace_id, &task_token)?
-            .respond_activity_task_canceled(hs::RespondActivityTaskCanceledRequest {
+        on_history!(
+            self,
+            &namespace_id,
+            &decode_token(&task_token)?.workflow_id,
+            respond_activity_task_canceled,
+            hs::RespondActivityTaskCanceledRequest {
                 namespace_id,
                 task_token,
                 details: req.details,
                 identity: req.identity,
-            })
-            .await?;
+            }
+        )
+        .await?;
         Ok(RespondActivityTaskCanceledByIdResponse::default())
     }
 

@@ -75,15 +75,18 @@ impl ExecutionHandler {
         self.prepare_update(&mut req)?;
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let caller_bound = self.caller_bound(&req.namespace, wait);
-        let resp = self
-            .history(&namespace_id, wf_id(req.workflow_execution.as_ref()))?
-            .update_workflow_execution(hs::UpdateWorkflowExecutionRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.workflow_execution.as_ref()),
+            update_workflow_execution,
+            hs::UpdateWorkflowExecutionRequest {
                 namespace_id,
                 request: Some(req),
                 wait_millis: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-            })
-            .await?
-            .into_inner();
+            }
+        )
+        .await?;
         if caller_bound && !stage_reached(resp.stage, want) {
             return Err(Status::deadline_exceeded("context deadline exceeded"));
         }
@@ -112,18 +115,18 @@ impl ExecutionHandler {
         execution(update_ref.workflow_execution.as_ref())?;
         let want = req.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
         let caller_bound = self.caller_bound(&req.namespace, wait);
-        let resp = self
-            .history(
-                &namespace_id,
-                wf_id(req.update_ref.as_ref().and_then(|r| r.workflow_execution.as_ref())),
-            )?
-            .poll_workflow_execution_update(hs::PollWorkflowExecutionUpdateRequest {
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            wf_id(req.update_ref.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+            poll_workflow_execution_update,
+            hs::PollWorkflowExecutionUpdateRequest {
                 namespace_id,
                 request: Some(req),
                 wait_millis: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-            })
-            .await?
-            .into_inner();
+            }
+        )
+        .await?;
         if caller_bound && !stage_reached(resp.stage, want) {
             return Err(Status::deadline_exceeded("context deadline exceeded"));
         }
