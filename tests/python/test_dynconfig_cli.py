@@ -114,6 +114,39 @@ async def test_start_dev_with_dynamic_config(start_dev):
     assert srv.alive()
 
 
+# What the Python SDK's own test set-up passes to its dev server (temporalio/sdk-python
+# tests/conftest.py): keys of the Temporal server that Sundial does not all implement.
+SDK_TEST_SETUP_VALUES = [
+    "system.forceSearchAttributesCacheRefreshOnRead=true",
+    "limit.historyCount.suggestContinueAsNew=50",
+    "system.enableEagerWorkflowStart=true",
+    "frontend.enableExecuteMultiOperation=true",
+    "frontend.workerVersioningWorkflowAPIs=true",
+    "frontend.workerVersioningDataAPIs=true",
+    "system.enableDeploymentVersions=true",
+    "frontend.activityAPIsEnabled=true",
+    "frontend.enableCancelWorkerPollsOnShutdown=true",
+    "component.nexusoperations.recordCancelRequestCompletionEvents=true",
+    "activity.enableStandalone=true",
+    "history.enableChasm=true",
+    "history.enableUpdateCallbacks=true",
+]
+
+
+async def test_start_dev_accepts_temporal_keys_it_does_not_implement(start_dev):
+    """Keys the Temporal server knows start the server with a warning each (as SDK test
+    set-ups need), where a key nobody knows is refused (below)."""
+    args = [a for v in SDK_TEST_SETUP_VALUES for a in ("--dynamic-config-value", v)]
+    srv = start_dev(args)
+    client = await Client.connect(srv.address)
+    assert (await client.workflow_service.get_system_info(GetSystemInfoRequest())).server_version
+    log = srv.stderr_path.read_text(errors="replace")
+    for key in ("system.enableEagerWorkflowStart", "frontend.activityAPIsEnabled", "history.enableChasm"):
+        line = next((l for l in log.splitlines() if key in l), None)
+        assert line is not None and "WARN" in line and "does not implement" in line, (key, log[-3000:])
+    assert srv.alive()
+
+
 def test_start_dev_rejects_unknown_dynamic_config_key(sundial_bin):
     r = sundial(sundial_bin, "start-dev", "--ip", "127.0.0.1", "--port", "0",
                 "--dynamic-config-value", "limit.maxTaskQueuePoller=3", timeout=30)

@@ -254,33 +254,19 @@ define_settings! {
     }
 }
 
-/// Temporal keys that Sundial accepts without effect (they appear in Temporal's shipped
-/// development files); lower case. Loading logs them at debug level, validation as notes.
-pub static IGNORED_TEMPORAL_KEYS: &[&str] = &[
-    "frontend.enableclientversioncheck",
-    "frontend.persistencemaxqps",
-    "history.persistencemaxqps",
-    "matching.persistencemaxqps",
-    "frontend.historymgrnumconns",
-    "history.historymgrnumconns",
-    "frontend.throttledlogrps",
-    "system.advancedvisibilitywritingmode",
-    "system.secondaryvisibilitywritingmode",
-    "system.enablereadfromsecondaryvisibility",
-    "system.forcesearchattributescacherefreshonread",
-    "system.enableparentclosepolicyworker",
-    "frontend.workerversioningdataapis",
-    "frontend.workerversioningworkflowapis",
-    "frontend.workerversioningruleapis",
-    "system.enabledeploymentversions",
-    "system.enabledeployments",
-    "frontend.enableexecutemultioperation",
-    "system.enablenexus",
-    "frontend.enableupdateworkflowexecution",
-    "frontend.enableupdateworkflowexecutionasyncaccepted",
-    "history.hostlevelcachemaxsize",
-    "matching.queryworkflowtasktimeoutlograte",
-];
+/// Whether the Temporal server knows the key (any case): Sundial accepts it without effect
+/// when it does not implement it (see `temporal_keys.txt`).
+pub fn is_temporal_key(name: &str) -> bool {
+    static KNOWN: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+        include_str!("temporal_keys.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_ascii_lowercase)
+            .collect()
+    });
+    KNOWN.contains(&name.to_ascii_lowercase())
+}
 
 pub(crate) struct NameInfo {
     pub setting: usize,
@@ -343,7 +329,6 @@ mod tests {
             assert_eq!(def.index, i, "{}", def.name);
             for n in def.names() {
                 assert!(seen.insert(n.to_ascii_lowercase()), "duplicate key {n}");
-                assert!(!IGNORED_TEMPORAL_KEYS.contains(&n.to_ascii_lowercase().as_str()), "{n}");
             }
             let matches_kind = matches!(
                 (def.kind, def.default),

@@ -674,7 +674,7 @@ fn parse_overrides(values: &[(String, serde_json::Value)]) -> Result<Vec<Vec<Ent
         });
     }
     for d in &parsed.diagnostics {
-        tracing::info!("--dynamic-config-value {d}");
+        tracing::warn!("--dynamic-config-value {d}");
     }
     Ok(parsed.entries)
 }
@@ -692,10 +692,7 @@ fn check_loaded(parsed: &parse::Parsed, origin: &str) -> Result<(), Error> {
         });
     }
     for d in &parsed.diagnostics {
-        match d.level {
-            Level::Ignored => tracing::debug!("dynamic config {origin}: {d}"),
-            _ => tracing::warn!("dynamic config {origin}: {d}"),
-        }
+        tracing::warn!("dynamic config {origin}: {d}");
     }
     Ok(())
 }

@@ -9,7 +9,8 @@ use std::fmt;
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// A Temporal key Sundial accepts without effect.
+    /// A key the Temporal server knows and Sundial does not implement: accepted, with a
+    /// warning, without effect.
     Ignored,
     /// A key no setting has: ignored when loading, an error for `validate-dynamic-config`.
     UnknownKey,
@@ -252,11 +253,10 @@ fn add_key(out: &mut Parsed, key: &str, list: &serde_json::Value, line: Option<u
         message,
     };
     let Some(info) = keys::lookup(key) else {
-        let lower = key.to_ascii_lowercase();
-        if keys::IGNORED_TEMPORAL_KEYS.contains(&lower.as_str()) {
+        if keys::is_temporal_key(key) {
             out.diagnostics.push(diag(
                 Level::Ignored,
-                "a Temporal key that Sundial accepts without effect".into(),
+                "a Temporal server key that Sundial does not implement; it has no effect".into(),
             ));
         } else {
             let mut message = "unknown key".to_owned();
