@@ -29,6 +29,13 @@ pub enum ServiceError {
         message: String,
         failure: Option<Box<sundial_api::temporal::failure::v1::Failure>>,
     },
+    /// The namespace's state forbids the call (a start in a deprecated namespace).
+    #[error("Namespace has invalid state: {}. Must be {}.", state_name(*state), allowed.iter().map(|s| state_name(*s)).collect::<Vec<_>>().join(" or "))]
+    NamespaceInvalidState {
+        namespace: String,
+        state: i32,
+        allowed: Vec<i32>,
+    },
     /// Some other entity is missing.
     #[error("{0}")]
     NotFound(String),
@@ -44,6 +51,17 @@ pub enum ServiceError {
     /// A bug or an unexpected storage failure; details are logged, not returned.
     #[error("{0}")]
     Internal(String),
+}
+
+/// A namespace state as Temporal's messages name it ("Registered", "Deprecated", "Deleted").
+fn state_name(state: i32) -> &'static str {
+    use sundial_api::temporal::enums::v1::NamespaceState;
+    match NamespaceState::try_from(state) {
+        Ok(NamespaceState::Registered) => "Registered",
+        Ok(NamespaceState::Deprecated) => "Deprecated",
+        Ok(NamespaceState::Deleted) => "Deleted",
+        _ => "Unspecified",
+    }
 }
 
 impl ServiceError {
@@ -83,6 +101,19 @@ impl From<ServiceError> for Status {
                 message,
                 &details::QueryFailedFailure {
                     failure: failure.map(|f| *f),
+                },
+            ),
+            ServiceError::NamespaceInvalidState {
+                namespace,
+                state,
+                allowed,
+            } => status_with_detail(
+                Code::FailedPrecondition,
+                message,
+                &details::NamespaceInvalidStateFailure {
+                    namespace,
+                    state,
+                    allowed_states: allowed,
                 },
             ),
             ServiceError::NotFound(_) => {
@@ -136,7 +167,14 @@ impl ServiceError {
                     scope: d.scope,
                 }
             }
-            Code::FailedPrecondition => ServiceError::FailedPrecondition(message),
+            Code::FailedPrecondition => match detail_of::<details::NamespaceInvalidStateFailure>(status) {
+                Some(d) => ServiceError::NamespaceInvalidState {
+                    namespace: d.namespace,
+                    state: d.state,
+                    allowed: d.allowed_states,
+                },
+                None => ServiceError::FailedPrecondition(message),
+            },
             _ => ServiceError::Unavailable(message),
         }
     }
@@ -159,11 +197,25 @@ mod from_status_tests {
             ServiceError::NamespaceNotFound { namespace: "ns".into() },
             ServiceError::InvalidArgument("bad".into()),
             ServiceError::FailedPrecondition("no".into()),
+            ServiceError::NamespaceInvalidState {
+                namespace: "ns".into(),
+                state: 2,
+                allowed: vec![1],
+            },
         ] {
             let expected = format!("{err:?}");
             let back = ServiceError::from_status(&Status::from(err));
             assert_eq!(format!("{back:?}"), expected);
         }
+        let deprecated = ServiceError::NamespaceInvalidState {
+            namespace: "ns".into(),
+            state: 2,
+            allowed: vec![1, 2],
+        };
+        assert_eq!(
+            deprecated.to_string(),
+            "Namespace has invalid state: Deprecated. Must be Registered or Deprecated."
+        );
         assert!(matches!(
             ServiceError::from_status(&Status::internal("boom")),
             ServiceError::Unavailable(_)

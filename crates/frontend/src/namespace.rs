@@ -6,11 +6,13 @@ use prost_wkt_types::Duration as PbDuration;
 use std::sync::Arc;
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
 use sundial_api::temporal::enums::v1::{ArchivalState, NamespaceState, ReplicationState};
+use sundial_api::temporal::namespace::v1::UpdateNamespaceInfo;
 use sundial_api::temporal::namespace::v1::{BadBinaries, NamespaceConfig, NamespaceInfo, namespace_info};
 use sundial_api::temporal::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
 use sundial_api::workflowservice::v1::{
-    DescribeNamespaceRequest, DescribeNamespaceResponse, ListNamespacesRequest, ListNamespacesResponse,
-    RegisterNamespaceRequest, UpdateNamespaceRequest, UpdateNamespaceResponse,
+    DeprecateNamespaceRequest, DeprecateNamespaceResponse, DescribeNamespaceRequest, DescribeNamespaceResponse,
+    ListNamespacesRequest, ListNamespacesResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
+    UpdateNamespaceResponse,
 };
 use sundial_common::{ServiceError, time};
 use sundial_persistence::{NamespaceRecord, PersistenceError};
@@ -217,6 +219,21 @@ impl NamespaceHandler {
             "namespace {} is being updated concurrently; retry",
             req.namespace
         )))
+    }
+
+    /// DeprecateNamespace: the namespace takes no new workflows (starts fail with
+    /// NamespaceInvalidState); everything else goes on. Deprecating twice is no error.
+    pub async fn deprecate(&self, req: DeprecateNamespaceRequest) -> Result<DeprecateNamespaceResponse, ServiceError> {
+        self.update(UpdateNamespaceRequest {
+            namespace: req.namespace,
+            update_info: Some(UpdateNamespaceInfo {
+                state: NamespaceState::Deprecated as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await?;
+        Ok(DeprecateNamespaceResponse {})
     }
 
     fn check_cluster_name(&self, name: &str) -> Result<(), ServiceError> {

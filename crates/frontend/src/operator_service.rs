@@ -1,14 +1,17 @@
-//! `temporal.api.operatorservice.v1.OperatorService`: custom search attributes per namespace.
+//! `temporal.api.operatorservice.v1.OperatorService`: custom search attributes per namespace,
+//! namespace deletion, and the cluster list of a single cluster.
 //! On SQL visibility a custom attribute is an alias of a pre-allocated typed column; adding
 //! one picks the first free column of its type and records alias → column in the namespace.
 
 use crate::namespace::NamespaceHandler;
 use crate::search_attributes::system_search_attributes;
+use crate::system::ClusterIdentity;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorService;
 use sundial_api::operatorservice::v1::{
-    AddSearchAttributesRequest, AddSearchAttributesResponse, DeleteNamespaceRequest, DeleteNamespaceResponse,
-    ListSearchAttributesRequest, ListSearchAttributesResponse, RemoveSearchAttributesRequest,
-    RemoveSearchAttributesResponse,
+    AddOrUpdateRemoteClusterRequest, AddOrUpdateRemoteClusterResponse, AddSearchAttributesRequest,
+    AddSearchAttributesResponse, ClusterMetadata, DeleteNamespaceRequest, DeleteNamespaceResponse, ListClustersRequest,
+    ListClustersResponse, ListSearchAttributesRequest, ListSearchAttributesResponse, RemoveRemoteClusterRequest,
+    RemoveRemoteClusterResponse, RemoveSearchAttributesRequest, RemoveSearchAttributesResponse,
 };
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
 use sundial_api::temporal::enums::v1::NamespaceState;
@@ -18,16 +21,22 @@ use sundial_persistence::visibility::{ValueType, free_column, system_attribute};
 use tonic::{Request, Response, Status};
 
 const UPDATE_ATTEMPTS: usize = 5;
+/// How long AddOrUpdateRemoteCluster waits for the remote frontend.
+const REMOTE_CLUSTER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MAX_NAME_LENGTH: usize = 255;
 
 #[derive(Clone)]
 pub struct OperatorHandler {
     namespaces: NamespaceHandler,
+    cluster: std::sync::Arc<ClusterIdentity>,
 }
 
 impl OperatorHandler {
-    pub fn new(namespaces: NamespaceHandler) -> Self {
-        Self { namespaces }
+    pub fn new(namespaces: NamespaceHandler, cluster: ClusterIdentity) -> Self {
+        Self {
+            namespaces,
+            cluster: std::sync::Arc::new(cluster),
+        }
     }
 
     /// Applies `change` to the namespace's detail with compare-and-set, re-reading on conflict.
@@ -203,14 +212,9 @@ fn add_attributes(
             )));
         };
         detail.search_attributes.insert(name.clone(), ty.indexed() as i32);
-        // Stored as Temporal names the columns (Keyword01, KeywordList02, …).
-        let shown = column.replacen("keywordlist", "KeywordList", 1);
-        let mut chars = shown.chars();
-        let shown = chars
-            .next()
-            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-            .unwrap_or_default();
-        detail.search_attribute_columns.insert(name.clone(), shown);
+        detail
+            .search_attribute_columns
+            .insert(name.clone(), crate::search_attributes::column_name(column));
         changed = true;
     }
     Ok(changed)
@@ -295,6 +299,71 @@ impl OperatorService for OperatorHandler {
             system_attributes: system_search_attributes(),
             storage_schema: Default::default(),
         }))
+    }
+
+    /// The one cluster Sundial runs, as a single-cluster Temporal lists itself.
+    async fn list_clusters(
+        &self,
+        _request: Request<ListClustersRequest>,
+    ) -> Result<Response<ListClustersResponse>, Status> {
+        let c = &self.cluster;
+        Ok(Response::new(ListClustersResponse {
+            clusters: vec![ClusterMetadata {
+                cluster_name: c.cluster_name.clone(),
+                cluster_id: c.cluster_id.clone(),
+                address: c.frontend_address.clone(),
+                http_address: String::new(),
+                initial_failover_version: 1,
+                history_shard_count: c.history_shard_count,
+                is_connection_enabled: true,
+                is_replication_enabled: false,
+            }],
+            next_page_token: Vec::new(),
+        }))
+    }
+
+    /// There are no remote clusters to remove; the current one cannot be.
+    async fn remove_remote_cluster(
+        &self,
+        request: Request<RemoveRemoteClusterRequest>,
+    ) -> Result<Response<RemoveRemoteClusterResponse>, Status> {
+        let name = request.into_inner().cluster_name;
+        if name == self.cluster.cluster_name {
+            return Err(Status::internal(
+                "Unable to delete cluster info with error: Cannot delete current cluster metadata.",
+            ));
+        }
+        Err(ServiceError::NotFound("The cluster to be deleted cannot be found in clusters cache.".into()).into())
+    }
+
+    /// Sundial does not replicate between clusters: the remote frontend is asked who it is (so
+    /// an unreachable address fails as in Temporal), then the connection is refused.
+    async fn add_or_update_remote_cluster(
+        &self,
+        request: Request<AddOrUpdateRemoteClusterRequest>,
+    ) -> Result<Response<AddOrUpdateRemoteClusterResponse>, Status> {
+        let address = request.into_inner().frontend_address;
+        let unreachable = |reason: &str| {
+            Status::unavailable(format!(
+                "Unable connect to remote cluster {address} with error: {reason}."
+            ))
+        };
+        let mut remote = sundial_rpc::frontend_client(&address).map_err(|e| unreachable(&e.to_string()))?;
+        let ask = remote.get_cluster_info(sundial_api::workflowservice::v1::GetClusterInfoRequest {});
+        let info = match tokio::time::timeout(REMOTE_CLUSTER_TIMEOUT, ask).await {
+            Ok(Ok(info)) => info.into_inner(),
+            Ok(Err(status)) => return Err(unreachable(status.message())),
+            Err(_) => return Err(unreachable("no answer in time")),
+        };
+        let reason = if info.cluster_name == self.cluster.cluster_name {
+            "Cannot update current cluster metadata from rpc calls."
+        } else {
+            "Sundial runs a single cluster; multi-cluster replication is not supported."
+        };
+        Err(ServiceError::invalid(format!(
+            "Unable connect to remote cluster with invalid config: {reason}"
+        ))
+        .into())
     }
 }
 

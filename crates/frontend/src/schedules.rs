@@ -400,6 +400,27 @@ impl ScheduleHandler {
         }
     }
 
+    /// CountSchedules: the namespace's schedules the query selects (the same filter as
+    /// ListSchedules), counted by scanning them.
+    pub async fn count(&self, req: CountSchedulesRequest) -> Result<CountSchedulesResponse, ServiceError> {
+        let ns = self.namespace(&req.namespace).await?;
+        let filter = query::Filter::parse(&req.query)?;
+        let mut after = String::new();
+        let mut count = 0i64;
+        loop {
+            let rows = self.store.list_schedules(&ns.id, &after, MAX_PAGE).await?;
+            count += rows.iter().filter(|row| filter.matches(row, &ns.detail)).count() as i64;
+            match rows.last() {
+                Some(last) if rows.len() == MAX_PAGE => after = last.schedule_id.clone(),
+                _ => break,
+            }
+        }
+        Ok(CountSchedulesResponse {
+            count,
+            groups: Vec::new(),
+        })
+    }
+
     pub async fn list_matching_times(
         &self,
         req: ListScheduleMatchingTimesRequest,

@@ -10,6 +10,28 @@ pub(crate) fn system_search_attributes() -> HashMap<String, i32> {
     sundial_persistence::visibility::system_attribute_types()
 }
 
+/// A pre-allocated visibility column as Temporal names it (`Keyword01`, `KeywordList02`).
+pub(crate) fn column_name(column: &str) -> String {
+    let shown = column.replacen("keywordlist", "KeywordList", 1);
+    let mut chars = shown.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// GetSearchAttributes (cluster-wide, deprecated in Temporal): the system attributes and, as
+/// Temporal's SQL visibility answers, every pre-allocated column custom attributes map to.
+pub(crate) fn cluster_search_attributes() -> HashMap<String, i32> {
+    let mut keys = system_search_attributes();
+    for ty in sundial_persistence::visibility::ValueType::ALL {
+        for column in ty.pool() {
+            keys.insert(column_name(column), ty.indexed() as i32);
+        }
+    }
+    keys
+}
+
 /// Checks search attributes set by a client (StartWorkflowExecution,
 /// SignalWithStartWorkflowExecution) against the namespace's registered attributes and their
 /// types; `INVALID_ARGUMENT` naming the attribute otherwise.

@@ -11,6 +11,8 @@ pub struct ClusterIdentity {
     pub history_shard_count: i32,
     /// `postgres` or `sqlite`.
     pub store_kind: String,
+    /// The address clients reach this frontend at (ListClusters).
+    pub frontend_address: String,
 }
 
 /// Capabilities are promises to SDKs: only what Sundial implements is set.

@@ -10,6 +10,7 @@ use crate::system::{ClusterIdentity, cluster_info, system_info};
 use std::sync::Arc;
 use sundial_api::workflowservice::v1::workflow_service_server::WorkflowService;
 use sundial_api::workflowservice::v1::*;
+use sundial_common::ServiceError;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
@@ -412,6 +413,43 @@ impl WorkflowService for WorkflowHandler {
         request: Request<UpdateNamespaceRequest>,
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
         Ok(Response::new(self.namespaces.update(request.into_inner()).await?))
+    }
+
+    async fn deprecate_namespace(
+        &self,
+        request: Request<DeprecateNamespaceRequest>,
+    ) -> Result<Response<DeprecateNamespaceResponse>, Status> {
+        Ok(Response::new(self.namespaces.deprecate(request.into_inner()).await?))
+    }
+
+    async fn get_search_attributes(
+        &self,
+        _: Request<GetSearchAttributesRequest>,
+    ) -> Result<Response<GetSearchAttributesResponse>, Status> {
+        Ok(Response::new(GetSearchAttributesResponse {
+            keys: crate::search_attributes::cluster_search_attributes(),
+        }))
+    }
+
+    /// Archival is not configured (Sundial has none): Temporal's answer for such a cluster,
+    /// after the namespace is checked.
+    async fn list_archived_workflow_executions(
+        &self,
+        request: Request<ListArchivedWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListArchivedWorkflowExecutionsResponse>, Status> {
+        let namespace = request.into_inner().namespace;
+        if namespace.is_empty() {
+            return Err(ServiceError::invalid("Namespace not set on request.").into());
+        }
+        self.namespaces.registry().by_name(&namespace).await?;
+        Err(ServiceError::invalid("Cluster is not configured for visibility archival.").into())
+    }
+
+    async fn count_schedules(
+        &self,
+        request: Request<CountSchedulesRequest>,
+    ) -> Result<Response<CountSchedulesResponse>, Status> {
+        Ok(Response::new(self.schedules.count(request.into_inner()).await?))
     }
 
     async fn create_schedule(

@@ -136,7 +136,10 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     executions,
                     store.clone(),
                     &opts.cluster_name,
-                    cluster.clone(),
+                    ClusterIdentity {
+                        frontend_address: advertise(addr).to_string(),
+                        ..cluster.clone()
+                    },
                     opts.dynamic_config.clone(),
                     history_router.clone(),
                 )
@@ -315,6 +318,7 @@ async fn bootstrap_cluster(store: &SqlStore, opts: &NodeOptions) -> anyhow::Resu
             DbConfig::Postgres(_) => "postgres".into(),
             DbConfig::Sqlite { .. } => "sqlite".into(),
         },
+        frontend_address: String::new(),
     })
 }
 
@@ -380,11 +384,11 @@ async fn frontend_router(
         executions,
         ScheduleHandler::new(registry.clone(), store.clone()),
         BatchHandler::new(registry.clone(), store),
-        cluster,
+        cluster.clone(),
     ))
     .accept_compressed(Gzip)
     .send_compressed(Gzip);
-    let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces))
+    let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces, cluster))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
     let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config, history))

@@ -12,7 +12,7 @@ use sundial_api::sundial::historyservice::v1 as hs;
 use sundial_api::sundial::matchingservice::v1 as ms;
 use sundial_api::sundial::token::v1::TaskToken;
 use sundial_api::temporal::common::v1::{Memo, Payloads, WorkflowExecution, WorkflowType};
-use sundial_api::temporal::enums::v1::{DescribeTaskQueueMode, TaskQueueType};
+use sundial_api::temporal::enums::v1::{DescribeTaskQueueMode, NamespaceState, TaskQueueType};
 use sundial_api::temporal::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
 use sundial_api::temporal::taskqueue::v1::{TaskQueueTypeInfo, TaskQueueVersionInfo};
 use sundial_api::temporal::workflow::v1::WorkflowExecutionInfo;
@@ -60,12 +60,42 @@ fn limit_error(e: LimitError) -> ServiceError {
     }
 }
 
-/// Resolves the namespace name of a request to its id, with Temporal's errors.
-async fn namespace_id(registry: &NamespaceRegistry, name: &str) -> Result<String, ServiceError> {
+/// The namespace states most calls are served in (Temporal's default).
+const SERVING: &[NamespaceState] = &[NamespaceState::Registered, NamespaceState::Deprecated];
+/// A deprecated namespace takes no new workflows: starts need a registered one.
+const STARTING: &[NamespaceState] = &[NamespaceState::Registered];
+/// Workflows of a deleted namespace can still be deleted: the worker role's namespace
+/// reclaimer empties it through this API (Temporal's deletion goes around its frontend).
+const DELETING: &[NamespaceState] = &[
+    NamespaceState::Registered,
+    NamespaceState::Deprecated,
+    NamespaceState::Deleted,
+];
+
+/// Resolves the namespace name of a request to its id, with Temporal's errors: the
+/// namespace must exist and be in one of the `allowed` states.
+async fn namespace_id(
+    registry: &NamespaceRegistry,
+    name: &str,
+    allowed: &[NamespaceState],
+) -> Result<String, ServiceError> {
     if name.is_empty() {
         return Err(ServiceError::invalid("Namespace not set on request."));
     }
-    Ok(registry.by_name(name).await?.id.clone())
+    let ns = registry.by_name(name).await?;
+    let state = match ns.detail.info.as_ref().map(|i| i.state()) {
+        // Namespaces recorded without a state are registered ones.
+        None | Some(NamespaceState::Unspecified) => NamespaceState::Registered,
+        Some(state) => state,
+    };
+    if !allowed.contains(&state) {
+        return Err(ServiceError::NamespaceInvalidState {
+            namespace: name.to_owned(),
+            state: state as i32,
+            allowed: allowed.iter().map(|s| *s as i32).collect(),
+        });
+    }
+    Ok(ns.id.clone())
 }
 
 fn decode_token(bytes: &[u8]) -> Result<TaskToken, ServiceError> {
@@ -136,7 +166,12 @@ impl ExecutionHandler {
 
     /// Resolves the namespace and takes a token of its rate limit (`frontend.namespaceRPS`).
     async fn ns(&self, name: &str) -> Res<String> {
-        let id = namespace_id(&self.registry, name).await?;
+        self.ns_in(name, SERVING).await
+    }
+
+    /// `ns` for calls that need the namespace in one of `allowed` states.
+    async fn ns_in(&self, name: &str, allowed: &[NamespaceState]) -> Res<String> {
+        let id = namespace_id(&self.registry, name, allowed).await?;
         self.rate.check(name).map_err(limit_error)?;
         Ok(id)
     }
@@ -192,7 +227,7 @@ impl ExecutionHandler {
     }
 
     pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
+        let namespace_id = self.ns_in(&req.namespace, STARTING).await?;
         self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
             .await?;
         check_start(&mut req)?;
@@ -231,7 +266,7 @@ impl ExecutionHandler {
         &self,
         mut req: SignalWithStartWorkflowExecutionRequest,
     ) -> Res<SignalWithStartWorkflowExecutionResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
+        let namespace_id = self.ns_in(&req.namespace, STARTING).await?;
         self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
             .await?;
         v::workflow_id(&req.workflow_id)?;
@@ -347,7 +382,7 @@ impl ExecutionHandler {
     }
 
     pub async fn delete(&self, req: DeleteWorkflowExecutionRequest) -> Res<DeleteWorkflowExecutionResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
+        let namespace_id = self.ns_in(&req.namespace, DELETING).await?;
         let exec = execution(req.workflow_execution.as_ref())?;
         let resp = on_history!(
             self,
