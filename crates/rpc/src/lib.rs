@@ -78,15 +78,23 @@ fn unreachable_peer(e: tonic::transport::Error) -> tonic::Status {
 }
 
 fn channel(address: &str) -> Result<PeerChannel, RpcError> {
-    let uri = if address.starts_with("http://") {
-        address.to_owned()
-    } else {
-        format!("http://{address}")
-    };
-    let endpoint = Endpoint::from_shared(uri).map_err(|e| RpcError::InvalidAddress {
+    channel_with(address, None)
+}
+
+fn channel_with(address: &str, tls: Option<&tonic::transport::ClientTlsConfig>) -> Result<PeerChannel, RpcError> {
+    let bare = address
+        .strip_prefix("http://")
+        .or_else(|| address.strip_prefix("https://"))
+        .unwrap_or(address);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let invalid = |reason: String| RpcError::InvalidAddress {
         address: address.to_owned(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{bare}")).map_err(|e| invalid(e.to_string()))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone()).map_err(|e| invalid(e.to_string()))?;
+    }
     let channel = endpoint
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(5))
@@ -117,7 +125,15 @@ pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_cli
 /// A client of a frontend's public WorkflowService at `address` (connects on first use), for
 /// roles that act as Temporal clients (the system worker's jobs).
 pub fn frontend_client(address: &str) -> Result<FrontendClient, RpcError> {
-    Ok(FrontendClient::new(channel(address)?)
+    frontend_client_tls(address, None)
+}
+
+/// [`frontend_client`] over TLS when `tls` is given (a frontend serving `global.tls.frontend`).
+pub fn frontend_client_tls(
+    address: &str,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<FrontendClient, RpcError> {
+    Ok(FrontendClient::new(channel_with(address, tls)?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }

@@ -31,7 +31,7 @@ pub struct Config {
     /// Dynamic config file, hot-reloaded (Temporal calls the section `dynamicConfigClient`).
     #[serde(default, alias = "dynamicConfigClient")]
     pub dynamic_config: Option<DynamicConfigSection>,
-    /// Temporal's `global` section; only `global.metrics.prometheus` is read.
+    /// Temporal's `global` section: `global.metrics.prometheus` and `global.tls`.
     #[serde(default)]
     pub global: GlobalSection,
     /// Settings that exist only as docker environment variables.
@@ -44,6 +44,9 @@ pub struct Config {
 pub struct GlobalSection {
     #[serde(default)]
     pub metrics: Option<MetricsSection>,
+    /// `global.tls` (crate::tls).
+    #[serde(default)]
+    pub tls: crate::tls::TlsSection,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -341,6 +344,7 @@ impl Config {
         }
         self.docker.visibility_dbname = get("VISIBILITY_DBNAME").filter(|v| !v.is_empty());
         self.docker.prometheus_endpoint = get("PROMETHEUS_ENDPOINT").filter(|v| !v.is_empty());
+        self.apply_tls_env(&get)?;
         if let Some(path) = get("DYNAMIC_CONFIG_FILE_PATH").filter(|p| !p.is_empty()) {
             match &mut self.dynamic_config {
                 Some(section) => section.filepath = PathBuf::from(path),
@@ -355,7 +359,72 @@ impl Config {
         Ok(())
     }
 
+    /// The TEMPORAL_TLS_* variables of Temporal's docker config template, each filling the
+    /// `global.tls` keys the template fills with it (unset or empty: the file's value stays).
+    fn apply_tls_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
+        let tls = &mut self.global.tls;
+        if let Some(v) = get("TEMPORAL_TLS_REFRESH_INTERVAL") {
+            tls.refresh_interval = Some(DurationText::Text(v));
+        }
+        let frontend = tls.frontend.get_or_insert_with(Default::default);
+        let internode = tls.internode.get_or_insert_with(Default::default);
+        let fs = frontend.server.get_or_insert_with(Default::default);
+        let is = internode.server.get_or_insert_with(Default::default);
+        if let Some(v) = get("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH") {
+            let require = parse_env_bool("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH", &v)?;
+            fs.require_client_auth = require;
+            is.require_client_auth = require;
+        }
+        let set = |target: &mut String, key: &str| {
+            if let Some(v) = get(key) {
+                *target = v;
+            }
+        };
+        set(&mut fs.cert_file, "TEMPORAL_TLS_FRONTEND_CERT");
+        set(&mut fs.key_file, "TEMPORAL_TLS_FRONTEND_KEY");
+        set(&mut fs.cert_data, "TEMPORAL_TLS_FRONTEND_CERT_DATA");
+        set(&mut fs.key_data, "TEMPORAL_TLS_FRONTEND_KEY_DATA");
+        set(&mut is.cert_file, "TEMPORAL_TLS_SERVER_CERT");
+        set(&mut is.key_file, "TEMPORAL_TLS_SERVER_KEY");
+        set(&mut is.cert_data, "TEMPORAL_TLS_SERVER_CERT_DATA");
+        set(&mut is.key_data, "TEMPORAL_TLS_SERVER_KEY_DATA");
+        // Both client CAs are written only when the first is set, as in the template.
+        if let Some(first) = get("TEMPORAL_TLS_CLIENT1_CA_CERT") {
+            fs.client_ca_files = std::iter::once(first)
+                .chain(get("TEMPORAL_TLS_CLIENT2_CA_CERT"))
+                .collect();
+        }
+        if let Some(first) = get("TEMPORAL_TLS_CLIENT1_CA_CERT_DATA") {
+            fs.client_ca_data = std::iter::once(first)
+                .chain(get("TEMPORAL_TLS_CLIENT2_CA_CERT_DATA"))
+                .collect();
+        }
+        let fc = frontend.client.get_or_insert_with(Default::default);
+        let ic = internode.client.get_or_insert_with(Default::default);
+        if let Some(ca) = get("TEMPORAL_TLS_SERVER_CA_CERT") {
+            is.client_ca_files = vec![ca.clone()];
+            ic.root_ca_files = vec![ca.clone()];
+            fc.root_ca_files = vec![ca];
+        }
+        if let Some(ca) = get("TEMPORAL_TLS_SERVER_CA_CERT_DATA") {
+            is.client_ca_data = vec![ca.clone()];
+            ic.root_ca_data = vec![ca.clone()];
+            fc.root_ca_data = vec![ca];
+        }
+        set(&mut ic.server_name, "TEMPORAL_TLS_INTERNODE_SERVER_NAME");
+        set(&mut fc.server_name, "TEMPORAL_TLS_FRONTEND_SERVER_NAME");
+        if let Some(v) = get("TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION") {
+            ic.disable_host_verification = parse_env_bool("TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION") {
+            fc.disable_host_verification = parse_env_bool("TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION", &v)?;
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.global.tls.check()?;
         if self.persistence.num_history_shards < 1 {
             bail!("persistence.numHistoryShards must be at least 1");
         }
@@ -387,7 +456,7 @@ impl Config {
 
     /// Warnings about accepted settings that have no effect here.
     pub fn notices(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.global.tls.notices();
         if let Some(name) = &self.docker.visibility_dbname {
             let main = self.persistence.postgres.as_ref().map(|p| p.database.as_str());
             if self.persistence.driver != "postgres" || main != Some(name.as_str()) {
@@ -527,6 +596,48 @@ mod tests {
         assert_eq!(config.persistence.num_history_shards, 8);
         assert_eq!(config.bind_on_ip, "0.0.0.0");
         assert_eq!(config.port(Role::Matching), 7235);
+    }
+
+    #[test]
+    fn tls_env_fills_the_keys_temporal_s_template_fills() {
+        let mut config: Config = serde_yaml::from_str("persistence:\n  driver: sqlite\n").expect("parse");
+        let env: HashMap<&str, &str> = [
+            ("TEMPORAL_TLS_FRONTEND_CERT", "/f.pem"),
+            ("TEMPORAL_TLS_FRONTEND_KEY", "/f.key"),
+            ("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH", "true"),
+            ("TEMPORAL_TLS_CLIENT1_CA_CERT", "/c1.pem"),
+            ("TEMPORAL_TLS_CLIENT2_CA_CERT", "/c2.pem"),
+            ("TEMPORAL_TLS_SERVER_CA_CERT", "/ca.pem"),
+            ("TEMPORAL_TLS_FRONTEND_SERVER_NAME", "temporal"),
+            ("TEMPORAL_TLS_REFRESH_INTERVAL", "30s"),
+        ]
+        .into();
+        config.apply_env(|k| env.get(k).map(|v| v.to_string())).expect("env");
+        let tls = &config.global.tls;
+        let server = tls.frontend_server().expect("frontend TLS on");
+        assert_eq!(
+            (server.cert_file.as_str(), server.key_file.as_str()),
+            ("/f.pem", "/f.key")
+        );
+        assert!(server.require_client_auth);
+        assert_eq!(server.client_ca_files, vec!["/c1.pem".to_owned(), "/c2.pem".to_owned()]);
+        let client = tls
+            .frontend
+            .as_ref()
+            .and_then(|g| g.client.as_ref())
+            .expect("frontend client");
+        assert_eq!(client.root_ca_files, vec!["/ca.pem".to_owned()]);
+        assert_eq!(client.server_name, "temporal");
+        assert_eq!(tls.refresh().expect("interval"), Some(Duration::from_secs(30)));
+        let internode = tls
+            .internode
+            .as_ref()
+            .and_then(|g| g.server.as_ref())
+            .expect("internode");
+        assert!(
+            internode.key_file.is_empty(),
+            "no internode TLS unless TEMPORAL_TLS_SERVER_KEY is set"
+        );
     }
 
     #[test]

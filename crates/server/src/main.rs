@@ -4,6 +4,7 @@ mod address;
 mod config;
 mod dynamic;
 mod node;
+mod tls;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -224,6 +225,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
             address: std::net::SocketAddr::new(ip, port).to_string(),
             path: sundial_metrics::HANDLER_PATH.to_owned(),
         }),
+        tls: node::NodeTls::default(),
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {
@@ -264,6 +266,11 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         metrics: config
             .metrics_endpoint()
             .map(|(address, path)| node::MetricsEndpoint { address, path }),
+        tls: node::NodeTls {
+            frontend: tls::FrontendTls::load(&config.global.tls)?,
+            refresh: config.global.tls.refresh()?,
+            worker: config.global.tls.worker_client()?.map(|w| w.config()).transpose()?,
+        },
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {

@@ -50,6 +50,18 @@ pub struct NodeOptions {
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
     /// Where to serve Prometheus metrics; `None`: metrics are off (recording is a no-op).
     pub metrics: Option<MetricsEndpoint>,
+    pub tls: NodeTls,
+}
+
+/// `global.tls` as this process uses it.
+#[derive(Default)]
+pub struct NodeTls {
+    /// The frontend's server TLS; plaintext when `None`.
+    pub frontend: Option<Arc<crate::tls::FrontendTls>>,
+    /// How often the frontend's certificates are re-read.
+    pub refresh: Option<Duration>,
+    /// The system worker's client TLS towards the frontend.
+    pub worker: Option<tonic::transport::ClientTlsConfig>,
 }
 
 /// The process's one Prometheus endpoint.
@@ -72,6 +84,13 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         }
         None => (sundial_metrics::Metrics::disabled(), None),
     };
+    if opts.tls.frontend.is_some() && opts.tls.worker.is_none() && opts.roles.iter().any(|(r, _)| *r == Role::Worker) {
+        anyhow::bail!(
+            "the frontend serves TLS (global.tls.frontend.server), but the system worker has no TLS settings \
+             to reach it: set global.tls.systemWorker (certFile, keyFile, client.rootCaFiles, client.serverName) \
+             or global.tls.frontend.client"
+        );
+    }
     let store = Arc::new(open_store(&opts).await?);
     let cluster = bootstrap_cluster(&store, &opts).await?;
     let registry = NamespaceRegistry::new(store.clone());
@@ -203,17 +222,23 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         rings: membership.rings(),
                         dynamic_config: opts.dynamic_config.clone(),
                         shard_count: cluster.history_shard_count,
+                        frontend_tls: opts.tls.worker.clone(),
                     },
                 ));
                 role_router(Role::Worker, &metrics).await
             }
         };
         metrics.restarted(role.name());
+        let tls = opts.tls.frontend.clone().filter(|_| role == Role::Frontend);
+        if let (Some(tls), Some(every)) = (&tls, opts.tls.refresh) {
+            background.push(tls.spawn_refresh(every));
+        }
         servers.push(tokio::spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, stop)
-                .await
-                .with_context(|| format!("{} server failed", role.name()))
+            match tls {
+                Some(tls) => router.serve_with_incoming_shutdown(tls.incoming(incoming), stop).await,
+                None => router.serve_with_incoming_shutdown(incoming, stop).await,
+            }
+            .with_context(|| format!("{} server failed", role.name()))
         }));
     }
     if opts.roles.iter().any(|(r, _)| *r == Role::Frontend) {

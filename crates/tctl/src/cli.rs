@@ -57,20 +57,24 @@ pub struct GlobalArgs {
     /// Print JSON (same as --output json)
     #[arg(long = "print_json", visible_alias = "pjson", global = true)]
     pub print_json: bool,
-    /// Path to x509 certificate (TLS is not supported by this build)
+    /// Path to the client's x509 certificate (mTLS); turns TLS on
     #[arg(long = "tls_cert_path", env = "TEMPORAL_CLI_TLS_CERT", global = true)]
     pub tls_cert_path: Option<String>,
-    /// Path to private key (TLS is not supported by this build)
+    /// Path to the client certificate's private key
     #[arg(long = "tls_key_path", env = "TEMPORAL_CLI_TLS_KEY", global = true)]
     pub tls_key_path: Option<String>,
-    /// Path to server CA certificate (TLS is not supported by this build)
+    /// Path to the CA certificate that signed the server's; turns TLS on
     #[arg(long = "tls_ca_path", env = "TEMPORAL_CLI_TLS_CA", global = true)]
     pub tls_ca_path: Option<String>,
-    /// Override for target server name (TLS is not supported by this build)
+    /// Server name to send (SNI) and verify; turns TLS on
     #[arg(long = "tls_server_name", env = "TEMPORAL_CLI_TLS_SERVER_NAME", global = true)]
     pub tls_server_name: Option<String>,
-    /// Disable TLS host name verification (TLS is not supported by this build)
-    #[arg(long = "tls_disable_host_verification", global = true)]
+    /// Disable TLS host name verification (not supported: use --tls_server_name)
+    #[arg(
+        long = "tls_disable_host_verification",
+        env = "TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION",
+        global = true
+    )]
     pub tls_disable_host_verification: bool,
 }
 

@@ -23,37 +23,65 @@ pub struct Ctx {
     pub channel: Channel,
 }
 
+/// TLS as tctl v1 turns it on: with a CA, a client certificate, or a server name given
+/// (`--tls_*_path` or `TEMPORAL_CLI_TLS_*`). Without a CA the system's roots verify the server.
+fn tls_config(global: &GlobalArgs) -> anyhow::Result<Option<tonic::transport::ClientTlsConfig>> {
+    let wanted = global.tls_ca_path.is_some()
+        || global.tls_cert_path.is_some()
+        || global.tls_key_path.is_some()
+        || global.tls_server_name.is_some();
+    if !wanted {
+        if global.tls_disable_host_verification {
+            bail!("--tls_disable_host_verification needs TLS: give --tls_ca_path or a client certificate");
+        }
+        return Ok(None);
+    }
+    if global.tls_disable_host_verification {
+        bail!("--tls_disable_host_verification is not supported: name the certificate's host with --tls_server_name");
+    }
+    let read = |path: &str, what: &str| std::fs::read(path).with_context(|| format!("reading {what} {path}"));
+    let mut config = tonic::transport::ClientTlsConfig::new();
+    match &global.tls_ca_path {
+        Some(ca) => config = config.ca_certificate(tonic::transport::Certificate::from_pem(read(ca, "--tls_ca_path")?)),
+        None => config = config.with_native_roots(),
+    }
+    match (&global.tls_cert_path, &global.tls_key_path) {
+        (Some(cert), Some(key)) => {
+            config = config.identity(tonic::transport::Identity::from_pem(
+                read(cert, "--tls_cert_path")?,
+                read(key, "--tls_key_path")?,
+            ))
+        }
+        (None, None) => {}
+        _ => bail!("--tls_cert_path and --tls_key_path go together"),
+    }
+    if let Some(name) = &global.tls_server_name {
+        config = config.domain_name(name.clone());
+    }
+    Ok(Some(config))
+}
+
 impl Ctx {
     pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Ctx> {
-        let tls_flags: Vec<&str> = [
-            ("--tls_cert_path", global.tls_cert_path.is_some()),
-            ("--tls_key_path", global.tls_key_path.is_some()),
-            ("--tls_ca_path", global.tls_ca_path.is_some()),
-            ("--tls_server_name", global.tls_server_name.is_some()),
-            ("--tls_disable_host_verification", global.tls_disable_host_verification),
-        ]
-        .into_iter()
-        .filter_map(|(name, set)| set.then_some(name))
-        .collect();
-        if !tls_flags.is_empty() {
-            bail!(
-                "TLS is not supported by this build (given: {}); connect to a plaintext frontend",
-                tls_flags.join(", ")
-            );
-        }
         let address = global.address.trim().to_owned();
         if address.is_empty() {
             bail!("--address is empty; expected host:port");
         }
+        let tls = tls_config(global)?;
         let uri = if address.contains("://") {
             address.clone()
+        } else if tls.is_some() {
+            format!("https://{address}")
         } else {
             format!("http://{address}")
         };
         let timeout = Duration::from_secs(global.context_timeout.max(1));
-        let endpoint = Endpoint::from_shared(uri)
+        let mut endpoint = Endpoint::from_shared(uri)
             .map_err(|e| anyhow!("invalid --address {address:?}: {e}"))?
             .connect_timeout(timeout);
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).context("TLS settings")?;
+        }
         let channel = match tokio::time::timeout(timeout, endpoint.connect()).await {
             Ok(Ok(channel)) => channel,
             Ok(Err(e)) => bail!("cannot connect to the server at {address}: {}", error_chain(&e)),

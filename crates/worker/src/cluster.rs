@@ -16,6 +16,8 @@ pub struct WorkerConfig {
     pub dynamic_config: sundial_dynconfig::DynamicConfig,
     /// The cluster's history shard count (to find a workflow's execution row).
     pub shard_count: i32,
+    /// How to reach a frontend that serves TLS (`global.tls.systemWorker`); plaintext if `None`.
+    pub frontend_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 /// Why one pass of a job could not finish; the job is retried later.
@@ -82,7 +84,7 @@ impl Cluster {
         if let Some(c) = clients.get(&address) {
             return Ok(c.clone());
         }
-        let client = sundial_rpc::frontend_client(&address)
+        let client = sundial_rpc::frontend_client_tls(&address, self.config.frontend_tls.as_ref())
             .map_err(|e| PassError::Rpc(tonic::Status::internal(e.to_string())))?;
         clients.insert(address, client.clone());
         Ok(client)
