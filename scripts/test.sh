@@ -5,7 +5,7 @@
 #   bash scripts/test.sh                 # everything
 #   bash scripts/test.sh -k namespace    # extra args go to pytest
 #
-# Needs: rust (cargo with rustfmt and clippy), python3 (3.11+). PostgreSQL at
+# Needs: rust (cargo with rustfmt and clippy), python3 (3.11+), openssl (installed if missing). PostgreSQL at
 # $PGHOST:$PGPORT (default 127.0.0.1:5432, trust auth, user postgres) is installed from
 # Debian's packages and started by scripts/postgres.sh when nothing answers there (root).
 # Docker with docker-compose (v1.29+): tests/python/test_compose.py builds the images with
@@ -35,6 +35,15 @@ if ! .venv/bin/python -c 'import sys; assert sys.version_info >= (3, 10)' >/dev/
 fi
 say "installing test requirements"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# ---------------------------------------------------------------- tools
+# tests/python/test_tls.py makes its certificates with openssl.
+step="openssl"
+if ! command -v openssl >/dev/null 2>&1; then
+  say "installing openssl"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+fi
 
 # ---------------------------------------------------------------- postgres
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
