@@ -1,9 +1,9 @@
-"""TLS and mTLS on the frontend (`global.tls.frontend`), with certificates this test makes with
-openssl: the Python SDK runs the order saga over mTLS, the system worker reaches the frontend
+"""TLS and mTLS (`global.tls`), with certificates this test makes with openssl. The frontend: the Python SDK runs the order saga over mTLS, the system worker reaches the frontend
 with its own certificate (`global.tls.systemWorker`; a schedule fires), the `temporal` CLI and
 `tctl` connect with their TLS flags; a plaintext client, a client without a certificate and one
 whose certificate another CA signed are refused at the handshake; a server certificate replaced
-on disk is served without a restart. A second server serves TLS without client certificates."""
+on disk is served without a restart. A second server serves TLS without client certificates.
+Between roles: separate history, matching and frontend processes talk over mTLS only."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, Sc
                                TLSConfig)
 from temporalio.service import RPCError
 
-from cluster import Role, free_port
+from cluster import Cluster, Role, free_port
 from conftest import child_env, sundial_bin_path
 from support import cli
 from test_tctl import tctl
@@ -237,7 +237,72 @@ frontend:
         server.stop()
 
 
-def test_internode_tls_is_refused_until_served(pki, tmp_path):
+def plaintext_h2_answered(address: str) -> bool:
+    """Whether a plaintext HTTP/2 client gets an HTTP/2 SETTINGS frame back from `address`."""
+    host, port = address.rsplit(":", 1)
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(preface)
+        try:
+            head = conn.recv(9)
+        except (ConnectionResetError, socket.timeout):
+            return False
+    return len(head) == 9 and head[3] == 4
+
+
+def health(config: Path, service: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(sundial_bin_path()), "health", "--config", str(config), "--service", service],
+                          capture_output=True, text=True, timeout=30, env=child_env(), stdin=subprocess.DEVNULL)
+
+
+async def test_internode_mtls_between_role_processes(pki, tmp_path):
+    """History, matching and frontend as separate processes that reach one another only over
+    mTLS (global.tls.internode): workflows run, and the internal ports refuse plaintext and
+    certificate-less callers, the back door past the frontend's validation."""
+    cluster = Cluster(tmp_path, shards=4)
+    node_cert, node_key = pki["trusted"].issue("node")
+    cluster.config.write_text(cluster.config.read_text() + "global:\n  tls:\n" + indent(f"""
+internode:
+  server:
+    certFile: {node_cert}
+    keyFile: {node_key}
+    clientCaFiles: [{pki['ca']}]
+    requireClientAuth: true
+  client:
+    rootCaFiles: [{pki['ca']}]
+    serverName: localhost
+""", 4))
+    cluster.start()
+    try:
+        client = await Client.connect(cluster.address)
+        tq = uid("internode-tq")
+        acts = OrderActivities()
+        async with running_worker(client, tq, workflows=[CreateOrderWorkflow], activities=acts.all()):
+            results = await asyncio.gather(*[
+                client.execute_workflow(CreateOrderWorkflow.run, Order(f"n{i}", 2 + i), id=uid("internode"),
+                                        task_queue=tq, execution_timeout=timedelta(minutes=1)) for i in range(4)])
+            assert all(results)
+        for service in ("history", "matching"):
+            address = f"127.0.0.1:{cluster.ports[service]}"
+            assert plaintext_h2_answered(cluster.address), "the frontend stays plaintext here"
+            assert not plaintext_h2_answered(address), f"{service} answered a plaintext client"
+            host, port = address.rsplit(":", 1)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(str(pki["ca"]))
+            ctx.set_alpn_protocols(["h2"])
+            with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+                with socket.create_connection((host, int(port)), timeout=5) as raw, \
+                        ctx.wrap_socket(raw, server_hostname="localhost") as conn:
+                    conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                    if not conn.recv(1):
+                        raise ConnectionResetError("closed")
+            r = health(cluster.config, service)
+            assert r.returncode == 0 and "SERVING" in r.stdout, r.stdout + r.stderr
+    finally:
+        cluster.stop()
+
+
+def test_internode_server_tls_without_client_tls_is_refused(pki, tmp_path):
     cert, key = pki["server"]
     config = tmp_path / "internode.yaml"
     config.write_text(
@@ -246,4 +311,4 @@ def test_internode_tls_is_refused_until_served(pki, tmp_path):
         f"global:\n  tls:\n    internode:\n      server:\n        certFile: {cert}\n        keyFile: {key}\n")
     r = subprocess.run([str(sundial_bin_path()), "start", "--config", str(config)], capture_output=True, text=True,
                        timeout=30, env=child_env(), stdin=subprocess.DEVNULL)
-    assert r.returncode != 0 and "global.tls.internode" in r.stderr, r.stderr
+    assert r.returncode != 0 and "internode.client" in r.stderr, r.stderr

@@ -12,7 +12,7 @@ use sundial_api::sundial::matchingservice::v1::matching_service_client::Matching
 use sundial_membership::Rings;
 use sundial_persistence::Role;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tower::util::MapErr;
 
 /// Internal messages can be far larger than public ones (whole histories), as in Temporal.
@@ -77,11 +77,7 @@ fn unreachable_peer(e: tonic::transport::Error) -> tonic::Status {
     tonic::Status::unavailable(message)
 }
 
-fn channel(address: &str) -> Result<PeerChannel, RpcError> {
-    channel_with(address, None)
-}
-
-fn channel_with(address: &str, tls: Option<&tonic::transport::ClientTlsConfig>) -> Result<PeerChannel, RpcError> {
+fn channel_with(address: &str, tls: Option<&ClientTlsConfig>) -> Result<PeerChannel, RpcError> {
     let bare = address
         .strip_prefix("http://")
         .or_else(|| address.strip_prefix("https://"))
@@ -108,14 +104,22 @@ pub type MatchingClient = MatchingServiceClient<PeerChannel>;
 
 /// A client for the history service at `address` (connects on first use).
 pub fn history_client(address: &str) -> Result<HistoryClient, RpcError> {
-    Ok(HistoryServiceClient::new(channel(address)?)
+    history_client_tls(address, None)
+}
+
+fn history_client_tls(address: &str, tls: Option<&ClientTlsConfig>) -> Result<HistoryClient, RpcError> {
+    Ok(HistoryServiceClient::new(channel_with(address, tls)?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
 /// A client for the matching service at `address` (connects on first use).
 pub fn matching_client(address: &str) -> Result<MatchingClient, RpcError> {
-    Ok(MatchingServiceClient::new(channel(address)?)
+    matching_client_tls(address, None)
+}
+
+fn matching_client_tls(address: &str, tls: Option<&ClientTlsConfig>) -> Result<MatchingClient, RpcError> {
+    Ok(MatchingServiceClient::new(channel_with(address, tls)?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
@@ -129,10 +133,7 @@ pub fn frontend_client(address: &str) -> Result<FrontendClient, RpcError> {
 }
 
 /// [`frontend_client`] over TLS when `tls` is given (a frontend serving `global.tls.frontend`).
-pub fn frontend_client_tls(
-    address: &str,
-    tls: Option<&tonic::transport::ClientTlsConfig>,
-) -> Result<FrontendClient, RpcError> {
+pub fn frontend_client_tls(address: &str, tls: Option<&ClientTlsConfig>) -> Result<FrontendClient, RpcError> {
     Ok(FrontendClient::new(channel_with(address, tls)?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
@@ -170,17 +171,23 @@ impl Hosts {
     }
 }
 
+/// Makes a client of one peer, over TLS when given.
+type MakeClient<C> = fn(&str, Option<&ClientTlsConfig>) -> Result<C, RpcError>;
+
 /// One client per peer address, made on first use and kept.
 struct Clients<C> {
     by_address: Mutex<HashMap<String, C>>,
-    make: fn(&str) -> Result<C, RpcError>,
+    make: MakeClient<C>,
+    /// Internode TLS (`global.tls.internode.client`); plaintext when `None`.
+    tls: Option<ClientTlsConfig>,
 }
 
 impl<C: Clone> Clients<C> {
-    fn new(make: fn(&str) -> Result<C, RpcError>) -> Self {
+    fn new(make: MakeClient<C>, tls: Option<ClientTlsConfig>) -> Self {
         Clients {
             by_address: Mutex::new(HashMap::new()),
             make,
+            tls,
         }
     }
 
@@ -189,7 +196,7 @@ impl<C: Clone> Clients<C> {
         if let Some(c) = map.get(address) {
             return Ok(c.clone());
         }
-        let c = (self.make)(address)?;
+        let c = (self.make)(address, self.tls.as_ref())?;
         map.insert(address.to_owned(), c.clone());
         Ok(c)
     }
@@ -209,7 +216,7 @@ impl HistoryRouter {
         HistoryRouter {
             hosts: Hosts::Rings(rings),
             shard_count,
-            clients: Arc::new(Clients::new(history_client)),
+            clients: Arc::new(Clients::new(history_client_tls, None)),
         }
     }
 
@@ -218,8 +225,14 @@ impl HistoryRouter {
         HistoryRouter {
             hosts: Hosts::Fixed(address.to_owned()),
             shard_count,
-            clients: Arc::new(Clients::new(history_client)),
+            clients: Arc::new(Clients::new(history_client_tls, None)),
         }
+    }
+
+    /// Dials peers over TLS (`global.tls.internode.client`) when given.
+    pub fn with_tls(mut self, tls: Option<ClientTlsConfig>) -> Self {
+        self.clients = Arc::new(Clients::new(history_client_tls, tls));
+        self
     }
 
     /// The client of the host that owns `shard`.
@@ -315,15 +328,21 @@ impl MatchingRouter {
     pub fn new(rings: watch::Receiver<Rings>) -> Self {
         MatchingRouter {
             hosts: Hosts::Rings(rings),
-            clients: Arc::new(Clients::new(matching_client)),
+            clients: Arc::new(Clients::new(matching_client_tls, None)),
         }
     }
 
     pub fn fixed(address: &str) -> Self {
         MatchingRouter {
             hosts: Hosts::Fixed(address.to_owned()),
-            clients: Arc::new(Clients::new(matching_client)),
+            clients: Arc::new(Clients::new(matching_client_tls, None)),
         }
+    }
+
+    /// Dials peers over TLS (`global.tls.internode.client`) when given.
+    pub fn with_tls(mut self, tls: Option<ClientTlsConfig>) -> Self {
+        self.clients = Arc::new(Clients::new(matching_client_tls, tls));
+        self
     }
 
     /// The client of the host that owns the task queue (its name, any partition).

@@ -267,7 +267,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             .metrics_endpoint()
             .map(|(address, path)| node::MetricsEndpoint { address, path }),
         tls: node::NodeTls {
-            frontend: tls::FrontendTls::load(&config.global.tls)?,
+            frontend: tls::ServerTlsState::frontend(&config.global.tls)?,
+            internode: tls::ServerTlsState::internode(&config.global.tls)?,
+            internode_client: config.global.tls.internode_client()?,
             refresh: config.global.tls.refresh()?,
             worker: config.global.tls.worker_client()?.map(|w| w.config()).transpose()?,
         },
@@ -324,6 +326,10 @@ async fn health(args: HealthArgs) -> anyhow::Result<()> {
         roles = Role::ALL.to_vec();
     }
     let timeout = std::time::Duration::try_from_secs_f64(args.timeout).context("--timeout")?;
+    // With TLS on, the check dials as the system worker dials the frontend and as the roles
+    // dial one another.
+    let frontend_tls = config.global.tls.worker_client()?.map(|w| w.config()).transpose()?;
+    let internode_tls = config.global.tls.internode_client()?;
     let mut healthy = true;
     for role in roles {
         let addr = address::local_connect_addr(std::net::SocketAddr::new(config.bind_ip()?, config.port(role)));
@@ -331,11 +337,16 @@ async fn health(args: HealthArgs) -> anyhow::Result<()> {
             Role::Frontend => sundial_frontend::HEALTH_SERVICE_NAMES[0].to_owned(),
             other => format!("sundial.{}", other.name()),
         };
+        let tls = match role {
+            Role::Frontend => frontend_tls.clone(),
+            _ => internode_tls.clone(),
+        };
         let check = async {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-                .connect_timeout(timeout)
-                .connect()
-                .await?;
+            let endpoint = match tls {
+                Some(tls) => tonic::transport::Endpoint::from_shared(format!("https://{addr}"))?.tls_config(tls)?,
+                None => tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?,
+            };
+            let channel = endpoint.connect_timeout(timeout).connect().await?;
             let response = HealthClient::new(channel)
                 .check(HealthCheckRequest {
                     service: service.clone(),

@@ -57,7 +57,11 @@ pub struct NodeOptions {
 #[derive(Default)]
 pub struct NodeTls {
     /// The frontend's server TLS; plaintext when `None`.
-    pub frontend: Option<Arc<crate::tls::FrontendTls>>,
+    pub frontend: Option<Arc<crate::tls::ServerTlsState>>,
+    /// History's, matching's and the worker's server TLS; plaintext when `None`.
+    pub internode: Option<Arc<crate::tls::ServerTlsState>>,
+    /// How this process's roles dial the others (history and matching clients).
+    pub internode_client: Option<tonic::transport::ClientTlsConfig>,
     /// How often the frontend's certificates are re-read.
     pub refresh: Option<Duration>,
     /// The system worker's client TLS towards the frontend.
@@ -127,8 +131,9 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         .map(|(r, _, a)| LocalMember::new(*r, advertise(*a).to_string()))
         .collect();
     let mut membership = Membership::join(store.clone(), members).await?;
-    let history_router = HistoryRouter::new(membership.rings(), cluster.history_shard_count);
-    let matching_router = MatchingRouter::new(membership.rings());
+    let history_router =
+        HistoryRouter::new(membership.rings(), cluster.history_shard_count).with_tls(opts.tls.internode_client.clone());
+    let matching_router = MatchingRouter::new(membership.rings()).with_tls(opts.tls.internode_client.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
     let mut background: Vec<JoinHandle<()>> = Vec::new();
@@ -229,7 +234,10 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
             }
         };
         metrics.restarted(role.name());
-        let tls = opts.tls.frontend.clone().filter(|_| role == Role::Frontend);
+        let tls = match role {
+            Role::Frontend => opts.tls.frontend.clone(),
+            _ => opts.tls.internode.clone(),
+        };
         if let (Some(tls), Some(every)) = (&tls, opts.tls.refresh) {
             background.push(tls.spawn_refresh(every));
         }

@@ -1,12 +1,14 @@
-//! TLS on the frontend's public port, from Temporal's `global.tls` keys: server TLS, mTLS
-//! (`requireClientAuth` against `clientCaFiles`/`clientCaData`), certificates given as files or
-//! base64 PEM data, re-read every `refreshInterval` (a changed certificate is used for the next
-//! handshake; a failed reload keeps the old one), and the system worker's client settings
-//! (`systemWorker`, else `frontend.client`) for reaching a TLS frontend.
+//! TLS from Temporal's `global.tls` keys: the frontend's public port (`frontend.server`), and
+//! the internal ports of history, matching and worker with the calls between roles
+//! (`internode.server`, `internode.client`; a node's internode certificate is also its client
+//! certificate, presented when the servers require one). Server TLS, mTLS (`requireClientAuth`
+//! against `clientCaFiles`/`clientCaData`), certificates given as files or base64 PEM data and
+//! re-read every `refreshInterval` (a changed certificate is used for the next handshake; one
+//! that does not load keeps the old), and the system worker's client settings (`systemWorker`,
+//! else `frontend.client`) for reaching a TLS frontend.
 //!
-//! Not yet: internode TLS (history, matching and worker ports stay plaintext and must be kept
-//! on a private network, as the compose files do), `hostOverrides`, `remoteClusters` and
-//! expiration checks. Asking for internode TLS is refused at start rather than ignored.
+//! Not yet: `hostOverrides`, `remoteClusters`, expiration checks, `disableHostVerification`;
+//! client-side CAs are read once at start.
 
 use crate::config::DurationText;
 use anyhow::{Context, bail};
@@ -140,21 +142,58 @@ impl TlsSection {
         Ok(Some(interval).filter(|d| !d.is_zero()))
     }
 
-    /// Refuses what Sundial cannot do yet rather than run without the protection asked for,
-    /// and checks what it can do loads.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if let Some(internode) = &self.internode
-            && (internode.server.as_ref().is_some_and(ServerTls::enabled)
-                || internode.client.as_ref().is_some_and(ClientTls::enabled))
-        {
-            bail!(
-                "global.tls.internode (TEMPORAL_TLS_SERVER_*) is not supported yet: keep the history, matching \
-                 and worker ports on a private network; only global.tls.frontend is served with TLS"
-            );
+    /// The internal ports' server settings, when internode TLS is on.
+    pub fn internode_server(&self) -> Option<&ServerTls> {
+        self.internode
+            .as_ref()
+            .and_then(|g| g.server.as_ref())
+            .filter(|s| s.enabled())
+    }
+
+    /// How roles dial one another: TLS when `internode.client` turns it on, presenting the
+    /// internode server certificate when the servers require client certificates.
+    pub fn internode_client(&self) -> anyhow::Result<Option<tonic::transport::ClientTlsConfig>> {
+        let Some(client) = self
+            .internode
+            .as_ref()
+            .and_then(|g| g.client.as_ref())
+            .filter(|c| c.enabled())
+        else {
+            return Ok(None);
+        };
+        let identity = match self.internode_server() {
+            Some(server) if server.require_client_auth => Some((
+                pem_bytes(&server.cert_file, &server.cert_data, "internode certificate")?,
+                pem_bytes(&server.key_file, &server.key_data, "internode key")?,
+            )),
+            _ => None,
+        };
+        WorkerClientTls {
+            client: client.clone(),
+            identity,
         }
+        .config()
+        .map(Some)
+        .context("global.tls.internode.client")
+    }
+
+    /// Checks that what is configured loads, and refuses a layout whose roles could not
+    /// reach one another.
+    pub fn check(&self) -> anyhow::Result<()> {
         self.refresh()?;
         if let Some(server) = self.frontend_server() {
             load_server(server).context("global.tls.frontend.server")?;
+        }
+        if let Some(server) = self.internode_server() {
+            load_server(server).context("global.tls.internode.server")?;
+            if self.internode_client()?.is_none() {
+                bail!(
+                    "global.tls.internode.server serves TLS, but internode.client has no rootCaFiles, rootCaData \
+                     or forceTLS (TEMPORAL_TLS_SERVER_CA_CERT): the roles could not reach one another"
+                );
+            }
+        } else {
+            self.internode_client()?;
         }
         if let Some(client) = self.worker_client()? {
             client.config().context("the system worker's TLS settings")?;
@@ -341,26 +380,41 @@ fn load_server(s: &ServerTls) -> anyhow::Result<(ServerPem, rustls::ServerConfig
     Ok((pem, config))
 }
 
-/// The frontend's TLS acceptor state: the current server configuration, swapped when the
-/// certificates on disk (or in the config's data) change.
-pub struct FrontendTls {
+/// A TLS listener's state: the current server configuration, swapped when the certificates on
+/// disk (or in the config's data) change.
+pub struct ServerTlsState {
+    /// Which settings these are, for logs.
+    what: &'static str,
     settings: ServerTls,
     current: ArcSwap<rustls::ServerConfig>,
     loaded: Mutex<ServerPem>,
 }
 
-impl FrontendTls {
-    /// `Ok(None)` when the frontend has no TLS configured.
-    pub fn load(section: &TlsSection) -> anyhow::Result<Option<Arc<FrontendTls>>> {
-        let Some(settings) = section.frontend_server() else {
-            return Ok(None);
-        };
-        let (pem, config) = load_server(settings).context("global.tls.frontend.server")?;
-        Ok(Some(Arc::new(FrontendTls {
+impl ServerTlsState {
+    /// The frontend's (`None` without TLS).
+    pub fn frontend(section: &TlsSection) -> anyhow::Result<Option<Arc<ServerTlsState>>> {
+        section
+            .frontend_server()
+            .map(|s| Self::load(s, "global.tls.frontend.server"))
+            .transpose()
+    }
+
+    /// The internal ports' (`None` without internode TLS).
+    pub fn internode(section: &TlsSection) -> anyhow::Result<Option<Arc<ServerTlsState>>> {
+        section
+            .internode_server()
+            .map(|s| Self::load(s, "global.tls.internode.server"))
+            .transpose()
+    }
+
+    fn load(settings: &ServerTls, what: &'static str) -> anyhow::Result<Arc<ServerTlsState>> {
+        let (pem, config) = load_server(settings).context(what)?;
+        Ok(Arc::new(ServerTlsState {
+            what,
             settings: settings.clone(),
             current: ArcSwap::from_pointee(config),
             loaded: Mutex::new(pem),
-        })))
+        }))
     }
 
     /// Re-reads the certificates; swaps the configuration if they changed. A failed reload
@@ -384,7 +438,7 @@ impl FrontendTls {
             Ok(config) => {
                 self.current.store(Arc::new(config));
                 *loaded = pem;
-                tracing::info!("loaded new TLS certificates");
+                tracing::info!(settings = self.what, "loaded new TLS certificates");
             }
             Err(e) => {
                 tracing::warn!(
@@ -452,11 +506,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn internode_tls_is_refused_until_it_is_served() {
+    fn internode_server_tls_needs_client_tls_to_match() {
         let section: TlsSection = serde_yaml::from_str(
-            "internode:\n  server:\n    certFile: /x.pem\n    keyFile: /x.key\n    requireClientAuth: true\n",
+            "internode:\n  server:\n    certData: Zm9v\n    keyData: YmFy\n    requireClientAuth: true\n    clientCaData: [Zm9v]\n",
         )
         .unwrap_or_default();
+        assert!(section.internode_server().is_some());
+        assert!(
+            section.internode_client().ok().flatten().is_none(),
+            "no client TLS configured"
+        );
         let err = section.check().map(|_| ()).expect_err("refused").to_string();
         assert!(err.contains("global.tls.internode"), "{err}");
     }
