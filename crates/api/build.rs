@@ -26,7 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .collect(),
     };
-    configure().compile_fds(services)?;
+    configure().compile_fds(services.clone())?;
+    write_namespace_fields(&published, &services)?;
 
     // Internal protos resolve imports from the published set; only our packages are generated.
     let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
@@ -44,6 +45,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compiler.include_imports(true);
     compiler.open_files(&relative)?;
     configure().compile_fds(compiler.file_descriptor_set())?;
+    Ok(())
+}
+
+/// `namespace_fields.rs`: for each public RPC path, the field number of its request's top-level
+/// `namespace` string (0 when it has none), so the frontend's authorizer can read the namespace
+/// of a request without decoding the whole message.
+fn write_namespace_fields(
+    published: &FileDescriptorSet,
+    services: &FileDescriptorSet,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut fields = std::collections::HashMap::new();
+    for file in &published.file {
+        for message in &file.message_type {
+            let number = message
+                .field
+                .iter()
+                .find(|f| f.name() == "namespace" && f.r#type() == prost_types::field_descriptor_proto::Type::String)
+                .map_or(0, |f| f.number());
+            fields.insert(format!(".{}.{}", file.package(), message.name()), number);
+        }
+    }
+    let mut rows = Vec::new();
+    for file in &services.file {
+        for service in &file.service {
+            for method in &service.method {
+                let number = fields.get(method.input_type()).copied().unwrap_or(0);
+                rows.push(format!(
+                    "    (\"/{}.{}/{}\", {number}),\n",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    rows.sort();
+    let out = PathBuf::from(std::env::var("OUT_DIR")?).join("namespace_fields.rs");
+    std::fs::write(
+        out,
+        format!(
+            "/// (RPC path, field number of the request's `namespace`, 0 if none)\npub static NAMESPACE_FIELDS: &[(&str, i32)] = &[\n{}];\n",
+            rows.concat()
+        ),
+    )?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! Execution calls will be routed to history and task-queue calls to matching.
 
 mod admin_service;
+pub mod auth;
 mod batches;
 mod executions;
 mod namespace;

@@ -98,6 +98,9 @@ pub trait ClusterStore: Send + Sync {
     /// once a cluster is created its recorded values (e.g. the shard count) win.
     async fn init_cluster_metadata(&self, proposed: &ClusterMetadata) -> Result<ClusterMetadata>;
     async fn get_cluster_metadata(&self, cluster_name: &str) -> Result<Option<ClusterMetadata>>;
+    /// The cluster's secret called `name`: `proposed` if none was stored yet, else the stored
+    /// one (every process of the cluster gets the same value).
+    async fn cluster_secret(&self, name: &str, proposed: &str) -> Result<String>;
     /// Inserts or refreshes this host's membership row, and prunes expired rows.
     async fn upsert_member(&self, member: &MemberRecord) -> Result<()>;
     /// Members whose last heartbeat is at or after `since` (nanoseconds).

@@ -165,6 +165,13 @@ async fn cluster_metadata_first_writer_wins(store: Arc<SqlStore>) {
     );
     assert_eq!(store.get_cluster_metadata("active").await.expect("get"), Some(first));
     assert_eq!(store.get_cluster_metadata("other").await.expect("get"), None);
+    assert_eq!(store.cluster_secret("system", "s1").await.expect("secret"), "s1");
+    assert_eq!(
+        store.cluster_secret("system", "s2").await.expect("secret"),
+        "s1",
+        "the first secret stays"
+    );
+    assert_eq!(store.cluster_secret("other", "o1").await.expect("secret"), "o1");
 }
 
 async fn membership_heartbeats(store: Arc<SqlStore>) {

@@ -124,17 +124,48 @@ fn matching_client_tls(address: &str, tls: Option<&ClientTlsConfig>) -> Result<M
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient<PeerChannel>;
+pub type FrontendClient = sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceClient<
+    tonic::service::interceptor::InterceptedService<PeerChannel, SystemToken>,
+>;
+
+/// The header the system worker's calls carry the cluster's system token in, so that a
+/// frontend with authorization on lets them through (see the frontend's `auth`).
+pub const SYSTEM_TOKEN_HEADER: &str = "sundial-system-token";
+
+/// Adds the system token to every call (nothing when there is none).
+#[derive(Clone, Default)]
+pub struct SystemToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl SystemToken {
+    pub fn new(token: &str) -> Self {
+        SystemToken(Some(token).filter(|t| !t.is_empty()).and_then(|t| t.parse().ok()))
+    }
+}
+
+impl tonic::service::Interceptor for SystemToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert(SYSTEM_TOKEN_HEADER, token.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// A client of a frontend's public WorkflowService at `address` (connects on first use), for
 /// roles that act as Temporal clients (the system worker's jobs).
 pub fn frontend_client(address: &str) -> Result<FrontendClient, RpcError> {
-    frontend_client_tls(address, None)
+    frontend_client_as(address, None, SystemToken::default())
 }
 
-/// [`frontend_client`] over TLS when `tls` is given (a frontend serving `global.tls.frontend`).
-pub fn frontend_client_tls(address: &str, tls: Option<&ClientTlsConfig>) -> Result<FrontendClient, RpcError> {
-    Ok(FrontendClient::new(channel_with(address, tls)?)
+/// [`frontend_client`] over TLS when `tls` is given (a frontend serving `global.tls.frontend`),
+/// presenting `token` on every call.
+pub fn frontend_client_as(
+    address: &str,
+    tls: Option<&ClientTlsConfig>,
+    token: SystemToken,
+) -> Result<FrontendClient, RpcError> {
+    let channel = tonic::service::interceptor::InterceptedService::new(channel_with(address, tls)?, token);
+    Ok(FrontendClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }

@@ -31,7 +31,8 @@ pub struct Config {
     /// Dynamic config file, hot-reloaded (Temporal calls the section `dynamicConfigClient`).
     #[serde(default, alias = "dynamicConfigClient")]
     pub dynamic_config: Option<DynamicConfigSection>,
-    /// Temporal's `global` section: `global.metrics.prometheus` and `global.tls`.
+    /// Temporal's `global` section: `global.metrics.prometheus`, `global.tls` and
+    /// `global.authorization`.
     #[serde(default)]
     pub global: GlobalSection,
     /// Settings that exist only as docker environment variables.
@@ -47,6 +48,9 @@ pub struct GlobalSection {
     /// `global.tls` (crate::tls).
     #[serde(default)]
     pub tls: crate::tls::TlsSection,
+    /// `global.authorization` (crate::authz).
+    #[serde(default)]
+    pub authorization: crate::authz::AuthorizationSection,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -345,6 +349,7 @@ impl Config {
         self.docker.visibility_dbname = get("VISIBILITY_DBNAME").filter(|v| !v.is_empty());
         self.docker.prometheus_endpoint = get("PROMETHEUS_ENDPOINT").filter(|v| !v.is_empty());
         self.apply_tls_env(&get)?;
+        self.global.authorization.apply_env(&get);
         if let Some(path) = get("DYNAMIC_CONFIG_FILE_PATH").filter(|p| !p.is_empty()) {
             match &mut self.dynamic_config {
                 Some(section) => section.filepath = PathBuf::from(path),
@@ -425,6 +430,7 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.global.tls.check()?;
+        self.global.authorization.settings()?;
         if self.persistence.num_history_shards < 1 {
             bail!("persistence.numHistoryShards must be at least 1");
         }

@@ -1,6 +1,7 @@
 //! `sundial`: a Temporal-compatible workflow server.
 
 mod address;
+mod authz;
 mod config;
 mod dynamic;
 mod node;
@@ -152,6 +153,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {}
     }
+    install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
@@ -164,6 +166,14 @@ fn main() -> anyhow::Result<()> {
             Command::ValidateDynamicConfig { .. } | Command::ShowDynamicConfig(_) => unreachable!("handled above"),
         }
     })
+}
+
+/// reqwest (JWT keys over https) uses rustls's process-wide crypto provider: *ring*, the one
+/// tonic's TLS uses (aws-lc-rs would need a C toolchain build).
+#[allow(deprecated)]
+fn install_crypto_provider() {
+    // Only fails when one is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn init_logging(level: &str) -> anyhow::Result<()> {
@@ -226,6 +236,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
             path: sundial_metrics::HANDLER_PATH.to_owned(),
         }),
         tls: node::NodeTls::default(),
+        auth: None,
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {
@@ -273,6 +284,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             refresh: config.global.tls.refresh()?,
             worker: config.global.tls.worker_client()?.map(|w| w.config()).transpose()?,
         },
+        auth: config.global.authorization.settings()?,
     };
     let result = node::run(opts, shutdown_signal()).await;
     if let Some(r) = reload {

@@ -51,7 +51,12 @@ pub struct NodeOptions {
     /// Where to serve Prometheus metrics; `None`: metrics are off (recording is a no-op).
     pub metrics: Option<MetricsEndpoint>,
     pub tls: NodeTls,
+    /// `global.authorization` when it is on.
+    pub auth: Option<crate::authz::AuthSettings>,
 }
+
+/// The name of the system worker's token among the cluster's secrets.
+const SYSTEM_TOKEN_SECRET: &str = "system-worker-token";
 
 /// `global.tls` as this process uses it.
 #[derive(Default)]
@@ -97,6 +102,14 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     }
     let store = Arc::new(open_store(&opts).await?);
     let cluster = bootstrap_cluster(&store, &opts).await?;
+    // Every process of the cluster reads the same token; a frontend with authorization on
+    // takes a call carrying it for the system worker's.
+    let system_token = store
+        .cluster_secret(
+            SYSTEM_TOKEN_SECRET,
+            &format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+        )
+        .await?;
     let registry = NamespaceRegistry::new(store.clone());
     bootstrap_namespaces(&registry, &opts.namespaces).await?;
 
@@ -154,7 +167,27 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                     store.clone(),
                     opts.dynamic_config.clone(),
                 );
+                let auth = match &opts.auth {
+                    Some(settings) => {
+                        let keys = sundial_frontend::auth::KeySet::load(settings.key_sources.clone()).await;
+                        if !settings.refresh.is_zero() {
+                            background.push(keys.spawn_refresh(settings.refresh));
+                        }
+                        Some(sundial_frontend::auth::AuthLayer::new(
+                            keys,
+                            sundial_frontend::auth::Permissions {
+                                claim: settings.permissions_claim.clone(),
+                                pattern: settings.permissions_regex.clone(),
+                            },
+                            settings.audience.clone(),
+                            settings.header.clone(),
+                            system_token.clone(),
+                        ))
+                    }
+                    None => None,
+                };
                 frontend_router(
+                    auth,
                     metrics.rpc_layer("frontend"),
                     &registry,
                     executions,
@@ -228,6 +261,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         dynamic_config: opts.dynamic_config.clone(),
                         shard_count: cluster.history_shard_count,
                         frontend_tls: opts.tls.worker.clone(),
+                        system_token: system_token.clone(),
                     },
                 ));
                 role_router(Role::Worker, &metrics).await
@@ -402,6 +436,7 @@ type RoleRouter =
 
 #[allow(clippy::too_many_arguments)]
 async fn frontend_router(
+    auth: Option<Arc<sundial_frontend::auth::AuthLayer>>,
     metrics_layer: sundial_metrics::RpcMetricsLayer,
     registry: &NamespaceRegistry,
     executions: ExecutionHandler,
@@ -427,13 +462,17 @@ async fn frontend_router(
     let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config, history))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);
-    Server::builder()
+    let router = Server::builder()
         .tcp_nodelay(true)
         .layer(metrics_layer)
-        .add_service(health_service(&sundial_frontend::HEALTH_SERVICE_NAMES).await)
-        .add_service(workflow)
-        .add_service(operator)
-        .add_service(admin)
+        .add_service(health_service(&sundial_frontend::HEALTH_SERVICE_NAMES).await);
+    match auth {
+        Some(auth) => router
+            .add_service(auth.wrap(workflow))
+            .add_service(auth.wrap(operator))
+            .add_service(auth.wrap(admin)),
+        None => router.add_service(workflow).add_service(operator).add_service(admin),
+    }
 }
 
 /// The health service every internal role serves; the role's own service is added to it.

@@ -18,6 +18,9 @@ pub struct WorkerConfig {
     pub shard_count: i32,
     /// How to reach a frontend that serves TLS (`global.tls.systemWorker`); plaintext if `None`.
     pub frontend_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// The cluster's system token, which a frontend with authorization on takes for a system
+    /// admin's.
+    pub system_token: String,
 }
 
 /// Why one pass of a job could not finish; the job is retried later.
@@ -84,7 +87,8 @@ impl Cluster {
         if let Some(c) = clients.get(&address) {
             return Ok(c.clone());
         }
-        let client = sundial_rpc::frontend_client_tls(&address, self.config.frontend_tls.as_ref())
+        let token = sundial_rpc::SystemToken::new(&self.config.system_token);
+        let client = sundial_rpc::frontend_client_as(&address, self.config.frontend_tls.as_ref(), token)
             .map_err(|e| PassError::Rpc(tonic::Status::internal(e.to_string())))?;
         clients.insert(address, client.clone());
         Ok(client)

@@ -28,6 +28,21 @@ impl ClusterStore for SqlStore {
         })
     }
 
+    async fn cluster_secret(&self, name: &str, proposed: &str) -> Result<String> {
+        with_conn!(self, write, |conn| {
+            sqlx::query("INSERT INTO cluster_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(proposed)
+                .execute(&mut *conn)
+                .await?;
+            let row = sqlx::query("SELECT value FROM cluster_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(row.try_get::<String, _>("value")?)
+        })
+    }
+
     async fn get_cluster_metadata(&self, cluster_name: &str) -> Result<Option<ClusterMetadata>> {
         with_conn!(self, read, |conn| {
             let row = sqlx::query("SELECT data FROM cluster_metadata WHERE cluster_name = $1")

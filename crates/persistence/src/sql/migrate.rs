@@ -45,6 +45,11 @@ const POSTGRES: &[Migration] = &[
         name: "executions_by_run",
         sql: include_str!("../../../../migrations/postgres/0006_executions_by_run.sql"),
     },
+    Migration {
+        version: 7,
+        name: "cluster_secrets",
+        sql: include_str!("../../../../migrations/postgres/0007_cluster_secrets.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -77,6 +82,11 @@ const SQLITE: &[Migration] = &[
         version: 6,
         name: "executions_by_run",
         sql: include_str!("../../../../migrations/sqlite/0006_executions_by_run.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "cluster_secrets",
+        sql: include_str!("../../../../migrations/sqlite/0007_cluster_secrets.sql"),
     },
 ];
 
