@@ -5,6 +5,7 @@ pub mod crash;
 pub mod cron;
 pub mod error;
 pub mod partition;
+pub mod periodic;
 pub mod time;
 
 pub use error::ServiceError;

@@ -432,6 +432,16 @@ mod peer_tests {
         }
     }
 
+    async fn describe_fails(address: &str) -> tonic::Status {
+        history_client(address)
+            .unwrap()
+            .describe_workflow_execution(
+                sundial_api::sundial::historyservice::v1::DescribeWorkflowExecutionRequest::default(),
+            )
+            .await
+            .unwrap_err()
+    }
+
     /// A peer that is not there is `Unavailable`, named as unreachable: what callers and SDKs
     /// retry.
     #[tokio::test]
@@ -439,13 +449,7 @@ mod peer_tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         drop(listener);
-        let mut client = history_client(&address).unwrap();
-        let status = client
-            .describe_workflow_execution(
-                sundial_api::sundial::historyservice::v1::DescribeWorkflowExecutionRequest::default(),
-            )
-            .await
-            .unwrap_err();
+        let status = describe_fails(&address).await;
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert!(owner_moved(&status), "{status:?}");
     }
@@ -472,13 +476,7 @@ mod peer_tests {
             }
             drop(socket);
         });
-        let mut client = history_client(&address).unwrap();
-        let status = client
-            .describe_workflow_execution(
-                sundial_api::sundial::historyservice::v1::DescribeWorkflowExecutionRequest::default(),
-            )
-            .await
-            .unwrap_err();
+        let status = describe_fails(&address).await;
         peer.await.unwrap();
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert!(owner_moved(&status), "{status:?}");

@@ -451,16 +451,8 @@ impl ServerTlsState {
 
     /// Re-reads the certificates every `interval` until the task is aborted.
     pub fn spawn_refresh(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let this = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(tls) = this.upgrade() else { return };
-                tokio::task::spawn_blocking(move || tls.reload()).await.ok();
-            }
+        sundial_common::periodic::while_alive(self, interval, |tls| async move {
+            tokio::task::spawn_blocking(move || tls.reload()).await.ok();
         })
     }
 

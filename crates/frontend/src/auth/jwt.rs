@@ -80,17 +80,7 @@ impl KeySet {
 
     /// Re-reads the keys every `interval` until the task is aborted.
     pub fn spawn_refresh(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let this = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(set) = this.upgrade() else { return };
-                set.reload().await;
-            }
-        })
+        sundial_common::periodic::while_alive(self, interval, |set| async move { set.reload().await })
     }
 
     /// The claims of `header` (the `authorization` value), or why the token is refused.
