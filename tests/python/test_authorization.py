@@ -3,7 +3,7 @@ with tokens this test signs and a JWKS document it serves over HTTP: a reader li
 describes but cannot start or signal; a writer in one namespace runs a worker there and cannot
 touch another; expired, wrongly signed and missing tokens are refused (GetSystemInfo and health
 stay open); a `temporal-system:admin` token registers namespaces; the system worker is not
-locked out (a schedule fires); the `temporal` CLI connects with `--api-key`."""
+locked out (a schedule fires); the `temporal` CLI connects with `--api-key`, tctl with `--auth`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cluster import Role, free_port
 from conftest import child_env, sundial_bin_path
 from support import cli, unique
+from test_tctl import tctl
 from wf_defs import EchoWorkflow, running_worker, uid, wait_until
 
 pytestmark = [pytest.mark.sundial_only, pytest.mark.process]
@@ -200,4 +201,13 @@ def test_the_cli_connects_with_an_api_key(setup, namespaces):
     assert r.returncode == 0, r.stderr
     r = cli(server.address, "workflow", "start", "--namespace", a, "--api-key", keys.token(f"{a}:read"),
             "--tls=false", "--type", "Echo", "--task-queue", "q", check=False)
+    assert r.returncode != 0 and DENIED in r.stderr, r.stderr
+
+
+def test_tctl_sends_its_auth_header(setup, namespaces):
+    server, keys = setup
+    a, _ = namespaces
+    r = tctl(server.address, "--ns", a, "--auth", f"Bearer {keys.token(f'{a}:read')}", "workflow", "list")
+    assert r.returncode == 0, r.stderr
+    r = tctl(server.address, "--ns", a, "workflow", "list", check=False)
     assert r.returncode != 0 and DENIED in r.stderr, r.stderr

@@ -57,6 +57,9 @@ pub struct GlobalArgs {
     /// Print JSON (same as --output json)
     #[arg(long = "print_json", visible_alias = "pjson", global = true)]
     pub print_json: bool,
+    /// Authorization header to set for gRPC requests (e.g. "Bearer <jwt>")
+    #[arg(long = "auth", env = "TEMPORAL_CLI_AUTH", global = true)]
+    pub auth: Option<String>,
     /// Path to the client's x509 certificate (mTLS); turns TLS on
     #[arg(long = "tls_cert_path", env = "TEMPORAL_CLI_TLS_CERT", global = true)]
     pub tls_cert_path: Option<String>,

@@ -12,15 +12,31 @@ use sundial_api::workflowservice::v1::workflow_service_client::WorkflowServiceCl
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+/// The connection every client of a command shares: the channel, with `--auth` set as the
+/// `authorization` header of each call.
+pub type Conn = tonic::service::interceptor::InterceptedService<Channel, AuthHeader>;
+
+#[derive(Clone)]
+pub struct AuthHeader(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for AuthHeader {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// Everything a command needs: clients, the namespace and the output format.
 pub struct Ctx {
     pub address: String,
     pub namespace: String,
     pub timeout: Duration,
     pub json: bool,
-    pub workflow: WorkflowServiceClient<Channel>,
-    pub operator: OperatorServiceClient<Channel>,
-    pub channel: Channel,
+    pub workflow: WorkflowServiceClient<Conn>,
+    pub operator: OperatorServiceClient<Conn>,
+    pub channel: Conn,
 }
 
 /// TLS as tctl v1 turns it on: with a CA, a client certificate, or a server name given
@@ -90,6 +106,15 @@ impl Ctx {
                 timeout.as_secs()
             ),
         };
+        let auth = match global.auth.as_deref().filter(|a| !a.is_empty()) {
+            Some(value) => Some(
+                value
+                    .parse()
+                    .map_err(|_| anyhow!("--auth is not a valid header value"))?,
+            ),
+            None => None,
+        };
+        let channel = tonic::service::interceptor::InterceptedService::new(channel, AuthHeader(auth));
         Ok(Ctx {
             namespace: global.namespace.clone(),
             timeout,
