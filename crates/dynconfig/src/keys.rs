@@ -164,6 +164,11 @@ define_settings! {
     ENABLE_STICKY_QUERY: bool = Bool(true) {
         "worker.enableStickyQuery", [alias("system.enableStickyQuery")], Namespace, live: true, unit: "",
     }
+    /// Eager workflow start: a start that asks for it gets the first workflow task in its
+    /// response instead of through matching.
+    ENABLE_EAGER_WORKFLOW_START: bool = Bool(true) {
+        "system.enableEagerWorkflowStart", [], Namespace, live: true, unit: "",
+    }
     /// When true, ORDER BY in list queries is rejected with INVALID_ARGUMENT.
     /// (Temporal's default is true but it only applies to Elasticsearch; ours is false.)
     VISIBILITY_DISABLE_ORDER_BY_CLAUSE: bool = Bool(false) {

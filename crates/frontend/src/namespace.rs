@@ -258,6 +258,10 @@ impl NamespaceHandler {
             // Workflow updates: waiting for COMPLETED, and returning at ACCEPTED.
             sync_update: true,
             async_update: true,
+            eager_workflow_start: self.dynamic_config.get(
+                &sundial_dynconfig::keys::ENABLE_EAGER_WORKFLOW_START,
+                &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
+            ),
             ..Default::default()
         });
         info.limits = Some(namespace_info::Limits {

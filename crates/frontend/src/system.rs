@@ -36,6 +36,8 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             signal_and_query_header: true,
             // Create/Describe/Update/Patch/Delete/ListSchedules, run by the system worker.
             supports_schedules: true,
+            // StartWorkflowExecution returns the first workflow task when asked.
+            eager_workflow_start: true,
             ..Default::default()
         }),
     }

@@ -90,10 +90,16 @@ impl HistoryEngine {
                 .await
             {
                 Ok(run_id) => {
+                    let eager_workflow_task = if signal.is_none() && parent.is_none() {
+                        self.eager_task(namespace_id, &req, &run_id).await
+                    } else {
+                        None
+                    };
                     return Ok(StartWorkflowExecutionResponse {
                         run_id,
                         started: true,
                         status: WorkflowExecutionStatus::Running as i32,
+                        eager_workflow_task,
                         ..Default::default()
                     });
                 }
@@ -105,6 +111,57 @@ impl HistoryEngine {
         Err(ServiceError::Unavailable(
             "concurrent starts of the same workflow id; retry".into(),
         ))
+    }
+
+    /// Eager workflow start: the new run's first workflow task, started for the caller's own
+    /// worker, when the start asked for it (and `system.enableEagerWorkflowStart` allows it).
+    /// The run was committed with the task scheduled and on its way to matching, so starting it
+    /// here is a second transition: if a poller took the task first, or this fails, the caller
+    /// gets no eager task and the task goes the usual way. Nothing is lost either way.
+    async fn eager_task(
+        &self,
+        namespace_id: &str,
+        req: &StartWorkflowExecutionRequest,
+        run_id: &str,
+    ) -> Option<sundial_api::workflowservice::v1::PollWorkflowTaskQueueResponse> {
+        let scope = sundial_dynconfig::Scope::namespace(&req.namespace).with_namespace_id(namespace_id);
+        let delayed = positive(req.workflow_start_delay.as_ref()).is_some() || !req.cron_schedule.is_empty();
+        if !req.request_eager_execution
+            || delayed
+            || !self
+                .config()
+                .dynamic_config
+                .get(&sundial_dynconfig::keys::ENABLE_EAGER_WORKFLOW_START, &scope)
+        {
+            return None;
+        }
+        let started = self
+            .record_workflow_task_started(
+                sundial_api::sundial::historyservice::v1::RecordWorkflowTaskStartedRequest {
+                    namespace_id: namespace_id.to_owned(),
+                    execution: Some(sundial_api::temporal::common::v1::WorkflowExecution {
+                        workflow_id: req.workflow_id.clone(),
+                        run_id: run_id.to_owned(),
+                    }),
+                    // A new run's history: WorkflowExecutionStarted, then WorkflowTaskScheduled.
+                    scheduled_event_id: 2,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    poll_request: Some(sundial_api::workflowservice::v1::PollWorkflowTaskQueueRequest {
+                        namespace: req.namespace.clone(),
+                        task_queue: req.task_queue.clone(),
+                        identity: req.identity.clone(),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await;
+        match started {
+            Ok(task) => Some(task),
+            Err(e) => {
+                tracing::debug!(workflow_id = %req.workflow_id, error = %e, "no eager workflow task; it goes through matching");
+                None
+            }
+        }
     }
 
     async fn decide(
