@@ -201,7 +201,8 @@ class Result:
 
 
 async def run_load(target: str, address: str, args: argparse.Namespace) -> Result:
-    client = await Client.connect(address, namespace=args.namespace)
+    api_key = getattr(args, "api_key", None)
+    client = await Client.connect(address, namespace=args.namespace, api_key=api_key, tls=False if api_key else None)
     tq = f"load-{uuid.uuid4().hex[:10]}"
     res = Result(target, address, args.workflows, args.activities, args.concurrency)
     in_flight = asyncio.Semaphore(args.in_flight or args.workflows)
@@ -306,6 +307,7 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true", help="launch and measure `temporal server start-dev`")
     ap.add_argument("--sundial", metavar="BIN", help="launch and measure `BIN start-dev --port 0`")
     ap.add_argument("--namespace", default="default")
+    ap.add_argument("--api-key", help="JWT sent as `authorization: Bearer …` (plaintext connection)")
     ap.add_argument("--workflows", "-n", type=int, default=100, help="workflows to run (N)")
     ap.add_argument("--activities", "-k", type=int, default=3, help="sequential activities per workflow (K)")
     ap.add_argument("--concurrency", "-c", type=int, default=100,

@@ -257,17 +257,25 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Replaces the file in one step, so the 50 ms poller never reads it half-written (an empty
+/// file, caught between truncate and write, is a valid config of all defaults).
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[test]
 fn hot_reload_and_bad_file_keeps_previous() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("dc.yaml");
-    std::fs::write(&path, "workflow.workflowTaskTimeout:\n  - value: 10s\n").expect("write");
+    write_whole(&path, "workflow.workflowTaskTimeout:\n  - value: 10s\n").expect("write");
     let (dc, handle) = DynamicConfig::from_file(&path, Duration::from_millis(50)).expect("load");
     let ns = Scope::namespace("n");
     assert_eq!(dc.get(&keys::WORKFLOW_TASK_TIMEOUT, &ns), Duration::from_secs(10));
     let gen1 = dc.generation();
 
-    std::fs::write(
+    write_whole(
         &path,
         "workflow.workflowTaskTimeout:\n  - value: 20s\n    constraints: {namespace: n}\n",
     )
@@ -278,10 +286,10 @@ fn hot_reload_and_bad_file_keeps_previous() {
     assert!(dc.generation() > gen1);
 
     // Broken: YAML error, then a bad value. Both keep the 20 s config.
-    std::fs::write(&path, "workflow.workflowTaskTimeout: [\n").expect("broken");
+    write_whole(&path, "workflow.workflowTaskTimeout: [\n").expect("broken");
     let err = dc.reload_from_disk().expect_err("broken YAML");
     assert!(err.to_string().contains("line"), "{err}");
-    std::fs::write(&path, "workflow.workflowTaskTimeout:\n  - value: 20 parsecs\n").expect("bad value");
+    write_whole(&path, "workflow.workflowTaskTimeout:\n  - value: 20 parsecs\n").expect("bad value");
     let err = dc.reload_from_disk().expect_err("bad value");
     assert!(
         err.to_string().contains("line 1") && err.to_string().contains("invalid duration"),
@@ -291,7 +299,7 @@ fn hot_reload_and_bad_file_keeps_previous() {
     assert_eq!(dc.get(&keys::WORKFLOW_TASK_TIMEOUT, &ns), Duration::from_secs(20));
 
     // Fixed file: picked up by the poller.
-    std::fs::write(&path, "workflow.workflowTaskTimeout:\n  - value: 1m\n").expect("fixed");
+    write_whole(&path, "workflow.workflowTaskTimeout:\n  - value: 1m\n").expect("fixed");
     wait_until("reload after fix", || {
         dc.get(&keys::WORKFLOW_TASK_TIMEOUT, &ns) == Duration::from_secs(60)
     });
