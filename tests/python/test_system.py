@@ -45,9 +45,10 @@ async def test_get_system_info(client: Client):
     assert info.capabilities.internal_error_differentiation
     if IS_SUNDIAL:
         # Capabilities are promises: nothing that is not implemented yet may be advertised.
-        for flag in ("eager_workflow_start", "build_id_based_versioning", "nexus"):
+        for flag in ("build_id_based_versioning", "nexus"):
             assert not getattr(info.capabilities, flag), flag
         assert info.capabilities.supports_schedules, "schedules are implemented (test_schedules.py)"
+        assert info.capabilities.eager_workflow_start, "eager start is implemented (test_eager_start.py)"
         assert info.capabilities.count_group_by_execution_status
         assert info.capabilities.sdk_metadata and info.capabilities.upsert_memo
         assert info.capabilities.activity_failure_include_heartbeat
