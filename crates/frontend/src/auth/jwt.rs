@@ -10,11 +10,27 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The verification keys, by `kid`.
+/// Verified tokens kept at most; the cache is emptied when it is full.
+const CACHE_LIMIT: usize = 10_000;
+
+/// The verification keys, by `kid`, and the tokens they verified.
 pub struct KeySet {
     uris: Vec<String>,
     keys: ArcSwap<HashMap<String, DecodingKey>>,
+    /// Bumped whenever `keys` is replaced: a token verified with older keys is checked again.
+    generation: std::sync::atomic::AtomicU64,
+    /// A client sends the same token on every call; its signature is checked once (RSA
+    /// verification was a quarter of the server's CPU per workflow in bench/security.py).
+    verified: std::sync::Mutex<HashMap<String, Verified>>,
     http: reqwest::Client,
+}
+
+struct Verified {
+    claims: Claims,
+    generation: u64,
+    /// `nbf` and `exp` (Unix seconds), re-checked on every use.
+    not_before: Option<i64>,
+    expires: Option<i64>,
 }
 
 impl KeySet {
@@ -24,6 +40,8 @@ impl KeySet {
         let set = Arc::new(KeySet {
             uris,
             keys: ArcSwap::from_pointee(HashMap::new()),
+            generation: Default::default(),
+            verified: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -39,6 +57,8 @@ impl KeySet {
         Ok(Arc::new(KeySet {
             uris: Vec::new(),
             keys: ArcSwap::from_pointee(keys),
+            generation: Default::default(),
+            verified: Default::default(),
             http: reqwest::Client::new(),
         }))
     }
@@ -56,6 +76,7 @@ impl KeySet {
         }
         tracing::info!(keys = all.len(), "JWT keys loaded");
         self.keys.store(Arc::new(all));
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     async fn fetch(&self, uri: &str) -> Result<String, String> {
@@ -92,6 +113,18 @@ impl KeySet {
             return Err(format!("unsupported authorization scheme {scheme:?}"));
         }
         let token = token.trim();
+        let now = sundial_common::time::now_nanos() / 1_000_000_000;
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        {
+            let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = verified.get(token)
+                && v.generation == generation
+                && v.not_before.is_none_or(|nbf| nbf <= now)
+                && v.expires.is_none_or(|exp| now <= exp)
+            {
+                return Ok(v.claims.clone());
+            }
+        }
         let head = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         if !matches!(head.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(format!("token algorithm {:?} is not RS256 or ES256", head.alg));
@@ -110,7 +143,6 @@ impl KeySet {
         let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
             .map_err(|e| format!("token refused: {e}"))?;
         let body = data.claims;
-        let now = sundial_common::time::now_nanos() / 1_000_000_000;
         if body
             .get("iat")
             .and_then(serde_json::Value::as_i64)
@@ -128,7 +160,21 @@ impl KeySet {
             .and_then(serde_json::Value::as_array)
             .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        Ok(permissions.claims(subject, &granted))
+        let claims = permissions.claims(subject, &granted);
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= CACHE_LIMIT {
+            verified.clear();
+        }
+        verified.insert(
+            token.to_owned(),
+            Verified {
+                claims: claims.clone(),
+                generation,
+                not_before: body.get("nbf").and_then(serde_json::Value::as_i64),
+                expires: body.get("exp").and_then(serde_json::Value::as_i64),
+            },
+        );
+        Ok(claims)
     }
 }
 
