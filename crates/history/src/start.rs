@@ -89,11 +89,12 @@ impl HistoryEngine {
                 .create_run(&shard, namespace_id, &req, signal.as_ref(), condition, parent.as_ref())
                 .await
             {
-                Ok(run_id) => {
-                    let eager_workflow_task = if signal.is_none() && parent.is_none() {
-                        self.eager_task(namespace_id, &req, &run_id).await
-                    } else {
-                        None
+                Ok((run_id, first_task)) => {
+                    let eager_workflow_task = match first_task {
+                        Some(scheduled_event_id) if signal.is_none() && parent.is_none() => {
+                            self.eager_task(namespace_id, &req, &run_id, scheduled_event_id).await
+                        }
+                        _ => None,
                     };
                     return Ok(StartWorkflowExecutionResponse {
                         run_id,
@@ -123,11 +124,13 @@ impl HistoryEngine {
         namespace_id: &str,
         req: &StartWorkflowExecutionRequest,
         run_id: &str,
+        scheduled_event_id: i64,
     ) -> Option<sundial_api::workflowservice::v1::PollWorkflowTaskQueueResponse> {
         let scope = sundial_dynconfig::Scope::namespace(&req.namespace).with_namespace_id(namespace_id);
-        let delayed = positive(req.workflow_start_delay.as_ref()).is_some() || !req.cron_schedule.is_empty();
+        // A delayed start has no first task yet (the caller passes none); a cron run's first
+        // task is never handed out eagerly either.
         if !req.request_eager_execution
-            || delayed
+            || !req.cron_schedule.is_empty()
             || !self
                 .config()
                 .dynamic_config
@@ -143,8 +146,7 @@ impl HistoryEngine {
                         workflow_id: req.workflow_id.clone(),
                         run_id: run_id.to_owned(),
                     }),
-                    // A new run's history: WorkflowExecutionStarted, then WorkflowTaskScheduled.
-                    scheduled_event_id: 2,
+                    scheduled_event_id,
                     request_id: uuid::Uuid::new_v4().to_string(),
                     poll_request: Some(sundial_api::workflowservice::v1::PollWorkflowTaskQueueRequest {
                         namespace: req.namespace.clone(),
@@ -238,7 +240,7 @@ impl HistoryEngine {
         signal: Option<&StartSignal>,
         condition: CurrentCondition,
         parent: Option<&ParentInfo>,
-    ) -> Result<String, PersistenceError> {
+    ) -> Result<(String, Option<i64>), PersistenceError> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_nanos();
         let mut backoff = positive(req.workflow_start_delay.as_ref());
@@ -313,9 +315,11 @@ impl HistoryEngine {
             status: WorkflowExecutionStatus::Running as i32,
             start_time: now,
         };
+        // The first workflow task, unless a start delay or cron wait puts it off.
+        let first_task = ms.workflow_task.as_ref().map(|wt| wt.scheduled_event_id);
         shard.create(&run, ms, events, tasks, condition, current).await?;
         tracing::debug!(workflow_id = %req.workflow_id, %run_id, "workflow started");
-        Ok(run_id)
+        Ok((run_id, first_task))
     }
 }
 

@@ -103,13 +103,17 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     let store = Arc::new(open_store(&opts).await?);
     let cluster = bootstrap_cluster(&store, &opts).await?;
     // Every process of the cluster reads the same token; a frontend with authorization on
-    // takes a call carrying it for the system worker's.
-    let system_token = store
-        .cluster_secret(
-            SYSTEM_TOKEN_SECRET,
-            &format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
-        )
-        .await?;
+    // takes a call carrying it for the system worker's. Only those two need it.
+    let needs_token = opts
+        .roles
+        .iter()
+        .any(|(r, _)| *r == Role::Worker || (*r == Role::Frontend && opts.auth.is_some()));
+    let system_token = if needs_token {
+        let proposed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        store.cluster_secret(SYSTEM_TOKEN_SECRET, &proposed).await?
+    } else {
+        String::new()
+    };
     let registry = NamespaceRegistry::new(store.clone());
     bootstrap_namespaces(&registry, &opts.namespaces).await?;
 

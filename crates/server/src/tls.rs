@@ -276,15 +276,20 @@ impl WorkerClientTls {
     }
 
     fn ca_pems(&self) -> anyhow::Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        for f in &self.client.root_ca_files {
-            out.push(std::fs::read(f).with_context(|| format!("reading rootCaFiles {f}"))?);
-        }
-        for d in &self.client.root_ca_data {
-            out.push(decode_data(d, "rootCaData")?);
-        }
-        Ok(out)
+        pem_list(&self.client.root_ca_files, &self.client.root_ca_data, "rootCa")
     }
+}
+
+/// The PEM of a CA list given as files (`<key>Files`) and as base64 data (`<key>Data`).
+fn pem_list(files: &[String], data: &[String], key: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(files.len() + data.len());
+    for f in files {
+        out.push(std::fs::read(f).with_context(|| format!("reading {key}Files {f}"))?);
+    }
+    for d in data {
+        out.push(decode_data(d, &format!("{key}Data"))?);
+    }
+    Ok(out)
 }
 
 fn decode_data(data: &str, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -315,13 +320,7 @@ fn read_server_pem(s: &ServerTls) -> anyhow::Result<ServerPem> {
     if !s.client_ca_files.is_empty() && !s.client_ca_data.is_empty() {
         bail!("cannot specify clientCaFiles and clientCaData at the same time");
     }
-    let mut client_cas = Vec::new();
-    for f in &s.client_ca_files {
-        client_cas.push(std::fs::read(f).with_context(|| format!("reading clientCaFiles {f}"))?);
-    }
-    for d in &s.client_ca_data {
-        client_cas.push(decode_data(d, "clientCaData")?);
-    }
+    let client_cas = pem_list(&s.client_ca_files, &s.client_ca_data, "clientCa")?;
     if s.require_client_auth && client_cas.is_empty() {
         bail!("requireClientAuth needs clientCaFiles or clientCaData: no client could be verified");
     }
