@@ -86,6 +86,20 @@ async def run_parents(client: Client, queue: str, n: int, timeout: float) -> lis
     return await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), timeout)
 
 
+async def print_history(client: Client, workflow_id: str, error: BaseException) -> None:
+    """What a failed parent saw, and its child's history, so a failure explains itself."""
+    print(f"FAILED {workflow_id}: {error!r} cause={error.__cause__!r}")
+    for wid in (workflow_id, f"{workflow_id}-child"):
+        try:
+            history = await client.get_workflow_handle(wid).fetch_history()
+        except Exception as e:  # noqa: BLE001 - diagnostics only
+            print(f"  {wid}: no history ({e!r})")
+            continue
+        for event in history.events:
+            attrs = event.WhichOneof("attributes")
+            print(f"  {wid} #{event.event_id} {attrs}: {str(getattr(event, attrs))[:300]!r}")
+
+
 async def test_shards_spread_over_history_hosts_and_move_when_one_dies(tmp_path):
     cluster = Cluster(tmp_path, shards=SHARDS).start()
     second = None
@@ -133,8 +147,12 @@ async def test_shards_spread_over_history_hosts_and_move_when_one_dies(tmp_path)
                            "the surviving host to take every shard")
             takeover = time.monotonic() - killed
             print(f"every shard served again {takeover:.1f}s after the kill")
-            results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 120)
-            assert results == [2 * i + 2 for i in range(16)], "a workflow was lost or got a wrong result"
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*[h.result() for h in handles], return_exceptions=True), 120)
+            for h, outcome in zip(handles, outcomes):
+                if isinstance(outcome, BaseException):
+                    await print_history(client, h.id, outcome)
+            assert outcomes == [2 * i + 2 for i in range(16)], "a workflow was lost or got a wrong result"
     finally:
         if second is not None:
             second.stop()

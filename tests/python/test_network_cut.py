@@ -8,11 +8,10 @@ cuts the second host off for CUT_SECONDS, right after it share-locked a shard ro
   * during the cut the first host takes the cut host's shards (the cut host's open transaction
     must not hold the shard row for ever), and the cut host stops serving them;
   * after the heal it serves its share of the shards again under new leases, without a restart;
-    when the old connections resume, the commit that was cut off reaches the database under its
-    old range id and is refused (the cut host logs "shard ownership lost"). Reset or silent old
-    connections end that commit in an error on the cut host instead, and whether any other write
-    of its old leases is left to be refused is a matter of timing: the lease-order check below
-    is what holds in every mode;
+    a write of its old leases that still reaches the database (the cut-off commit, when the old
+    connections resume before the client gave up on it) is refused under its old range id (the
+    cut host logs "shard ownership lost"), and the notes say whether one did. Whether any does
+    is a matter of timing in every mode: the lease-order check below is what must hold;
   * nothing it wrote under a stale lease is visible: every history replays with the SDK, has
     event ids 1..n, and its events' task ids (which carry the lease they were written under)
     never go back to an older lease;
@@ -56,6 +55,8 @@ TAKEOVER_BUDGET = 20
 # with the old connections dropped, its first calls wait out their timeouts), then the shards
 # move back to it.
 REACQUIRE_BUDGET = 45
+# How long a resumed heal is watched for the cut-off commit's refusal, reported in the notes.
+REFUSAL_GRACE = 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +370,9 @@ async def test_network_cut_between_a_history_host_and_postgres(cut_cluster, heal
         # What the cut host had under way when the network went (the commit cut off, and those
         # queued behind it) goes on once the calls stuck on the cut get their answer, fail or
         # time out; whatever of it reaches the database does so under the old leases, and is
-        # refused. With resumed connections the cut-off commit itself always arrives.
+        # refused. Even resumed connections need not deliver the cut-off commit (the client
+        # may have given up on it first), so its refusal is reported, not required: the
+        # lease-order check on every history is what must hold.
         def refused() -> list[str]:
             stale = []
             for line in log_since(cut_host.log_path, heal_log_offset).splitlines():
@@ -379,8 +382,9 @@ async def test_network_cut_between_a_history_host_and_postgres(cut_cluster, heal
             return stale
 
         if heal == "resume":
-            await wait_for(lambda: refused(), REACQUIRE_BUDGET,
-                           "the cut-off commit of the cut host, under its old lease, to be refused")
+            deadline = time.monotonic() + REFUSAL_GRACE
+            while not refused() and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
         if refused():
             first_refusal = refused()[0]
             notes.append(f"after the heal: the cut host's first write under an old lease was refused at "

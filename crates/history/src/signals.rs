@@ -71,13 +71,15 @@ pub(crate) fn fail_started_task_for_close(m: &mut Mutation<'_>) {
 /// Records a signal (buffered while a workflow task runs; de-duplicated by request id) and
 /// schedules a workflow task: the body of `signal`'s transition.
 pub(crate) fn signal_in(m: &mut Mutation<'_>, signal: &Signal) -> Result<(), ServiceError> {
+    // A repeat of a delivered signal succeeds even once the run has closed, as in Temporal: a
+    // workflow's signal task that ran again after its host died must not turn into a failure.
+    if !signal.request_id.is_empty() && m.ms.signal_request_ids.contains(&signal.request_id) {
+        return Ok(());
+    }
     if !m.is_running() {
         return Err(completed_error());
     }
     if !signal.request_id.is_empty() {
-        if m.ms.signal_request_ids.contains(&signal.request_id) {
-            return Ok(());
-        }
         m.ms.signal_request_ids.push(signal.request_id.clone());
         if m.ms.signal_request_ids.len() > MAX_SIGNAL_REQUEST_IDS {
             m.ms.signal_request_ids.remove(0);

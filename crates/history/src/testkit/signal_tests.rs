@@ -84,6 +84,21 @@ fn a_signal_to_a_closed_run_is_not_found() {
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
 }
 
+/// A signal delivered, then retried after the run closed (the sender died before recording the
+/// delivery, and its task ran again), is the same signal: accepted, not "not found", or the
+/// sending workflow would see its delivered signal fail.
+#[test]
+fn a_delivered_signal_retried_after_the_run_closed_is_accepted() {
+    let mut run = Run::start();
+    run.run_wt(vec![]);
+    run.signal_with_id("go", "from-parent").unwrap();
+    run.run_wt(vec![cmd::complete("\"done\"")]);
+    run.signal_with_id("go", "from-parent").unwrap();
+    assert!(run.last.events.is_empty());
+    let err = run.signal_with_id("go", "another").err().unwrap();
+    assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
+}
+
 #[test]
 fn a_cancel_request_is_written_once_and_the_workflow_may_cancel() {
     let mut run = Run::start();
