@@ -178,6 +178,16 @@ async def test_two_of_every_role_and_a_matching_host_killed(tmp_path):
 
         clients = [await Client.connect(cluster.address), await Client.connect(extra["frontend"].address)]
         queues = [uid("scaled-q") for _ in range(4)]
+        # Each partition of a queue has its own place on the ring, so the queues' partitions
+        # (4 each by default) spread over both matching hosts; the admin view names each one's.
+        owners: set[str] = set()
+        for q in queues:
+            listed = json.loads(tctl(cluster.address, "taskqueue", "list-partition", "--taskqueue", q,
+                                     "--output", "json").stdout)
+            parts = listed["workflowTaskQueuePartitions"] + listed["activityTaskQueuePartitions"]
+            assert len(parts) == 8, listed
+            owners |= {p["ownerHostName"] for p in parts}
+        assert len(owners) == 2 and f"127.0.0.1:{cluster.ports['matching']}" in owners, owners
         workers = [running_worker(clients[i % 2], q, workflows=[ParentWorkflow, ChildWorkflow], activities=[double])
                    for i, q in enumerate(queues)]
         for w in workers:

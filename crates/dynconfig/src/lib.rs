@@ -146,6 +146,28 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Partition counts above this are treated as this (a typo of 10000 must not lease 10000 rows).
+pub const MAX_PARTITIONS: u32 = 1000;
+
+/// A queue's (read, write) partition counts (`matching.numTaskqueueReadPartitions`,
+/// `matching.numTaskqueueWritePartitions`), each between 1 and `MAX_PARTITIONS`. Callers
+/// pick a partition with them (frontend polls, history adds); without a config, the defaults.
+pub fn partition_counts(
+    dc: Option<&DynamicConfig>,
+    namespace: &str,
+    namespace_id: &str,
+    queue: &str,
+    task_type: TaskType,
+) -> (u32, u32) {
+    let scope = Scope::task_queue(namespace, queue, task_type).with_namespace_id(namespace_id);
+    let get = |key: &Setting<i64>| dc.map_or(key.default, |dc| dc.get(key, &scope));
+    let clamp = |n: i64| n.clamp(1, i64::from(MAX_PARTITIONS)) as u32;
+    (
+        clamp(get(&keys::MATCHING_NUM_TASKQUEUE_READ_PARTITIONS)),
+        clamp(get(&keys::MATCHING_NUM_TASKQUEUE_WRITE_PARTITIONS)),
+    )
+}
+
 /// Why a config could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -222,6 +222,35 @@ impl HistoryEngine {
             .map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 
+    /// A partition for a new task of `task_queue`, picked at random among its write partitions
+    /// (a sticky queue has one), and the matching host that owns it.
+    pub(crate) fn matching_for_add(
+        &self,
+        namespace: &str,
+        namespace_id: &str,
+        task_queue: &str,
+        sticky: bool,
+        task_type: sundial_dynconfig::TaskType,
+    ) -> Result<(MatchingClient, i32), ServiceError> {
+        let number = if sticky {
+            0
+        } else {
+            let (_, write) = sundial_dynconfig::partition_counts(
+                Some(&self.config.dynamic_config),
+                namespace,
+                namespace_id,
+                task_queue,
+                task_type,
+            );
+            sundial_common::partition::pick(write)
+        };
+        let client = self
+            .matching
+            .for_partition(namespace_id, task_queue, number)
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        Ok((client, number as i32))
+    }
+
     pub(crate) fn config(&self) -> &HistoryConfig {
         &self.config
     }

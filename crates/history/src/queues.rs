@@ -22,6 +22,7 @@ use sundial_api::temporal::enums::v1::TaskQueueKind;
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_common::ServiceError;
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
+use sundial_dynconfig::TaskType;
 use sundial_persistence::{PersistenceError, VisibilityRecord};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
@@ -259,11 +260,19 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 scheduled_event_id: task.scheduled_event_id,
                 schedule_to_start_timeout: task.schedule_to_start_timeout,
                 namespace: namespace.clone(),
+                partition: 0,
+                sync_only: false,
             };
-            let sent = engine
-                .matching(&task.namespace_id, &task.task_queue)?
-                .add_workflow_task(req.clone())
-                .await;
+            let sticky = task.task_queue_kind == TaskQueueKind::Sticky as i32;
+            let (mut matching, partition) = engine.matching_for_add(
+                &namespace,
+                &task.namespace_id,
+                &task.task_queue,
+                sticky,
+                TaskType::Workflow,
+            )?;
+            req.partition = partition;
+            let sent = matching.add_workflow_task(req.clone()).await;
             match sent {
                 Ok(_) => Ok(()),
                 Err(s)
@@ -272,7 +281,9 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 {
                     // The sticky worker is gone: the normal queue takes the task right away.
                     let normal = ms.info.as_ref().map(|i| i.task_queue.clone()).unwrap_or_default();
-                    let mut matching = engine.matching(&task.namespace_id, &normal)?;
+                    let (mut matching, partition) =
+                        engine.matching_for_add(&namespace, &task.namespace_id, &normal, false, TaskType::Workflow)?;
+                    req.partition = partition;
                     req.task_queue = Some(TaskQueue {
                         name: normal,
                         kind: TaskQueueKind::Normal as i32,
@@ -300,8 +311,14 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 .activities
                 .get(&task.scheduled_event_id)
                 .and_then(|a| a.schedule_to_start_timeout);
-            engine
-                .matching(&task.namespace_id, &task.task_queue)?
+            let (mut matching, partition) = engine.matching_for_add(
+                &namespace,
+                &task.namespace_id,
+                &task.task_queue,
+                false,
+                TaskType::Activity,
+            )?;
+            matching
                 .add_activity_task(AddActivityTaskRequest {
                     namespace_id: task.namespace_id.clone(),
                     execution,
@@ -313,6 +330,8 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                     scheduled_event_id: task.scheduled_event_id,
                     schedule_to_start_timeout: timeout,
                     namespace,
+                    partition,
+                    sync_only: false,
                 })
                 .await
                 .map(|_| ())

@@ -5,8 +5,9 @@ use crate::MatchingConfig;
 use crate::error::MatchingError;
 use crate::partition::{Forward, Offer, POLLER_HISTORY, Partition, lock};
 use crate::query::QueryRegistry;
+use crate::remote::ForwardedPolls;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use sundial_api::sundial::historyservice::v1::{RecordActivityTaskStartedRequest, RecordWorkflowTaskStartedRequest};
@@ -38,8 +39,8 @@ pub struct MatchingEngine {
     pub(crate) queries: QueryRegistry,
     shutting_down: AtomicBool,
     sweeper: Mutex<Option<JoinHandle<()>>>,
-    /// Seed of the cheap pseudo-random partition picks.
-    pub(crate) pick_seed: AtomicU64,
+    /// Polls forwarded here by child partitions on other hosts, which may cancel them.
+    pub(crate) forwarded: ForwardedPolls,
 }
 
 /// The poll a task is matched to; its request is forwarded to history.
@@ -64,6 +65,8 @@ pub(crate) struct Poll {
     pub poller_id: String,
     pub identity: String,
     pub request: PollRequest,
+    /// Sent on by a child partition's host: not a poller of this partition, and cancellable.
+    pub forwarded: bool,
 }
 
 /// History's answer for a matched task, after acks or re-queueing were handled.
@@ -93,7 +96,7 @@ impl MatchingEngine {
             queries: QueryRegistry::default(),
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
-            pick_seed: AtomicU64::new(sundial_common::time::now_nanos() as u64),
+            forwarded: ForwardedPolls::default(),
         });
         let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine)));
         *lock(&engine.sweeper) = Some(sweeper);
@@ -129,11 +132,12 @@ impl MatchingEngine {
         Ok(())
     }
 
-    /// Whether the membership ring gives `key`'s queue to this host (always, without rings).
-    fn check_owner(&self, key: &TaskQueueKey) -> Result<(), MatchingError> {
+    /// Whether the membership ring gives partition `key` to this host (always, without rings).
+    pub(crate) fn check_owner(&self, key: &TaskQueueKey) -> Result<(), MatchingError> {
         let Some(rings) = &self.config.rings else { return Ok(()) };
         let ring = rings.borrow().ring(Role::Matching);
-        match ring.owner(&sundial_rpc::task_queue_key(&key.namespace_id, &key.name)) {
+        let number = u32::try_from(key.partition).unwrap_or(0);
+        match ring.owner(&sundial_rpc::partition_key(&key.namespace_id, &key.name, number)) {
             Some(host) if host.address == self.config.host_address => Ok(()),
             owner => Err(MatchingError::NotOwner {
                 task_queue: key.to_string(),
@@ -142,8 +146,17 @@ impl MatchingEngine {
         }
     }
 
+    /// The address of the matching host that owns partition `key`, as the ring says.
+    pub(crate) fn owner_address(&self, key: &TaskQueueKey) -> String {
+        match self.check_owner(key) {
+            Ok(()) => self.config.host_address.clone(),
+            Err(MatchingError::NotOwner { owner, .. }) => owner,
+            Err(_) => String::new(),
+        }
+    }
+
     /// The loaded partition for `key`, leasing it on first use. Refused when the ring gives
-    /// the queue to another host, so a host never serves (or leases) what it does not own.
+    /// the partition to another host, so a host never serves (or leases) what it does not own.
     pub(crate) async fn partition(&self, key: &TaskQueueKey, sticky: bool) -> Result<Arc<Partition>, MatchingError> {
         for _ in 0..RELOAD_ATTEMPTS {
             self.check_running()?;
@@ -164,8 +177,12 @@ impl MatchingEngine {
                         p.stop();
                         return Err(MatchingError::ShuttingDown);
                     }
-                    if fresh && !sticky {
-                        self.after_load(p).await;
+                    if fresh
+                        && !sticky
+                        && let Err(e) = self.after_load(p).await
+                    {
+                        self.unload(key, &slot);
+                        return Err(e);
                     }
                     return Ok(p.clone());
                 }
@@ -262,7 +279,7 @@ impl MatchingEngine {
                     if recorded.send(Err(s.clone())).is_err() {
                         tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
                         let keys = [partition.key.clone()];
-                        if let Err(e) = engine.place_task(&keys, partition.sticky, info).await {
+                        if let Err(e) = engine.place_task(&keys, None, partition.sticky, "", info, false).await {
                             tracing::debug!(task_queue = %partition.key, error = %e,
                                 "could not put back a matched task; history's transfer queue retries it");
                         }

@@ -34,6 +34,9 @@ pub enum MatchingError {
     /// History refused or failed a call; passed through as is.
     #[error("history: {0}")]
     History(Status),
+    /// Another matching host (the owner of a parent or child partition) failed a call.
+    #[error("matching peer: {0}")]
+    Peer(Status),
 }
 
 impl From<MatchingError> for Status {
@@ -47,7 +50,7 @@ impl From<MatchingError> for Status {
             e @ MatchingError::QueryNotFound(_) => Status::not_found(e.to_string()),
             e @ (MatchingError::ShuttingDown | MatchingError::NotOwner { .. }) => Status::unavailable(e.to_string()),
             MatchingError::Persistence(e) => ServiceError::from(e).into(),
-            MatchingError::History(status) => status,
+            MatchingError::History(status) | MatchingError::Peer(status) => status,
         }
     }
 }

@@ -73,6 +73,8 @@ struct PollTarget<'a> {
     task_queue: Option<&'a TaskQueue>,
     task_type: i32,
     identity: String,
+    partition: i32,
+    forwarded: bool,
 }
 
 impl MatchingHandler {
@@ -84,7 +86,12 @@ impl MatchingHandler {
         target: PollTarget<'_>,
         request: PollRequest,
     ) -> Result<Option<Polled>, Status> {
-        let (key, sticky) = queue_key(&target.namespace_id, target.task_queue, target.task_type)?;
+        let (key, sticky) = queue_key(
+            &target.namespace_id,
+            target.task_queue,
+            target.task_type,
+            target.partition,
+        )?;
         let task_type = if target.task_type == TASK_TYPE_ACTIVITY {
             sundial_dynconfig::TaskType::Activity
         } else {
@@ -100,15 +107,19 @@ impl MatchingHandler {
             poller_id: target.poller_id,
             identity: target.identity,
             request,
+            forwarded: target.forwarded,
         };
         Ok(self.0.poll(key, sticky, poll, budget).await?)
     }
 }
 
+/// The partition a request names: `task_queue` is the queue's own name, `partition` the one
+/// the caller picked (always 0 for a sticky queue).
 fn queue_key(
     namespace_id: &str,
     task_queue: Option<&TaskQueue>,
     task_type: i32,
+    partition: i32,
 ) -> Result<(TaskQueueKey, bool), MatchingError> {
     if namespace_id.is_empty() {
         return Err(MatchingError::InvalidArgument("namespace_id is required".into()));
@@ -117,7 +128,16 @@ fn queue_key(
         .filter(|tq| !tq.name.is_empty())
         .ok_or_else(|| MatchingError::InvalidArgument("task_queue name is required".into()))?;
     let sticky = tq.kind == TaskQueueKind::Sticky as i32;
-    Ok((TaskQueueKey::new(namespace_id, &tq.name, task_type), sticky))
+    let limit = if sticky { 1 } else { sundial_dynconfig::MAX_PARTITIONS };
+    if u32::try_from(partition).map_or(true, |p| p >= limit) {
+        return Err(MatchingError::InvalidArgument(format!(
+            "partition {partition} of task queue {} is out of range",
+            tq.name
+        )));
+    }
+    let mut key = TaskQueueKey::new(namespace_id, &tq.name, task_type);
+    key.partition = partition;
+    Ok((key, sticky))
 }
 
 fn task_info(
@@ -148,14 +168,22 @@ impl MatchingService for MatchingHandler {
         request: Request<AddWorkflowTaskRequest>,
     ) -> Result<Response<AddWorkflowTaskResponse>, Status> {
         let req = request.into_inner();
-        let (key, sticky) = queue_key(&req.namespace_id, req.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let (key, sticky) = queue_key(
+            &req.namespace_id,
+            req.task_queue.as_ref(),
+            TASK_TYPE_WORKFLOW,
+            req.partition,
+        )?;
         let info = task_info(
             req.execution,
             req.scheduled_event_id,
             req.schedule_to_start_timeout.as_ref(),
         )?;
-        self.0.add_task(key, sticky, &req.namespace, info).await?;
-        Ok(Response::new(AddWorkflowTaskResponse {}))
+        let matched = self
+            .0
+            .add_task(key, sticky, &req.namespace, info, req.sync_only)
+            .await?;
+        Ok(Response::new(AddWorkflowTaskResponse { matched }))
     }
 
     async fn add_activity_task(
@@ -163,14 +191,22 @@ impl MatchingService for MatchingHandler {
         request: Request<AddActivityTaskRequest>,
     ) -> Result<Response<AddActivityTaskResponse>, Status> {
         let req = request.into_inner();
-        let (key, sticky) = queue_key(&req.namespace_id, req.task_queue.as_ref(), TASK_TYPE_ACTIVITY)?;
+        let (key, sticky) = queue_key(
+            &req.namespace_id,
+            req.task_queue.as_ref(),
+            TASK_TYPE_ACTIVITY,
+            req.partition,
+        )?;
         let info = task_info(
             req.execution,
             req.scheduled_event_id,
             req.schedule_to_start_timeout.as_ref(),
         )?;
-        self.0.add_task(key, sticky, &req.namespace, info).await?;
-        Ok(Response::new(AddActivityTaskResponse {}))
+        let matched = self
+            .0
+            .add_task(key, sticky, &req.namespace, info, req.sync_only)
+            .await?;
+        Ok(Response::new(AddActivityTaskResponse { matched }))
     }
 
     async fn poll_workflow_task_queue(
@@ -190,6 +226,8 @@ impl MatchingService for MatchingHandler {
             task_queue: queue.as_ref(),
             task_type: TASK_TYPE_WORKFLOW,
             identity,
+            partition: req.partition,
+            forwarded: req.forwarded,
         };
         match self.poll_queue(&metadata, target, PollRequest::Workflow(poll)).await? {
             Some(Polled::Workflow(response)) => Ok(Response::new(response)),
@@ -214,6 +252,8 @@ impl MatchingService for MatchingHandler {
             task_queue: queue.as_ref(),
             task_type: TASK_TYPE_ACTIVITY,
             identity,
+            partition: req.partition,
+            forwarded: req.forwarded,
         };
         match self.poll_queue(&metadata, target, PollRequest::Activity(poll)).await? {
             Some(Polled::Activity(response)) => Ok(Response::new(response)),
@@ -268,12 +308,12 @@ impl MatchingService for MatchingHandler {
         } else {
             TASK_TYPE_WORKFLOW
         };
-        let (mut key, sticky) = queue_key(&req.namespace_id, describe.task_queue.as_ref(), task_type)?;
+        let (mut key, _) = queue_key(&req.namespace_id, describe.task_queue.as_ref(), task_type, 0)?;
         let (base, number) = partition::parse(&key.name).map_err(MatchingError::InvalidArgument)?;
         let (base, number) = (base.to_owned(), number);
         key.name = base;
         key.partition = number as i32;
-        let described = self.0.describe(&key, number == 0 && !sticky);
+        let described = self.0.describe(&key);
         let pollers = described
             .pollers
             .into_iter()
@@ -317,7 +357,7 @@ impl MatchingService for MatchingHandler {
         let list = req
             .request
             .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
-        let (key, _) = queue_key(&req.namespace_id, list.task_queue.as_ref(), TASK_TYPE_WORKFLOW)?;
+        let (key, _) = queue_key(&req.namespace_id, list.task_queue.as_ref(), TASK_TYPE_WORKFLOW, 0)?;
         let partitions = |task_type| {
             let (_, write) = self
                 .0
@@ -325,7 +365,11 @@ impl MatchingService for MatchingHandler {
             (0..write)
                 .map(|n| TaskQueuePartitionMetadata {
                     key: partition::rpc_name(&key.name, n),
-                    owner_host_name: self.0.config.host_address.clone(),
+                    owner_host_name: self.0.owner_address(&TaskQueueKey {
+                        task_type,
+                        partition: n as i32,
+                        ..key.clone()
+                    }),
                 })
                 .collect()
         };
@@ -349,6 +393,39 @@ impl MatchingService for MatchingHandler {
             TASK_TYPE_WORKFLOW,
         ));
         Ok(Response::new(UnloadStickyQueueResponse {}))
+    }
+
+    async fn cancel_outstanding_poll(
+        &self,
+        request: Request<CancelOutstandingPollRequest>,
+    ) -> Result<Response<CancelOutstandingPollResponse>, Status> {
+        let req = request.into_inner();
+        if req.poller_id.is_empty() {
+            return Err(MatchingError::InvalidArgument("poller_id is required".into()).into());
+        }
+        self.0.forwarded.cancel(&req.poller_id);
+        Ok(Response::new(CancelOutstandingPollResponse {}))
+    }
+
+    async fn load_partition(
+        &self,
+        request: Request<LoadPartitionRequest>,
+    ) -> Result<Response<LoadPartitionResponse>, Status> {
+        let req = request.into_inner();
+        let queue = TaskQueue {
+            name: req.task_queue,
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        };
+        if req.task_type != TASK_TYPE_WORKFLOW && req.task_type != TASK_TYPE_ACTIVITY {
+            return Err(MatchingError::InvalidArgument(format!("unknown task type {}", req.task_type)).into());
+        }
+        let (key, _) = queue_key(&req.namespace_id, Some(&queue), req.task_type, req.partition)?;
+        let min_count = u32::try_from(req.min_partition_count)
+            .unwrap_or(0)
+            .min(sundial_dynconfig::MAX_PARTITIONS);
+        self.0.load_partition(&key, min_count).await?;
+        Ok(Response::new(LoadPartitionResponse {}))
     }
 }
 

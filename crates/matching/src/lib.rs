@@ -8,6 +8,7 @@ mod error;
 mod handler;
 mod partition;
 mod query;
+mod remote;
 mod route;
 
 pub use engine::MatchingEngine;
@@ -37,6 +38,9 @@ pub struct MatchingConfig {
     /// its queue to, and unloaded (its lease released) when the ring moves it elsewhere.
     /// `None` serves everything (one matching process, tests).
     pub rings: Option<tokio::sync::watch::Receiver<sundial_membership::Rings>>,
+    /// The other matching hosts, for partitions whose parent lives on one of them. Needed
+    /// only with `rings`.
+    pub peers: Option<sundial_rpc::MatchingRouter>,
 }
 
 impl MatchingConfig {
@@ -60,6 +64,7 @@ impl Default for MatchingConfig {
             host_address: String::new(),
             lease_owner: sundial_persistence::LeaseOwner::default(),
             rings: None,
+            peers: None,
         }
     }
 }

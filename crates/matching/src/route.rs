@@ -1,40 +1,41 @@
 //! Partitioned task queues. A normal queue has `matching.numTaskqueueWritePartitions` partitions
-//! that adds spread over at random, and `matching.numTaskqueueReadPartitions` that polls go to
-//! (the one with the fewest waiting pollers). Partition `n > 0` forwards to its parent (the root
-//! for up to 20 partitions): a poll waits at its partition and every ancestor at once, an add
-//! no local poller takes is offered to pollers waiting at the ancestors before it is written,
-//! and backlog nobody polls for locally is handed to pollers waiting at the parent. Sticky
-//! queues are never partitioned.
+//! that adds spread over and `matching.numTaskqueueReadPartitions` that polls go to; the caller
+//! (history for adds, the frontend for polls) picks one at random and sends the request to the
+//! host that owns it. Partition `n > 0` forwards to its parent (the root for up to 20
+//! partitions): a poll waits at its partition and every ancestor at once, an add no local
+//! poller takes is offered to pollers waiting at the ancestors before it is written, and
+//! backlog nobody polls for locally is handed to pollers waiting at the parent. Ancestors on
+//! this host are reached directly; the first one on another host through it (`remote.rs`).
+//! Sticky queues are never partitioned.
 
 use crate::engine::{MatchingEngine, Poll, Polled, Recorded};
 use crate::error::MatchingError;
 use crate::partition::{Offer, Partition, PartitionStatus, PollStart, WaitOutcome, WaiterGuard};
-use std::collections::HashMap;
+use crate::remote::{HeldOffer, RemotePoll};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use sundial_api::sundial::matchingservice::v1::TaskInfo;
 use sundial_common::partition::parent;
-use sundial_dynconfig::{Scope, TaskType, keys};
+use sundial_dynconfig::TaskType;
 use sundial_persistence::{PersistenceError, TASK_TYPE_ACTIVITY, TaskQueueKey};
+use tokio::sync::watch;
 
-/// Partition counts above this are treated as this (a typo of 10000 must not lease 10000 rows).
-const MAX_PARTITIONS: i64 = 1000;
 const RELOAD_ATTEMPTS: usize = 3;
 
 /// How a wait across a partition chain ended.
 enum Waited {
     Offer(Offer),
+    /// The forwarded poll came back with a task the parent's host started for it.
+    Remote(Box<Polled>),
     TimedOut,
     /// A partition was unloaded under the poller: resolve the chain again.
     Retry,
 }
 
-/// What DescribeTaskQueue reports for a queue or one partition.
+/// What DescribeTaskQueue reports for one partition.
 pub(crate) struct Described {
     /// Identity and last poll (Unix nanos), most recent first.
     pub pollers: Vec<(String, i64)>,
     pub backlog: i64,
-    /// The described partition itself (the root for a whole queue), if loaded.
     pub status: Option<PartitionStatus>,
 }
 
@@ -70,51 +71,60 @@ impl MatchingEngine {
         } else {
             TaskType::Workflow
         };
-        let scope = Scope::task_queue(namespace, name, task_type).with_namespace_id(namespace_id);
-        let get = |key: &sundial_dynconfig::keys::Setting<i64>| match &self.config.dynamic_config {
-            Some(dc) => dc.get(key, &scope),
-            None => key.default,
-        };
-        let clamp = |n: i64| n.clamp(1, MAX_PARTITIONS) as u32;
-        (
-            clamp(get(&keys::MATCHING_NUM_TASKQUEUE_READ_PARTITIONS)),
-            clamp(get(&keys::MATCHING_NUM_TASKQUEUE_WRITE_PARTITIONS)),
+        sundial_dynconfig::partition_counts(
+            self.config.dynamic_config.as_ref(),
+            namespace,
+            namespace_id,
+            name,
+            task_type,
         )
     }
 
-    /// A cheap pseudo-random number below `n` (splitmix64 over a shared counter).
-    fn pick(&self, n: u32) -> u32 {
-        if n <= 1 {
-            return 0;
-        }
-        let mut x = self.pick_seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((x ^ (x >> 31)) % u64::from(n)) as u32
-    }
-
-    /// Loads the root and makes sure every partition the configuration asks for is loaded too,
-    /// so backlog in any of them is found even if no poll ever lands there.
-    async fn root(&self, key: &TaskQueueKey, read: u32, write: u32) -> Result<Arc<Partition>, MatchingError> {
-        let root = self.partition(&with_partition(key, 0), false).await?;
+    /// On the root: records the configured partition count and loads the partitions, so
+    /// backlog in any of them is found even if no poll ever lands there.
+    async fn note_configured(&self, root: &Arc<Partition>, namespace: &str) {
+        let (read, write) =
+            self.partition_counts(namespace, &root.key.namespace_id, &root.key.name, root.key.task_type);
         let before = root.partition_count();
         if root.note_partition_count(read.max(write)).await {
             self.spawn_load(&root.key, before, read.max(write));
         }
-        Ok(root)
     }
 
     /// A partition just loaded: the root brings in the rest of its queue; a child makes sure
-    /// the root counts it.
-    pub(crate) async fn after_load(&self, partition: &Arc<Partition>) {
-        let number = partition.key.partition;
+    /// the root counts it before any task is written to it (so a restart after the count
+    /// shrank still finds its backlog).
+    pub(crate) async fn after_load(&self, partition: &Arc<Partition>) -> Result<(), MatchingError> {
+        let number = u32::try_from(partition.key.partition).unwrap_or(0);
         if number == 0 {
             self.spawn_load(&partition.key, 1, partition.partition_count());
-        } else if let Some(root) = self.loaded(&with_partition(&partition.key, 0)) {
-            root.note_partition_count(number as u32 + 1).await;
+            return Ok(());
+        }
+        let root = with_partition(&partition.key, 0);
+        if self.owns(&root) {
+            let root = Box::pin(self.partition(&root, false)).await?;
+            root.note_partition_count(number + 1).await;
+            Ok(())
+        } else {
+            self.load_remote(&root, number + 1).await
         }
     }
 
+    /// LoadPartition: loads `key` here; a root also raises its partition count.
+    pub(crate) async fn load_partition(
+        &self,
+        key: &TaskQueueKey,
+        min_partition_count: u32,
+    ) -> Result<(), MatchingError> {
+        let partition = self.partition(key, false).await?;
+        let before = partition.partition_count();
+        if key.partition == 0 && partition.note_partition_count(min_partition_count).await {
+            self.spawn_load(key, before, min_partition_count);
+        }
+        Ok(())
+    }
+
+    /// Loads partitions `from..to` of the queue, each on the host that owns it.
     fn spawn_load(&self, key: &TaskQueueKey, from: u32, to: u32) {
         let Some(engine) = self.engine() else { return };
         if from >= to {
@@ -123,57 +133,48 @@ impl MatchingEngine {
         let key = key.clone();
         tokio::spawn(async move {
             for n in from..to {
-                if let Err(e) = engine.partition(&with_partition(&key, n), false).await {
+                let part = with_partition(&key, n);
+                let loaded = if engine.owns(&part) {
+                    engine.partition(&part, false).await.map(|_| ())
+                } else {
+                    engine.load_remote(&part, 0).await
+                };
+                if let Err(e) = loaded {
                     tracing::debug!(task_queue = %key, partition = n, error = %e, "loading a partition failed");
                 }
             }
         });
     }
 
-    /// `number` and its ancestors up to `root`, loaded, `number` first.
-    async fn chain(&self, root: Arc<Partition>, number: u32) -> Result<Vec<Arc<Partition>>, MatchingError> {
-        let mut chain = Vec::with_capacity(2);
-        for n in lineage(number) {
-            if n == 0 {
-                break;
+    /// `key` and its ancestors on this host, `key` first, and the first ancestor on another
+    /// host (reached through it), if any.
+    fn lineage_split(&self, key: &TaskQueueKey) -> (Vec<TaskQueueKey>, Option<TaskQueueKey>) {
+        let mut here = vec![key.clone()];
+        for n in lineage(u32::try_from(key.partition).unwrap_or(0)).into_iter().skip(1) {
+            let ancestor = with_partition(key, n);
+            if !self.owns(&ancestor) {
+                return (here, Some(ancestor));
             }
-            chain.push(self.partition(&with_partition(&root.key, n), false).await?);
+            here.push(ancestor);
         }
-        chain.push(root);
-        Ok(chain)
+        (here, None)
     }
 
-    /// The read partition with the fewest waiting pollers (ties broken at random).
-    fn pick_read(&self, key: &TaskQueueKey, read: u32) -> u32 {
-        if read <= 1 {
-            return 0;
-        }
-        let start = self.pick(read);
-        let mut best = (usize::MAX, 0);
-        for i in 0..read {
-            let n = (start + i) % read;
-            let waiting = self.loaded(&with_partition(key, n)).map_or(0, |p| p.waiting_pollers());
-            if waiting < best.0 {
-                best = (waiting, n);
-            }
-            if waiting == 0 {
-                break;
-            }
-        }
-        best.1
-    }
-
-    /// Adds a task: to a waiting poller, else to the backlog. Returns once history recorded the
-    /// task started through a poller (or found it stale), or once it is committed to the
-    /// backlog; until then the caller's own copy (history's transfer task) is the only one that
-    /// survives a crash. Sticky queues without a recent poller refuse the task.
+    /// Adds a task to partition `key` (the caller picked it): to a waiting poller here or at
+    /// an ancestor, else to this partition's backlog. Returns once history recorded the task
+    /// started through a poller (or found it stale), or once it is committed to the backlog;
+    /// until then the caller's own copy (history's transfer task) is the only one that
+    /// survives a crash. Sticky queues without a recent poller refuse the task. A `sync_only`
+    /// add (forwarded by a child partition) is never written: the answer says whether a
+    /// poller took it.
     pub(crate) async fn add_task(
         self: &Arc<Self>,
         key: TaskQueueKey,
         sticky: bool,
         namespace: &str,
         info: TaskInfo,
-    ) -> Result<(), MatchingError> {
+        sync_only: bool,
+    ) -> Result<bool, MatchingError> {
         if sticky {
             let recent = self
                 .loaded(&key)
@@ -181,27 +182,32 @@ impl MatchingEngine {
             if !recent {
                 return Err(MatchingError::StickyWorkerUnavailable { task_queue: key.name });
             }
-            return self.place_task(&[key], true, info).await;
+            return self.place_task(&[key], None, true, namespace, info, false).await;
         }
-        let (read, write) = self.partition_counts(namespace, &key.namespace_id, &key.name, key.task_type);
-        self.root(&key, read, write).await?;
-        let keys: Vec<TaskQueueKey> = lineage(self.pick(write))
-            .into_iter()
-            .map(|n| with_partition(&key, n))
-            .collect();
-        self.place_task(&keys, false, info).await
+        if key.partition == 0 && !sync_only {
+            let root = self.partition(&key, false).await?;
+            self.note_configured(&root, namespace).await;
+        }
+        let (keys, remote) = self.lineage_split(&key);
+        self.place_task(&keys, remote.as_ref(), false, namespace, info, sync_only)
+            .await
     }
 
-    /// Offers the task to a poller waiting at each of `keys` in turn, then writes it to the
-    /// backlog of the first; a lease lost meanwhile is retried on a reloaded partition.
-    /// A matched poller records the task started with history before this returns; if that
-    /// fails (other than stale), the task is written to the backlog here.
+    /// Offers the task to a poller waiting at each of `keys` in turn, then through `remote`
+    /// (an ancestor on another host), then writes it to the backlog of the first key; a lease
+    /// lost meanwhile is retried on a reloaded partition. A matched poller records the task
+    /// started with history before this returns; if that fails (other than stale), the task
+    /// is written to the backlog here. True once placed; false only for a `sync_only` task no
+    /// poller took.
     pub(crate) async fn place_task(
         &self,
         keys: &[TaskQueueKey],
+        remote: Option<&TaskQueueKey>,
         sticky: bool,
+        namespace: &str,
         info: TaskInfo,
-    ) -> Result<(), MatchingError> {
+        sync_only: bool,
+    ) -> Result<bool, MatchingError> {
         let mut last_err = None;
         let mut offer = true;
         for _ in 0..RELOAD_ATTEMPTS {
@@ -215,7 +221,7 @@ impl MatchingEngine {
                 while let Ok(Some(recorded)) = partition.try_sync_match(&info) {
                     match recorded.await {
                         // History holds the task started (or it was stale): done.
-                        Ok(Ok(())) => return Ok(()),
+                        Ok(Ok(())) => return Ok(true),
                         // History could not record it: the backlog keeps it for a later poll.
                         Ok(Err(status)) => {
                             tracing::debug!(task_queue = %partition.key, error = %status,
@@ -231,9 +237,18 @@ impl MatchingEngine {
                     break;
                 }
             }
+            if offer
+                && let Some(parent) = remote
+                && self.forward_add(parent, namespace, &info).await
+            {
+                return Ok(true);
+            }
+            if sync_only {
+                return Ok(false);
+            }
             let Some(target) = target else { break };
             match target.append(info.clone()).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(e @ PersistenceError::TaskQueueOwnershipLost { .. }) => last_err = Some(e),
                 Err(e) => return Err(e.into()),
             }
@@ -241,8 +256,9 @@ impl MatchingEngine {
         Err(last_err.map(MatchingError::from).unwrap_or(MatchingError::ShuttingDown))
     }
 
-    /// Long-polls `key` until a task is started with history, `timeout` passes (`Ok(None)`),
-    /// or history fails retryably (the task is put back and the error returned).
+    /// Long-polls partition `key` (the caller picked it) until a task is started with
+    /// history, `timeout` passes (`Ok(None)`), or history fails retryably (the task is put
+    /// back and the error returned).
     pub(crate) async fn poll(
         self: &Arc<Self>,
         key: TaskQueueKey,
@@ -252,31 +268,62 @@ impl MatchingEngine {
     ) -> Result<Option<Polled>, MatchingError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let poll = Arc::new(poll);
+        let mut registration = poll.forwarded.then(|| self.forwarded.register(&poll.poller_id));
         loop {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            let chain = if sticky {
-                vec![self.partition(&key, true).await?]
+            let (chain, remote) = if sticky {
+                (vec![self.partition(&key, true).await?], None)
             } else {
-                let (read, write) = self.partition_counts(&poll.namespace, &key.namespace_id, &key.name, key.task_type);
-                let root = self.root(&key, read, write).await?;
-                self.chain(root, self.pick_read(&key, read)).await?
+                if key.partition == 0 && !poll.forwarded {
+                    let root = self.partition(&key, false).await?;
+                    self.note_configured(&root, &poll.namespace).await;
+                }
+                let (keys, remote) = self.lineage_split(&key);
+                let mut chain = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    chain.push(self.partition(k, false).await?);
+                }
+                (chain, remote)
             };
-            let offer = match self.wait_for_offer(&chain, &poll, deadline).await {
-                Waited::Offer(offer) => offer,
-                Waited::TimedOut => {
-                    chain[0].touch_poller(&poll.identity);
+            let mut forwarded = remote.as_ref().and_then(|p| self.forward_poll(p, &poll, deadline));
+            let cancelled = registration.as_mut().map(|r| &mut r.cancelled);
+            let waited = self
+                .wait_for_offer(&chain, &poll, deadline, &mut forwarded, cancelled)
+                .await;
+            // The forwarded poll is still out: end it, and take the task it brings back if
+            // the parent's host had already started one (what was found here goes back; a
+            // query to where queries wait, the top of the chain).
+            let (held, waited) = match waited {
+                Waited::Offer(offer) => (Some(HeldOffer::new(chain[chain.len() - 1].clone(), offer)), None),
+                other => (None, Some(other)),
+            };
+            if let (Some(pending), Some(parent)) = (forwarded.take(), remote.as_ref())
+                && let Some(polled) = self.settle_forwarded(parent, &poll.poller_id, pending).await
+            {
+                drop(held);
+                self.note_poller(&chain[0], &poll);
+                return Ok(Some(polled));
+            }
+            let offer = match (held, waited) {
+                (Some(held), _) => held.take(),
+                (None, Some(Waited::Remote(polled))) => {
+                    self.note_poller(&chain[0], &poll);
+                    return Ok(Some(*polled));
+                }
+                (None, Some(Waited::TimedOut)) => {
+                    self.note_poller(&chain[0], &poll);
                     return Ok(None);
                 }
                 // A sticky queue is unloaded when its worker shuts down: end the poll rather
                 // than bring the queue back with a "recent poller" that is gone.
-                Waited::Retry if sticky => return Ok(None),
-                Waited::Retry => continue,
+                _ if sticky => return Ok(None),
+                _ => continue,
             };
             match self.start_task(&chain[0], &poll, offer).await {
                 Recorded::Started(polled) => {
-                    chain[0].touch_poller(&poll.identity);
+                    self.note_poller(&chain[0], &poll);
                     return Ok(Some(*polled));
                 }
                 Recorded::Stale => continue,
@@ -285,9 +332,25 @@ impl MatchingEngine {
         }
     }
 
-    /// Waits at the poller's partition and each ancestor at once; the first offer wins and
-    /// the other places give back anything that reached them meanwhile.
-    async fn wait_for_offer(&self, chain: &[Arc<Partition>], poll: &Poll, deadline: tokio::time::Instant) -> Waited {
+    /// A poll of `partition` ended; forwarded polls are counted where they started.
+    fn note_poller(&self, partition: &Partition, poll: &Poll) {
+        if !poll.forwarded {
+            partition.touch_poller(&poll.identity);
+        }
+    }
+
+    /// Waits at the poller's partition and each ancestor here, and for the forwarded poll
+    /// (`remote`, cleared once it answers) at once; the first offer wins and the other places
+    /// give back anything that reached them meanwhile. A forwarded poll ends when its child's
+    /// host cancels it (`cancelled`).
+    async fn wait_for_offer(
+        &self,
+        chain: &[Arc<Partition>],
+        poll: &Poll,
+        deadline: tokio::time::Instant,
+        remote: &mut Option<RemotePoll>,
+        mut cancelled: Option<&mut watch::Receiver<bool>>,
+    ) -> Waited {
         // Queries go to the root; a poller of a child with backlog of its own answers them first.
         for ancestor in &chain[1..] {
             if let Some(query) = ancestor.take_query() {
@@ -296,7 +359,7 @@ impl MatchingEngine {
         }
         let mut guards: Vec<WaiterGuard> = Vec::with_capacity(chain.len());
         for (i, partition) in chain.iter().enumerate() {
-            match partition.poll_start(&poll.identity, i > 0) {
+            match partition.poll_start(&poll.identity, poll.forwarded || i > 0) {
                 None => return Waited::Retry,
                 Some(PollStart::Ready(offer)) => return Waited::Offer(offer),
                 Some(PollStart::Wait(guard)) => guards.push(guard),
@@ -305,16 +368,34 @@ impl MatchingEngine {
         for partition in chain {
             self.pull_children(partition);
         }
-        let outcome = if let [guard] = guards.as_mut_slice() {
-            guard.wait(deadline).await
-        } else {
-            let waits = guards.iter_mut().map(|g| Box::pin(g.wait(deadline)));
-            futures::future::select_all(waits).await.0
-        };
-        match outcome {
-            WaitOutcome::Offer(offer) => Waited::Offer(offer),
-            WaitOutcome::TimedOut => Waited::TimedOut,
-            WaitOutcome::Unloaded => Waited::Retry,
+        loop {
+            let local = async {
+                if let [guard] = guards.as_mut_slice() {
+                    guard.wait(deadline).await
+                } else {
+                    let waits = guards.iter_mut().map(|g| Box::pin(g.wait(deadline)));
+                    futures::future::select_all(waits).await.0
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = local => outcome,
+                answer = async { remote.as_mut().expect("guarded").await }, if remote.is_some() => {
+                    *remote = None;
+                    match answer {
+                        Some(polled) => return Waited::Remote(Box::new(polled)),
+                        // Nothing there (or the parent's host failed): keep waiting here.
+                        None => continue,
+                    }
+                }
+                _ = async { cancelled.as_mut().expect("guarded").wait_for(|c| *c).await }, if cancelled.is_some() => {
+                    return Waited::TimedOut;
+                }
+            };
+            return match outcome {
+                WaitOutcome::Offer(offer) => Waited::Offer(offer),
+                WaitOutcome::TimedOut => Waited::TimedOut,
+                WaitOutcome::Unloaded => Waited::Retry,
+            };
         }
     }
 
@@ -341,32 +422,12 @@ impl MatchingEngine {
         }
     }
 
-    /// Pollers and backlog of `key`: the whole queue when `whole_queue` (a plain name), else
-    /// that partition alone. Loads nothing.
-    pub(crate) fn describe(&self, key: &TaskQueueKey, whole_queue: bool) -> Described {
+    /// Pollers and backlog of partition `key` alone. Loads nothing.
+    pub(crate) fn describe(&self, key: &TaskQueueKey) -> Described {
         let this = self.loaded(key);
-        let mut parts = Vec::new();
-        if whole_queue {
-            let count = this.as_ref().map_or(1, |root| root.partition_count());
-            parts.extend(this.iter().cloned());
-            parts.extend((1..count).filter_map(|n| self.loaded(&with_partition(key, n))));
-        } else {
-            parts.extend(this.iter().cloned());
-        }
-        let mut pollers: HashMap<String, i64> = HashMap::new();
-        let mut backlog = 0;
-        for p in &parts {
-            for (identity, seen) in p.recent_pollers() {
-                let entry = pollers.entry(identity).or_insert(seen);
-                *entry = (*entry).max(seen);
-            }
-            backlog += p.status().backlog_hint;
-        }
-        let mut pollers: Vec<(String, i64)> = pollers.into_iter().collect();
-        pollers.sort_by_key(|p| std::cmp::Reverse(p.1));
         Described {
-            pollers,
-            backlog,
+            pollers: this.as_ref().map(|p| p.recent_pollers()).unwrap_or_default(),
+            backlog: this.as_ref().map_or(0, |p| p.status().backlog_hint),
             status: this.map(|p| p.status()),
         }
     }

@@ -83,6 +83,7 @@ async fn poll_times_out_with_an_empty_response() {
             identity: "w".into(),
             ..Default::default()
         }),
+        ..Default::default()
     });
     request
         .metadata_mut()
@@ -383,6 +384,7 @@ async fn backlog_survives_an_engine_restart() {
             scheduled_event_id: 9,
             schedule_to_start_timeout: None,
             namespace: String::new(),
+            ..Default::default()
         }))
         .await
         .expect("add");
@@ -405,6 +407,7 @@ fn spawn_add(h: &Harness, workflow_id: &str, event: i64) -> tokio::task::JoinHan
                 scheduled_event_id: event,
                 schedule_to_start_timeout: None,
                 namespace: "default".into(),
+                ..Default::default()
             }))
             .await
             .map(|_| ())

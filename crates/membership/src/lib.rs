@@ -78,6 +78,13 @@ pub struct Rings {
 }
 
 impl Rings {
+    /// Rings with only `role`'s, of `hosts`: a fixed layout (tests of one role).
+    pub fn of(role: Role, hosts: Vec<Host>) -> Rings {
+        Rings {
+            by_role: HashMap::from([(role as i32, Arc::new(Ring::new(hosts)))]),
+        }
+    }
+
     pub fn ring(&self, role: Role) -> Arc<Ring> {
         self.by_role.get(&(role as i32)).cloned().unwrap_or_default()
     }

@@ -347,8 +347,8 @@ pub fn shard_key(shard: i32) -> String {
     shard.to_string()
 }
 
-/// Routes matching calls to the owner of the task queue. Every partition of a queue lives
-/// on the host that owns the queue's name, so forwarding between partitions stays local.
+/// Routes matching calls to the owner of a task-queue partition. Each partition has its own
+/// place on the ring, so one busy queue's partitions spread over the matching hosts.
 #[derive(Clone)]
 pub struct MatchingRouter {
     hosts: Hosts,
@@ -376,34 +376,48 @@ impl MatchingRouter {
         self
     }
 
-    /// The client of the host that owns the task queue (its name, any partition).
+    /// The client of the host that owns partition 0 of the task queue (or the partition a
+    /// `/_sys/NAME/N` wire name names).
     pub fn for_task_queue(&self, namespace_id: &str, task_queue: &str) -> Result<MatchingClient, RpcError> {
-        self.clients.get(
-            &self
-                .hosts
-                .owner(Role::Matching, &task_queue_key(namespace_id, task_queue))?,
-        )
+        let (base, number) = sundial_common::partition::parse(task_queue).unwrap_or((task_queue, 0));
+        self.for_partition(namespace_id, base, number)
+    }
+
+    /// The client of the host that owns partition `number` of queue `base`.
+    pub fn for_partition(&self, namespace_id: &str, base: &str, number: u32) -> Result<MatchingClient, RpcError> {
+        self.clients.get(&self.owner_of(namespace_id, base, number)?)
+    }
+
+    /// The address of the host that owns partition `number` of queue `base`.
+    pub fn owner_of(&self, namespace_id: &str, base: &str, number: u32) -> Result<String, RpcError> {
+        self.hosts
+            .owner(Role::Matching, &partition_key(namespace_id, base, number))
     }
 }
 
-/// The ring key of a task queue: its namespace and its name without any partition prefix
-/// (`/_sys/NAME/N`), so all partitions of a queue share an owner.
-pub fn task_queue_key(namespace_id: &str, task_queue: &str) -> String {
-    let base = sundial_common::partition::parse(task_queue).map_or(task_queue, |(name, _)| name);
-    format!("{namespace_id}/{base}")
+/// The ring key of one partition of a task queue (`base` is the queue's own name). Each
+/// partition has its own key, so a busy queue's partitions spread over the matching hosts;
+/// partition 0's key is the queue's, as before partitions were spread.
+pub fn partition_key(namespace_id: &str, base: &str, number: u32) -> String {
+    if number == 0 {
+        format!("{namespace_id}/{base}")
+    } else {
+        format!("{namespace_id}/{base}#{number}")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn partitions_of_a_queue_share_a_key() {
-        assert_eq!(super::task_queue_key("ns", "orders"), "ns/orders");
-        assert_eq!(super::task_queue_key("ns", "/_sys/orders/3"), "ns/orders");
-        assert_eq!(super::task_queue_key("ns", "/_sys/a/b/12"), "ns/a/b");
+    fn each_partition_of_a_queue_has_its_own_key() {
+        assert_eq!(super::partition_key("ns", "orders", 0), "ns/orders");
+        assert_eq!(super::partition_key("ns", "orders", 3), "ns/orders#3");
         assert_ne!(
-            super::task_queue_key("ns", "orders"),
-            super::task_queue_key("other", "orders")
+            super::partition_key("ns", "orders", 0),
+            super::partition_key("other", "orders", 0)
         );
+        let router = super::MatchingRouter::fixed("127.0.0.1:1");
+        assert_eq!(router.owner_of("ns", "orders", 2).ok().as_deref(), Some("127.0.0.1:1"));
     }
 }
 

@@ -241,6 +241,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
                         member_timeout: sundial_membership::MEMBER_TIMEOUT,
                     },
                     rings: Some(membership.rings()),
+                    peers: Some(matching_router.clone()),
                     ..MatchingConfig::default()
                 };
                 let engine = MatchingEngine::new(store.clone(), history, config);

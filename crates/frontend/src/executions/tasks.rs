@@ -2,8 +2,9 @@
 //! and by id), query-task answers, task-queue description and worker shutdown.
 
 use super::*;
-use sundial_api::temporal::enums::v1::QueryResultType;
+use sundial_api::temporal::enums::v1::{QueryResultType, TaskQueueKind};
 use sundial_api::temporal::failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo};
+use sundial_api::temporal::taskqueue::v1::{PollerInfo, TaskQueue};
 
 // Temporal's reasons (`common.FailureReason*ExceedsLimit`) for a worker payload over
 // `limit.blobSize.error`: the activity is failed with them instead of recording the payload.
@@ -28,6 +29,26 @@ fn too_large<M: Message>(limit: i64, payload: Option<&M>) -> bool {
 }
 
 impl ExecutionHandler {
+    /// A poll's partition, picked at random among the queue's read partitions (a sticky queue
+    /// has one), and the matching host that owns it.
+    fn poll_target(
+        &self,
+        namespace: &str,
+        namespace_id: &str,
+        queue: Option<&TaskQueue>,
+        task_type: TaskType,
+    ) -> Res<(MatchingClient, i32)> {
+        let name = task_queue_name(queue);
+        let number = if queue.is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32) {
+            0
+        } else {
+            let (read, _) =
+                sundial_dynconfig::partition_counts(Some(&self.dc), namespace, namespace_id, name, task_type);
+            sundial_common::partition::pick(read)
+        };
+        Ok((self.matching.for_partition(namespace_id, name, number)?, number as i32))
+    }
+
     /// `limit.blobSize.error` of the namespace with id `namespace_id` (0: no limit).
     async fn blob_limit(&self, namespace_id: &str) -> Res<i64> {
         let ns = self.registry.by_id(namespace_id).await?;
@@ -72,12 +93,19 @@ impl ExecutionHandler {
             .pollers
             .acquire(&req.namespace, queue, TaskType::Workflow)
             .map_err(limit_error)?;
-        let resp = self
-            .matching(&namespace_id, queue)?
+        let (mut matching, partition) = self.poll_target(
+            &req.namespace,
+            &namespace_id,
+            req.task_queue.as_ref(),
+            TaskType::Workflow,
+        )?;
+        let resp = matching
             .poll_workflow_task_queue(ms::PollWorkflowTaskQueueRequest {
                 namespace_id,
                 poller_id: uuid::Uuid::new_v4().to_string(),
                 request: Some(req),
+                partition,
+                forwarded: false,
             })
             .await?;
         Ok(resp.into_inner())
@@ -91,12 +119,19 @@ impl ExecutionHandler {
             .pollers
             .acquire(&req.namespace, queue, TaskType::Activity)
             .map_err(limit_error)?;
-        let resp = self
-            .matching(&namespace_id, queue)?
+        let (mut matching, partition) = self.poll_target(
+            &req.namespace,
+            &namespace_id,
+            req.task_queue.as_ref(),
+            TaskType::Activity,
+        )?;
+        let resp = matching
             .poll_activity_task_queue(ms::PollActivityTaskQueueRequest {
                 namespace_id,
                 poller_id: uuid::Uuid::new_v4().to_string(),
                 request: Some(req),
+                partition,
+                forwarded: false,
             })
             .await?;
         Ok(resp.into_inner())
@@ -456,14 +491,84 @@ impl ExecutionHandler {
         if req.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
             return self.describe_task_queue_enhanced(namespace_id, req).await;
         }
-        let resp = self
-            .matching(&namespace_id, task_queue_name(req.task_queue.as_ref()))?
-            .describe_task_queue(ms::DescribeTaskQueueRequest {
-                namespace_id,
-                request: Some(req),
-            })
-            .await?;
-        Ok(resp.into_inner())
+        self.describe_partitions(&namespace_id, req).await
+    }
+
+    /// DescribeTaskQueue of a partition's own name describes that partition; of a queue's
+    /// name, every partition it may have (each asked of the host that owns it), merged:
+    /// pollers by identity (latest access), the backlog stat summed; the legacy status (read
+    /// and ack levels, backlog hint) stays the root partition's, as in Temporal.
+    #[allow(deprecated)] // task_queue_status: the CLI's legacy mode still reads it
+    async fn describe_partitions(
+        &self,
+        namespace_id: &str,
+        req: DescribeTaskQueueRequest,
+    ) -> Res<DescribeTaskQueueResponse> {
+        let name = task_queue_name(req.task_queue.as_ref()).to_owned();
+        let sticky = req
+            .task_queue
+            .as_ref()
+            .is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+        let count = if sticky || name.starts_with(sundial_common::partition::RESERVED_PREFIX) {
+            1
+        } else {
+            let task_type = if req.task_queue_type == TaskQueueType::Activity as i32 {
+                TaskType::Activity
+            } else {
+                TaskType::Workflow
+            };
+            let (read, write) =
+                sundial_dynconfig::partition_counts(Some(&self.dc), &req.namespace, namespace_id, &name, task_type);
+            read.max(write)
+        };
+        let mut merged: Option<DescribeTaskQueueResponse> = None;
+        let mut pollers: std::collections::HashMap<String, PollerInfo> = std::collections::HashMap::new();
+        for n in 0..count {
+            let mut one = req.clone();
+            if let Some(q) = one.task_queue.as_mut() {
+                q.name = sundial_common::partition::rpc_name(&name, n);
+            }
+            let resp = self
+                .matching(namespace_id, task_queue_name(one.task_queue.as_ref()))?
+                .describe_task_queue(ms::DescribeTaskQueueRequest {
+                    namespace_id: namespace_id.to_owned(),
+                    request: Some(one),
+                })
+                .await?
+                .into_inner();
+            for p in &resp.pollers {
+                let newer = pollers.get(&p.identity).is_none_or(|seen| {
+                    seen.last_access_time
+                        .as_ref()
+                        .map(sundial_common::time::timestamp_to_nanos)
+                        < p.last_access_time
+                            .as_ref()
+                            .map(sundial_common::time::timestamp_to_nanos)
+                });
+                if newer {
+                    pollers.insert(p.identity.clone(), p.clone());
+                }
+            }
+            match merged.as_mut() {
+                None => merged = Some(resp),
+                Some(m) => {
+                    if let (Some(total), Some(part)) = (m.stats.as_mut(), resp.stats) {
+                        total.approximate_backlog_count += part.approximate_backlog_count;
+                    }
+                }
+            }
+        }
+        let mut merged = merged.unwrap_or_default();
+        let mut pollers: Vec<PollerInfo> = pollers.into_values().collect();
+        pollers.sort_by_key(|p| {
+            std::cmp::Reverse(
+                p.last_access_time
+                    .as_ref()
+                    .map(sundial_common::time::timestamp_to_nanos),
+            )
+        });
+        merged.pollers = pollers;
+        Ok(merged)
     }
 
     /// The queue's partitions (as many as its write partitions) and the matching service
@@ -519,14 +624,7 @@ impl ExecutionHandler {
                 report_stats: req.report_stats,
                 ..Default::default()
             };
-            let resp = self
-                .matching(&namespace_id, task_queue_name(req.task_queue.as_ref()))?
-                .describe_task_queue(ms::DescribeTaskQueueRequest {
-                    namespace_id: namespace_id.clone(),
-                    request: Some(legacy),
-                })
-                .await?
-                .into_inner();
+            let resp = self.describe_partitions(&namespace_id, legacy).await?;
             let info = TaskQueueTypeInfo {
                 pollers: if req.report_pollers { resp.pollers } else { Vec::new() },
                 stats: if req.report_stats { resp.stats } else { None },

@@ -42,18 +42,7 @@ impl Partition {
     /// Offers buffered backlog to pollers waiting at `parent` while this partition has none of
     /// its own. Never holds both partitions' locks at once.
     pub fn forward_backlog(&self, parent: &Partition) {
-        loop {
-            let offer = {
-                let mut st = self.state();
-                st.forward_pending = false;
-                if st.lost || !st.waiters.is_empty() {
-                    return;
-                }
-                match self.pop_backlog(&mut st) {
-                    Some(offer) => offer,
-                    None => return,
-                }
-            };
+        while let Some(offer) = self.take_for_forward() {
             if let Err(offer) = parent.try_hand_off(offer) {
                 // Back in the buffer without re-flagging: the parent's next waiter pulls it.
                 let mut st = self.state();
@@ -66,14 +55,37 @@ impl Partition {
         }
     }
 
-    /// Runs a pending forward (set by `dispatch`) from the background task.
+    /// The oldest buffered task, for the parent's pollers, while nobody waits here.
+    pub fn take_for_forward(&self) -> Option<Offer> {
+        let mut st = self.state();
+        st.forward_pending = false;
+        if st.lost || !st.waiters.is_empty() {
+            return None;
+        }
+        self.pop_backlog(&mut st)
+    }
+
+    /// Backlog is buffered and nobody waits here for it.
+    pub fn has_forwardable(&self) -> bool {
+        let st = self.state();
+        !st.lost && st.waiters.is_empty() && !st.buffer.is_empty()
+    }
+
+    /// Runs a pending forward (set by `dispatch`) from the background task: to the parent
+    /// here, or through the host that owns it.
     pub(super) fn run_pending_forward(&self) {
         let Some(forward) = &self.forward else { return };
         if !std::mem::take(&mut self.state().forward_pending) {
             return;
         }
-        let parent = forward.engine.upgrade().and_then(|e| e.loaded(&forward.parent));
-        if let Some(parent) = parent {
+        let Some(engine) = forward.engine.upgrade() else { return };
+        if !engine.owns(&forward.parent) {
+            if let Some(me) = self.me.upgrade() {
+                engine.forward_backlog_remote(me, forward.parent.clone());
+            }
+            return;
+        }
+        if let Some(parent) = engine.loaded(&forward.parent) {
             self.forward_backlog(&parent);
         }
     }

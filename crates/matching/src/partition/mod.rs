@@ -6,10 +6,11 @@
 //! whatever was already sent to it (`WaiterGuard::drop`), so a task is never lost in transit.
 //!
 //! A non-root partition of a normal queue has a parent (`forward`): backlog tasks no local poller
-//! takes are offered to pollers waiting at the parent, so a partition nobody polls still drains.
+//! takes are offered to pollers waiting at the parent (here, or on the host that owns it), so a
+//! partition nobody polls still drains.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use sundial_api::sundial::matchingservice::v1::{TaskInfo, TaskQueueInfo};
@@ -123,6 +124,8 @@ pub(crate) struct Partition {
     range_id: AtomicI64,
     wake_background: Arc<Notify>,
     background: Mutex<Option<JoinHandle<()>>>,
+    /// A task offers this partition's backlog to its parent on another host.
+    pub(crate) remote_forwarding: AtomicBool,
 }
 
 /// How a poll's wait ended.
@@ -199,6 +202,7 @@ impl Partition {
             range_id: AtomicI64::new(lease.range_id),
             wake_background: Arc::new(Notify::new()),
             background: Mutex::new(None),
+            remote_forwarding: AtomicBool::new(false),
         });
         let handle = tokio::spawn(backlog::run_background(
             Arc::downgrade(&partition),
@@ -381,11 +385,6 @@ impl Partition {
         }
         give_back_locked(&mut st, offer);
         self.dispatch(&mut st);
-    }
-
-    /// Pollers waiting here now (forwarded ones included).
-    pub fn waiting_pollers(&self) -> usize {
-        self.state().waiters.len()
     }
 
     /// Offers a new task to a waiting poller. `None` when nobody waits, or when older backlog

@@ -130,6 +130,8 @@ pub struct Harness {
     pub engine: Arc<MatchingEngine>,
     pub handler: Arc<MatchingHandler>,
     pub _server: tokio::task::JoinHandle<()>,
+    /// (read, write) partitions, which the harness picks among as the frontend and history do.
+    pub counts: (u32, u32),
 }
 
 /// (read, write) partitions per queue; `None` leaves Temporal's default of 4.
@@ -181,6 +183,7 @@ impl Harness {
             engine,
             handler,
             _server: server,
+            counts: partitions.map_or((4, 4), |(r, w)| (r as u32, w as u32)),
         }
     }
 
@@ -207,7 +210,13 @@ impl Harness {
         Self::start(DbConfig::Sqlite { path: None }, poll).await
     }
 
+    /// Adds a task to a partition picked at random among the write partitions, as history does.
     pub async fn add_workflow_task(&self, queue: TaskQueue, workflow_id: &str, event: i64) -> Result<(), Status> {
+        let partition = if queue.kind == TaskQueueKind::Sticky as i32 {
+            0
+        } else {
+            sundial_common::partition::pick(self.counts.1) as i32
+        };
         self.handler
             .add_workflow_task(Request::new(AddWorkflowTaskRequest {
                 namespace_id: NS.into(),
@@ -216,6 +225,8 @@ impl Harness {
                 scheduled_event_id: event,
                 schedule_to_start_timeout: None,
                 namespace: "default".into(),
+                partition,
+                sync_only: false,
             }))
             .await
             .map(|_| ())
@@ -228,27 +239,35 @@ impl Harness {
     ) -> tokio::task::JoinHandle<Result<wf::PollWorkflowTaskQueueResponse, Status>> {
         let handler = self.handler.clone();
         let identity = identity.to_owned();
-        tokio::spawn(async move { poll_once(&handler, queue, &identity).await })
+        let partition = if queue.kind == TaskQueueKind::Sticky as i32 {
+            0
+        } else {
+            sundial_common::partition::pick(self.counts.0) as i32
+        };
+        tokio::spawn(async move { poll_partition(&handler, queue, &identity, partition).await })
     }
 
+    /// Pollers of every read partition of `queue` (each is described alone).
     pub async fn pollers(&self, queue: &str) -> Vec<String> {
-        self.handler
-            .describe_task_queue(Request::new(DescribeTaskQueueRequest {
-                namespace_id: NS.into(),
-                request: Some(wf::DescribeTaskQueueRequest {
-                    namespace: "default".into(),
-                    task_queue: Some(normal(queue)),
-                    task_queue_type: TaskQueueType::Workflow as i32,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .expect("describe")
-            .into_inner()
-            .pollers
-            .into_iter()
-            .map(|p| p.identity)
-            .collect()
+        let mut out = Vec::new();
+        for n in 0..self.counts.0 {
+            let described = self
+                .handler
+                .describe_task_queue(Request::new(DescribeTaskQueueRequest {
+                    namespace_id: NS.into(),
+                    request: Some(wf::DescribeTaskQueueRequest {
+                        namespace: "default".into(),
+                        task_queue: Some(normal(&sundial_common::partition::rpc_name(queue, n))),
+                        task_queue_type: TaskQueueType::Workflow as i32,
+                        ..Default::default()
+                    }),
+                }))
+                .await
+                .expect("describe")
+                .into_inner();
+            out.extend(described.pollers.into_iter().map(|p| p.identity));
+        }
+        out
     }
 
     /// Waits until `identity` has polled `queue` (it is then queued: the queue is empty).
@@ -276,11 +295,21 @@ impl Harness {
     }
 }
 
-/// One workflow-task poll through `handler`, as the frontend sends it.
+/// One workflow-task poll of partition 0 through `handler`, as the frontend sends it.
 pub async fn poll_once(
     handler: &MatchingHandler,
     queue: TaskQueue,
     identity: &str,
+) -> Result<wf::PollWorkflowTaskQueueResponse, Status> {
+    poll_partition(handler, queue, identity, 0).await
+}
+
+/// One workflow-task poll of partition `partition`.
+pub async fn poll_partition(
+    handler: &MatchingHandler,
+    queue: TaskQueue,
+    identity: &str,
+    partition: i32,
 ) -> Result<wf::PollWorkflowTaskQueueResponse, Status> {
     handler
         .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
@@ -292,6 +321,8 @@ pub async fn poll_once(
                 identity: identity.to_owned(),
                 ..Default::default()
             }),
+            partition,
+            forwarded: false,
         }))
         .await
         .map(Response::into_inner)
