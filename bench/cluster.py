@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Load against a multi-process cluster on PostgreSQL: one frontend, one matching and
---history N history processes (each its own `sundial start --service history`, sharing the
-shards by the membership ring), then bench/load.py against the frontend. Prints load.py's
-figures and the history processes' CPU seconds.
+"""Load against a multi-process cluster on PostgreSQL: one frontend, --matching M matching and
+--history N history processes (each its own `sundial start --service ...`; history hosts share
+the shards, matching hosts the task-queue partitions, by the membership ring), then
+bench/load.py against the frontend. Prints load.py's figures and each process's CPU seconds.
 
   .venv/bin/python bench/cluster.py --sundial target/release/sundial --history 1 -n 500 -k 3
   .venv/bin/python bench/cluster.py --sundial target/release/sundial --history 2 -n 500 -k 3
+  .venv/bin/python bench/cluster.py --sundial target/release/sundial --matching 2 -n 500 -k 3
 
 Needs PostgreSQL at $PGHOST:$PGPORT (default 127.0.0.1:5432, trust auth, user postgres);
 creates a database sundial_bench_<random> and drops it afterwards.
@@ -61,6 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sundial", required=True)
     ap.add_argument("--history", type=int, default=1, help="history processes")
+    ap.add_argument("--matching", type=int, default=1, help="matching processes")
     ap.add_argument("--shards", type=int, default=16)
     ap.add_argument("-n", "--workflows", type=int, default=500)
     ap.add_argument("-k", "--activities", type=int, default=3)
@@ -74,17 +76,17 @@ def main() -> int:
     subprocess.run([args.sundial, "schema", "setup", "--config", str(cfg)], check=True, capture_output=True)
     procs: list[tuple[str, subprocess.Popen]] = []
     try:
-        for i in range(args.history):
-            ports = dict(base, history=free_port()) if i else base
-            c = config(tmp / f"history-{i}.yaml", db, args.shards, ports)
-            procs.append(("history", subprocess.Popen([args.sundial, "start", "--config", str(c), "--service", "history"],
-                                                      stdout=subprocess.PIPE, text=True)))
-        for role in ("matching", "frontend"):
-            procs.append((role, subprocess.Popen([args.sundial, "start", "--config", str(cfg), "--service", role],
-                                                 stdout=subprocess.PIPE, text=True)))
+        for role, count in (("history", args.history), ("matching", args.matching)):
+            for i in range(count):
+                ports = dict(base, **{role: free_port()}) if i else base
+                c = config(tmp / f"{role}-{i}.yaml", db, args.shards, ports)
+                procs.append((role, subprocess.Popen([args.sundial, "start", "--config", str(c), "--service", role],
+                                                     stdout=subprocess.PIPE, text=True)))
+        procs.append(("frontend", subprocess.Popen([args.sundial, "start", "--config", str(cfg), "--service", "frontend"],
+                                                   stdout=subprocess.PIPE, text=True)))
         for _, p in procs:
             wait_ready(p)
-        time.sleep(3)  # let every history host settle on its shards
+        time.sleep(3)  # let every host settle on its shards and partitions
         before = {p.pid: cpu_seconds(p.pid) for _, p in procs}
         load = subprocess.run([sys.executable, str(Path(__file__).with_name("load.py")),
                                "--address", f"127.0.0.1:{base['frontend']}", "-n", str(args.workflows),
@@ -93,8 +95,9 @@ def main() -> int:
         print(load.stdout[-1500:])
         for role, p in procs:
             print(f"{role:<9} pid {p.pid}: {cpu_seconds(p.pid) - before[p.pid]:.2f} CPU s")
-        history_cpu = sum(cpu_seconds(p.pid) - before[p.pid] for r, p in procs if r == "history")
-        print(f"history CPU ms per workflow: {1000 * history_cpu / args.workflows:.2f}")
+        for role in ("history", "matching"):
+            cpu = sum(cpu_seconds(p.pid) - before[p.pid] for r, p in procs if r == role)
+            print(f"{role} CPU ms per workflow: {1000 * cpu / args.workflows:.2f}")
         return load.returncode
     finally:
         for _, p in procs:

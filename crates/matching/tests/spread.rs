@@ -144,21 +144,37 @@ impl Pair {
     }
 }
 
+/// An add of `workflow_id` to `partition`, through `node`, running in the background.
+fn spawn_add(
+    node: &Node,
+    queue: &str,
+    partition: i32,
+    workflow_id: &str,
+) -> tokio::task::JoinHandle<Result<bool, tonic::Status>> {
+    let handler = MatchingHandler::new(node.engine.clone());
+    let (queue, workflow_id) = (queue.to_owned(), workflow_id.to_owned());
+    tokio::spawn(async move {
+        handler
+            .add_workflow_task(Request::new(AddWorkflowTaskRequest {
+                namespace_id: NS.into(),
+                execution: Some(execution(&workflow_id)),
+                task_queue: Some(normal(&queue)),
+                scheduled_event_id: 2,
+                namespace: "default".into(),
+                partition,
+                ..Default::default()
+            }))
+            .await
+            .map(|r| r.into_inner().matched)
+    })
+}
+
 async fn add(node: &Node, queue: &str, partition: i32, workflow_id: &str) {
-    let resp = node
-        .handler
-        .add_workflow_task(Request::new(AddWorkflowTaskRequest {
-            namespace_id: NS.into(),
-            execution: Some(execution(workflow_id)),
-            task_queue: Some(normal(queue)),
-            scheduled_event_id: 2,
-            namespace: "default".into(),
-            partition,
-            ..Default::default()
-        }))
+    let placed = spawn_add(node, queue, partition, workflow_id)
         .await
+        .expect("join")
         .expect("add");
-    assert!(resp.into_inner().matched, "a normal add is always placed");
+    assert!(placed, "a normal add is always placed");
 }
 
 /// Starts a poll of `partition` through `node`, and returns once the node lists the poller.
@@ -343,22 +359,7 @@ async fn a_task_the_parent_started_for_a_forwarded_poll_wins_and_the_local_one_g
         .insert("wf-root".into(), gate.clone());
     let polled = poll(child, &queue, 1, "w1").await;
     // The root hands its task to the forwarded poll, whose recording waits at the gate.
-    let root_add = {
-        let handler = MatchingHandler::new(root.engine.clone());
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            handler
-                .add_workflow_task(Request::new(AddWorkflowTaskRequest {
-                    namespace_id: NS.into(),
-                    execution: Some(execution("wf-root")),
-                    task_queue: Some(normal(&queue)),
-                    scheduled_event_id: 2,
-                    partition: 0,
-                    ..Default::default()
-                }))
-                .await
-        })
-    };
+    let root_add = spawn_add(root, &queue, 0, "wf-root");
     let history = p.history.clone();
     wait_until(|| {
         let history = history.clone();
@@ -366,22 +367,7 @@ async fn a_task_the_parent_started_for_a_forwarded_poll_wins_and_the_local_one_g
     })
     .await;
     // Meanwhile a task reaches the same poll here; it must not win over the started one.
-    let child_add = {
-        let handler = MatchingHandler::new(child.engine.clone());
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            handler
-                .add_workflow_task(Request::new(AddWorkflowTaskRequest {
-                    namespace_id: NS.into(),
-                    execution: Some(execution("wf-child")),
-                    task_queue: Some(normal(&queue)),
-                    scheduled_event_id: 2,
-                    partition: 1,
-                    ..Default::default()
-                }))
-                .await
-        })
-    };
+    let child_add = spawn_add(child, &queue, 1, "wf-child");
     tokio::time::sleep(Duration::from_millis(300)).await;
     gate.notify_one();
     let resp = polled.await.expect("join");
