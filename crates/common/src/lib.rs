@@ -6,6 +6,7 @@ pub mod cron;
 pub mod error;
 pub mod partition;
 pub mod periodic;
+pub mod random;
 pub mod time;
 
 pub use error::ServiceError;

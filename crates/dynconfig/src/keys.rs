@@ -169,6 +169,12 @@ define_settings! {
     ENABLE_EAGER_WORKFLOW_START: bool = Bool(true) {
         "system.enableEagerWorkflowStart", [], Namespace, live: true, unit: "",
     }
+    /// ShutdownWorker ends the shutting-down worker's outstanding polls of its task queue at
+    /// once (empty answers), so no task is handed to a worker that is going away; advertised
+    /// to SDKs as the namespace capability `worker_poll_complete_on_shutdown`.
+    FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN: bool = Bool(false) {
+        "frontend.enableCancelWorkerPollsOnShutdown", [], Namespace, live: true, unit: "",
+    }
     /// When true, ORDER BY in list queries is rejected with INVALID_ARGUMENT.
     /// (Temporal's default is true but it only applies to Elasticsearch; ours is false.)
     VISIBILITY_DISABLE_ORDER_BY_CLAUSE: bool = Bool(false) {

@@ -262,6 +262,11 @@ impl NamespaceHandler {
                 &sundial_dynconfig::keys::ENABLE_EAGER_WORKFLOW_START,
                 &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
             ),
+            // ShutdownWorker ends the worker's outstanding polls (SDKs then wait for them).
+            worker_poll_complete_on_shutdown: self.dynamic_config.get(
+                &sundial_dynconfig::keys::FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN,
+                &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
+            ),
             ..Default::default()
         });
         info.limits = Some(namespace_info::Limits {

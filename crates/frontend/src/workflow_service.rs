@@ -112,6 +112,86 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn pause_activity(
+        &self,
+        request: Request<PauseActivityRequest>,
+    ) -> Result<Response<PauseActivityResponse>, Status> {
+        self.executions
+            .pause_activity(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn unpause_activity(
+        &self,
+        request: Request<UnpauseActivityRequest>,
+    ) -> Result<Response<UnpauseActivityResponse>, Status> {
+        self.executions
+            .unpause_activity(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn reset_activity(
+        &self,
+        request: Request<ResetActivityRequest>,
+    ) -> Result<Response<ResetActivityResponse>, Status> {
+        self.executions
+            .reset_activity(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn update_activity_options(
+        &self,
+        request: Request<UpdateActivityOptionsRequest>,
+    ) -> Result<Response<UpdateActivityOptionsResponse>, Status> {
+        self.executions
+            .update_activity_options(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn pause_activity_execution(
+        &self,
+        request: Request<PauseActivityExecutionRequest>,
+    ) -> Result<Response<PauseActivityExecutionResponse>, Status> {
+        self.executions
+            .pause_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn unpause_activity_execution(
+        &self,
+        request: Request<UnpauseActivityExecutionRequest>,
+    ) -> Result<Response<UnpauseActivityExecutionResponse>, Status> {
+        self.executions
+            .unpause_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn reset_activity_execution(
+        &self,
+        request: Request<ResetActivityExecutionRequest>,
+    ) -> Result<Response<ResetActivityExecutionResponse>, Status> {
+        self.executions
+            .reset_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn update_activity_execution_options(
+        &self,
+        request: Request<UpdateActivityExecutionOptionsRequest>,
+    ) -> Result<Response<UpdateActivityExecutionOptionsResponse>, Status> {
+        self.executions
+            .update_activity_execution_options(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn terminate_workflow_execution(
         &self,
         request: Request<TerminateWorkflowExecutionRequest>,

@@ -105,18 +105,32 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
             .expiration_time
             .as_ref()
             .map(|e| sundial_common::time::until(timestamp_to_nanos(e), m.now_nanos));
-        match decide(&policy, act.attempt, failure, time_left) {
+        // A reset asked for while this attempt ran counts it as the first.
+        let attempt = if act.reset_requested { 1 } else { act.attempt };
+        match decide(&policy, attempt, failure, time_left) {
             RetryDecision::Retry(backoff) => {
                 if let Outcome::Failed { details: Some(d), .. } = &outcome {
                     act.heartbeat_details = Some(d.clone());
                 }
+                if act.reset_requested && act.reset_heartbeats {
+                    act.heartbeat_details = None;
+                    act.last_heartbeat_time = None;
+                }
+                act.reset_requested = false;
+                act.reset_heartbeats = false;
                 act.last_failure = Some(failure.clone());
                 act.last_worker_identity = identity.to_owned();
-                act.attempt += 1;
+                act.attempt = attempt + 1;
                 act.stamp += 1;
                 act.started_time = None;
                 act.started_request_id.clear();
                 act.last_attempt_complete_time = Some(m.now);
+                if act.paused {
+                    // No retry while paused: unpausing dispatches the next attempt.
+                    act.current_attempt_scheduled_time = None;
+                    m.ms.activities.insert(scheduled, act);
+                    return false;
+                }
                 let at = m
                     .now_nanos
                     .saturating_add(i64::try_from(backoff.as_nanos()).unwrap_or(i64::MAX));
@@ -248,13 +262,13 @@ impl HistoryEngine {
         })
     }
 
-    /// Records a heartbeat; returns whether cancellation was requested.
+    /// Records a heartbeat.
     pub(crate) async fn heartbeat_activity(
         &self,
         namespace_id: &str,
         token_bytes: &[u8],
         details: Option<Payloads>,
-    ) -> Result<bool, ServiceError> {
+    ) -> Result<HeartbeatAnswer, ServiceError> {
         let tok = token::decode(token_bytes)?;
         let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
         let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
@@ -298,6 +312,10 @@ pub(crate) fn start_attempt(
             .get(&scheduled_event_id)
             .cloned()
             .ok_or_else(activity_not_found)?;
+    if act.paused && act.started_time.is_none() {
+        // A task matching still held from before the pause: stale (matching drops it).
+        return Err(ServiceError::NotFound("Activity is paused.".into()));
+    }
     let workflow_type = m.info_ref().workflow_type.clone();
     if act.started_time.is_some() {
         if act.started_request_id == request_id {
@@ -330,18 +348,30 @@ pub(crate) fn start_attempt(
     Ok((act, workflow_type))
 }
 
-/// Records a heartbeat of the running attempt; returns whether cancellation was requested.
+/// What a heartbeat tells the worker of the running attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeartbeatAnswer {
+    pub cancel_requested: bool,
+    pub paused: bool,
+    pub reset: bool,
+}
+
+/// Records a heartbeat of the running attempt.
 pub(crate) fn heartbeat(
     m: &mut Mutation<'_>,
     tok: &TaskToken,
     details: Option<Payloads>,
-) -> Result<bool, ServiceError> {
+) -> Result<HeartbeatAnswer, ServiceError> {
     let mut act = find(m, tok)?;
     act.heartbeat_details = details;
     act.last_heartbeat_time = Some(m.now);
-    let cancel = act.cancel_requested;
+    let answer = HeartbeatAnswer {
+        cancel_requested: act.cancel_requested,
+        paused: act.paused,
+        reset: act.reset_requested,
+    };
     m.ms.activities.insert(act.scheduled_event_id, act);
-    Ok(cancel)
+    Ok(answer)
 }
 
 /// Like Temporal: a retryable timeout that cannot be retried because the schedule-to-close
@@ -374,7 +404,7 @@ pub(crate) fn retry_fired(m: &mut Mutation<'_>, scheduled: i64, stamp: i64) {
     let Some(act) = m.ms.activities.get(&scheduled).cloned() else {
         return;
     };
-    if act.stamp != stamp || act.started_time.is_some() || !m.is_running() {
+    if act.stamp != stamp || act.started_time.is_some() || act.paused || !m.is_running() {
         return;
     }
     dispatch_activity_attempt(m, &act);

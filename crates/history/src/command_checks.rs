@@ -111,6 +111,11 @@ fn task_queue(cause: C, command: &str, tq: Option<&TaskQueue>, limits: Limits) -
 }
 
 /// Temporal's `retrypolicy.Validate` (intervals are also capped at 100 years).
+/// A retry policy given outside a command (UpdateActivityOptions), checked as a command's is.
+pub(crate) fn check_retry_policy(command: &str, p: &mut Option<RetryPolicy>) -> Result<(), CommandFailure> {
+    retry_policy(C::BadScheduleActivityAttributes, command, p)
+}
+
 fn retry_policy(cause: C, command: &str, p: &mut Option<RetryPolicy>) -> Result<(), CommandFailure> {
     let Some(p) = p.as_mut() else { return Ok(()) };
     let invalid = |msg: &str| bad(cause, format!("invalid WorkflowRetryPolicy on {command}: {msg}"));

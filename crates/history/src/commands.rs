@@ -321,7 +321,10 @@ fn min_duration(a: PbDuration, b: PbDuration) -> PbDuration {
 }
 
 /// Fills in the activity's timeouts the way Temporal does, or says which is missing.
-fn activity_timeouts(m: &Mutation<'_>, a: &mut ScheduleActivityTaskCommandAttributes) -> Result<(), CommandFailure> {
+pub(crate) fn activity_timeouts(
+    m: &Mutation<'_>,
+    a: &mut ScheduleActivityTaskCommandAttributes,
+) -> Result<(), CommandFailure> {
     let bad = |msg: &str| fail(WorkflowTaskFailedCause::BadScheduleActivityAttributes, msg);
     for d in [
         &a.schedule_to_close_timeout,
@@ -449,6 +452,7 @@ fn schedule_activity(
         input: a.input.clone(),
         expiration_time: expiration,
         stamp: 1,
+        priority: a.priority.clone(),
         ..Default::default()
     };
     dispatch_activity_attempt(m, &info);

@@ -2,6 +2,7 @@
 
 use crate::HistoryEngine;
 use crate::activity::Outcome;
+use crate::activity_ops::{self, Select};
 use crate::signals::Signal;
 use crate::start::StartSignal;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use sundial_api::sundial::historyservice::v1::*;
 use sundial_api::temporal::enums::v1::HistoryEventFilterType;
 use sundial_api::workflowservice::v1 as ws;
 use sundial_common::ServiceError;
+use sundial_common::time::duration_from_pb;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
@@ -28,6 +30,10 @@ fn missing(what: &str) -> Status {
 }
 
 type R<T> = Result<Response<T>, Status>;
+
+fn no_activity() -> Status {
+    Status::invalid_argument("Either Activity.Id or Activity.Type should be set on request.")
+}
 
 fn ok<T>(r: Result<T, ServiceError>) -> R<T> {
     r.map(Response::new).map_err(Status::from)
@@ -315,9 +321,119 @@ impl HistoryService for HistoryHandler {
             .engine
             .heartbeat_activity(&req.namespace_id, &req.task_token, req.details)
             .await
-            .map(|cancel_requested| ws::RecordActivityTaskHeartbeatResponse {
-                cancel_requested,
-                ..Default::default()
+            .map(|answer| ws::RecordActivityTaskHeartbeatResponse {
+                cancel_requested: answer.cancel_requested,
+                activity_paused: answer.paused,
+                activity_reset: answer.reset,
+            }))
+    }
+
+    async fn pause_activity(&self, request: Request<PauseActivityRequest>) -> R<ws::PauseActivityResponse> {
+        use ws::pause_activity_request::Activity;
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let exec = r.execution.clone().unwrap_or_default();
+        let which = match r.activity {
+            Some(Activity::Id(id)) => Select::Id(id),
+            Some(Activity::Type(t)) => Select::Type(t),
+            None => return Err(no_activity()),
+        };
+        ok(self
+            .engine
+            .on_activities(&req.namespace_id, &exec.workflow_id, &exec.run_id, &which, |m, ids| {
+                activity_ops::pause(m, ids, &r.identity, &r.reason, &r.request_id)
+            })
+            .await
+            .map(|_| ws::PauseActivityResponse::default()))
+    }
+
+    async fn unpause_activity(&self, request: Request<UnpauseActivityRequest>) -> R<ws::UnpauseActivityResponse> {
+        use ws::unpause_activity_request::Activity;
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let exec = r.execution.clone().unwrap_or_default();
+        let which = match r.activity {
+            Some(Activity::Id(id)) => Select::Id(id),
+            Some(Activity::Type(t)) => Select::Type(t),
+            Some(Activity::UnpauseAll(_)) => Select::All,
+            None => return Err(no_activity()),
+        };
+        let jitter = r.jitter.as_ref().and_then(duration_from_pb).unwrap_or_default();
+        ok(self
+            .engine
+            .on_activities(&req.namespace_id, &exec.workflow_id, &exec.run_id, &which, |m, ids| {
+                activity_ops::unpause(m, ids, r.reset_attempts, r.reset_heartbeat, jitter)
+            })
+            .await
+            .map(|_| ws::UnpauseActivityResponse::default()))
+    }
+
+    async fn reset_activity(&self, request: Request<ResetActivityRequest>) -> R<ws::ResetActivityResponse> {
+        use ws::reset_activity_request::Activity;
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        if r.restore_original_options {
+            return Err(Status::unimplemented(
+                "ResetActivity with restore_original_options is not supported yet",
+            ));
+        }
+        let exec = r.execution.clone().unwrap_or_default();
+        let which = match r.activity {
+            Some(Activity::Id(id)) => Select::Id(id),
+            Some(Activity::Type(t)) => Select::Type(t),
+            Some(Activity::MatchAll(_)) => Select::All,
+            None => return Err(no_activity()),
+        };
+        let jitter = r.jitter.as_ref().and_then(duration_from_pb).unwrap_or_default();
+        ok(self
+            .engine
+            .on_activities(&req.namespace_id, &exec.workflow_id, &exec.run_id, &which, |m, ids| {
+                activity_ops::reset(m, ids, r.reset_heartbeat, r.keep_paused, jitter)
+            })
+            .await
+            .map(|_| ws::ResetActivityResponse::default()))
+    }
+
+    async fn update_activity_options(
+        &self,
+        request: Request<UpdateActivityOptionsRequest>,
+    ) -> R<ws::UpdateActivityOptionsResponse> {
+        use ws::update_activity_options_request::Activity;
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        let paths = r.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
+        if r.restore_original {
+            if !paths.is_empty() {
+                return Err(Status::invalid_argument(
+                    "Both UpdateMask and RestoreOriginal are provided",
+                ));
+            }
+            return Err(Status::unimplemented(
+                "UpdateActivityOptions with restore_original is not supported yet",
+            ));
+        }
+        let options = r
+            .activity_options
+            .clone()
+            .ok_or_else(|| Status::invalid_argument("ActivityOptions are not provided"))?;
+        if r.update_mask.is_none() {
+            return Err(Status::invalid_argument("UpdateMask is not provided"));
+        }
+        let exec = r.execution.clone().unwrap_or_default();
+        let which = match r.activity {
+            Some(Activity::Id(id)) => Select::Id(id),
+            Some(Activity::Type(t)) => Select::Type(t),
+            Some(Activity::MatchAll(_)) => Select::All,
+            None => return Err(no_activity()),
+        };
+        ok(self
+            .engine
+            .on_activities(&req.namespace_id, &exec.workflow_id, &exec.run_id, &which, |m, ids| {
+                activity_ops::update_options(m, ids, &options, &paths)
+            })
+            .await
+            .map(|activity_options| ws::UpdateActivityOptionsResponse {
+                activity_options: Some(activity_options),
             }))
     }
 

@@ -8,6 +8,7 @@
 #![allow(deprecated)]
 
 mod activity;
+mod activity_ops;
 mod chain;
 mod children;
 mod command_checks;

@@ -211,23 +211,29 @@ impl HistoryEngine {
         let pending_activities = activities
             .into_iter()
             .map(|a| {
-                let waiting_retry = a.started_time.is_none() && a.attempt > 1;
+                // While paused no attempt is scheduled, as Temporal reports it.
+                let waiting_retry = a.started_time.is_none() && a.attempt > 1 && !a.paused;
                 PendingActivityInfo {
                     activity_id: a.activity_id.clone(),
                     activity_type: Some(ActivityType {
                         name: a.activity_type.clone(),
                     }),
-                    state: if a.cancel_requested {
-                        PendingActivityState::CancelRequested
-                    } else if a.started_time.is_some() {
-                        PendingActivityState::Started
-                    } else {
-                        PendingActivityState::Scheduled
+                    state: match (a.cancel_requested, a.started_time.is_some(), a.paused) {
+                        (true, _, _) => PendingActivityState::CancelRequested,
+                        (false, true, true) => PendingActivityState::PauseRequested,
+                        (false, true, false) => PendingActivityState::Started,
+                        (false, false, true) => PendingActivityState::Paused,
+                        (false, false, false) => PendingActivityState::Scheduled,
                     } as i32,
+                    paused: a.paused,
+                    pause_info: a.pause_info.clone().filter(|_| a.paused),
+                    activity_options: Some(crate::activity_ops::options_of(a)),
+                    priority: a.priority.clone(),
                     heartbeat_details: a.heartbeat_details.clone(),
                     last_heartbeat_time: a.last_heartbeat_time,
                     last_started_time: a.started_time,
-                    attempt: a.attempt,
+                    // A reset asked for while an attempt runs shows at once.
+                    attempt: if a.reset_requested { 1 } else { a.attempt },
                     maximum_attempts: a.retry_policy.as_ref().map_or(0, |p| p.maximum_attempts),
                     // While waiting out a retry backoff, Temporal reports the next attempt's time.
                     scheduled_time: if waiting_retry {

@@ -86,8 +86,16 @@ fn activity_timeout(m: &mut Mutation<'_>, task: &TimerTask) {
     };
     let kind = TimeoutType::try_from(task.timeout_type).unwrap_or(TimeoutType::Unspecified);
     let current_attempt = task.stamp == act.stamp;
+    // A paused activity's timeouts wait (unpausing re-arms its schedule-to-close); a running
+    // attempt of a paused activity still times out as any attempt does.
+    if act.paused && (act.started_time.is_none() || kind == TimeoutType::ScheduleToClose) {
+        return;
+    }
     let fire = match kind {
-        TimeoutType::ScheduleToClose => true,
+        // The deadline may have moved (UpdateActivityOptions): a newer timer has the new one.
+        TimeoutType::ScheduleToClose => act
+            .expiration_time
+            .is_none_or(|e| timestamp_to_nanos(&e) <= m.now_nanos),
         TimeoutType::ScheduleToStart => current_attempt && act.started_time.is_none(),
         TimeoutType::StartToClose => current_attempt && act.started_time.is_some(),
         TimeoutType::Heartbeat => {

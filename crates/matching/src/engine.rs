@@ -2,10 +2,10 @@
 //! polls, and records a matched task as started with history before the poller sees it.
 
 use crate::MatchingConfig;
+use crate::cancel::CancellablePolls;
 use crate::error::MatchingError;
 use crate::partition::{Forward, Offer, POLLER_HISTORY, Partition, lock};
 use crate::query::QueryRegistry;
-use crate::remote::ForwardedPolls;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -39,8 +39,9 @@ pub struct MatchingEngine {
     pub(crate) queries: QueryRegistry,
     shutting_down: AtomicBool,
     sweeper: Mutex<Option<JoinHandle<()>>>,
-    /// Polls forwarded here by child partitions on other hosts, which may cancel them.
-    pub(crate) forwarded: ForwardedPolls,
+    /// Polls that may be ended early: forwarded ones (their child's host cancels them) and
+    /// those of workers that say which instance they are (ShutdownWorker cancels them).
+    pub(crate) polls: CancellablePolls,
 }
 
 /// The poll a task is matched to; its request is forwarded to history.
@@ -67,6 +68,16 @@ pub(crate) struct Poll {
     pub request: PollRequest,
     /// Sent on by a child partition's host: not a poller of this partition, and cancellable.
     pub forwarded: bool,
+}
+
+impl Poll {
+    /// The worker instance the poll says it comes from (empty for older SDKs).
+    pub(crate) fn worker_instance_key(&self) -> &str {
+        match &self.request {
+            PollRequest::Workflow(r) => &r.worker_instance_key,
+            PollRequest::Activity(r) => &r.worker_instance_key,
+        }
+    }
 }
 
 /// History's answer for a matched task, after acks or re-queueing were handled.
@@ -96,7 +107,7 @@ impl MatchingEngine {
             queries: QueryRegistry::default(),
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
-            forwarded: ForwardedPolls::default(),
+            polls: CancellablePolls::default(),
         });
         let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine)));
         *lock(&engine.sweeper) = Some(sweeper);

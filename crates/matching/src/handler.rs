@@ -403,8 +403,30 @@ impl MatchingService for MatchingHandler {
         if req.poller_id.is_empty() {
             return Err(MatchingError::InvalidArgument("poller_id is required".into()).into());
         }
-        self.0.forwarded.cancel(&req.poller_id);
+        self.0.polls.cancel(&req.poller_id);
         Ok(Response::new(CancelOutstandingPollResponse {}))
+    }
+
+    async fn cancel_outstanding_worker_polls(
+        &self,
+        request: Request<CancelOutstandingWorkerPollsRequest>,
+    ) -> Result<Response<CancelOutstandingWorkerPollsResponse>, Status> {
+        let req = request.into_inner();
+        if req.namespace_id.is_empty() || req.task_queue.is_empty() || req.worker_instance_key.is_empty() {
+            return Err(MatchingError::InvalidArgument(
+                "namespace_id, task_queue and worker_instance_key are required".into(),
+            )
+            .into());
+        }
+        let cancelled = self.0.polls.cancel_worker(
+            &req.namespace_id,
+            &req.task_queue,
+            &req.task_types,
+            &req.worker_instance_key,
+        );
+        Ok(Response::new(CancelOutstandingWorkerPollsResponse {
+            cancelled_count: i32::try_from(cancelled).unwrap_or(i32::MAX),
+        }))
     }
 
     async fn load_partition(

@@ -3,6 +3,7 @@
 //! written) and to the persisted backlog otherwise; partitions are leased with a `range_id` so
 //! two matching owners can never both write a backlog.
 
+mod cancel;
 mod engine;
 mod error;
 mod handler;

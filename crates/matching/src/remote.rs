@@ -11,14 +11,12 @@
 
 use crate::engine::{MatchingEngine, Poll, PollRequest, Polled};
 use crate::error::MatchingError;
-use crate::partition::{Offer, Partition, lock};
-use std::collections::HashMap;
+use crate::partition::{Offer, Partition};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sundial_api::sundial::matchingservice::v1 as ms;
 use sundial_api::sundial::matchingservice::v1::TaskInfo;
 use sundial_api::temporal::enums::v1::TaskQueueKind;
@@ -26,7 +24,6 @@ use sundial_api::temporal::taskqueue::v1::TaskQueue;
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
 use sundial_persistence::{TASK_TYPE_ACTIVITY, TaskQueueKey};
 use sundial_rpc::MatchingClient;
-use tokio::sync::watch;
 
 /// A forwarded add waits this long for the parent (its poller records the task with history).
 const FORWARD_ADD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,66 +31,9 @@ const FORWARD_ADD_TIMEOUT: Duration = Duration::from_secs(10);
 const CANCEL_ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// A child whose backlog the parent's pollers did not take tries again after this long.
 const BACKLOG_FORWARD_BACKOFF: Duration = Duration::from_secs(1);
-/// A cancel that arrived before its poll is remembered this long.
-const TOMBSTONE_TTL: Duration = Duration::from_secs(120);
 
 /// A forwarded poll in flight: resolves to the task the parent started for it, if any.
 pub(crate) type RemotePoll = Pin<Box<dyn Future<Output = Option<Polled>> + Send>>;
-
-enum Forwarded {
-    Waiting(watch::Sender<bool>),
-    /// Cancelled before it arrived (the cancel overtook the poll).
-    Cancelled(Instant),
-}
-
-/// Forwarded polls waiting on this host, by poller id, so a child's host can end one early.
-#[derive(Default)]
-pub(crate) struct ForwardedPolls {
-    polls: Mutex<HashMap<String, Forwarded>>,
-}
-
-/// A forwarded poll's registration; dropping it forgets the poll.
-pub(crate) struct ForwardedGuard<'a> {
-    polls: &'a ForwardedPolls,
-    poller_id: String,
-    pub cancelled: watch::Receiver<bool>,
-}
-
-impl ForwardedPolls {
-    pub(crate) fn register(&self, poller_id: &str) -> ForwardedGuard<'_> {
-        let mut polls = lock(&self.polls);
-        polls.retain(|_, f| !matches!(f, Forwarded::Cancelled(at) if at.elapsed() > TOMBSTONE_TTL));
-        let already = matches!(polls.get(poller_id), Some(Forwarded::Cancelled(_)));
-        let (tx, rx) = watch::channel(already);
-        polls.insert(poller_id.to_owned(), Forwarded::Waiting(tx));
-        ForwardedGuard {
-            polls: self,
-            poller_id: poller_id.to_owned(),
-            cancelled: rx,
-        }
-    }
-
-    pub(crate) fn cancel(&self, poller_id: &str) {
-        let mut polls = lock(&self.polls);
-        match polls.get(poller_id) {
-            Some(Forwarded::Waiting(tx)) => {
-                let _ = tx.send(true);
-            }
-            _ => {
-                polls.insert(poller_id.to_owned(), Forwarded::Cancelled(Instant::now()));
-            }
-        }
-    }
-}
-
-impl Drop for ForwardedGuard<'_> {
-    fn drop(&mut self) {
-        let mut polls = lock(&self.polls.polls);
-        if matches!(polls.get(&self.poller_id), Some(Forwarded::Waiting(_))) {
-            polls.remove(&self.poller_id);
-        }
-    }
-}
 
 /// An offer taken from a partition but not yet handed to history: goes back if dropped, so a
 /// poll abandoned while its forwarded twin is being cancelled loses nothing.

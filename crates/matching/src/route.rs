@@ -8,6 +8,7 @@
 //! this host are reached directly; the first one on another host through it (`remote.rs`).
 //! Sticky queues are never partitioned.
 
+use crate::cancel::WorkerPoll;
 use crate::engine::{MatchingEngine, Poll, Polled, Recorded};
 use crate::error::MatchingError;
 use crate::partition::{Offer, Partition, PartitionStatus, PollStart, WaitOutcome, WaiterGuard};
@@ -268,7 +269,14 @@ impl MatchingEngine {
     ) -> Result<Option<Polled>, MatchingError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let poll = Arc::new(poll);
-        let mut registration = poll.forwarded.then(|| self.forwarded.register(&poll.poller_id));
+        let worker = (!poll.worker_instance_key().is_empty()).then(|| WorkerPoll {
+            namespace_id: key.namespace_id.clone(),
+            task_queue: key.name.clone(),
+            task_type: key.task_type,
+            instance_key: poll.worker_instance_key().to_owned(),
+        });
+        let mut registration =
+            (poll.forwarded || worker.is_some()).then(|| self.polls.register(&poll.poller_id, worker));
         loop {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
@@ -341,8 +349,8 @@ impl MatchingEngine {
 
     /// Waits at the poller's partition and each ancestor here, and for the forwarded poll
     /// (`remote`, cleared once it answers) at once; the first offer wins and the other places
-    /// give back anything that reached them meanwhile. A forwarded poll ends when its child's
-    /// host cancels it (`cancelled`).
+    /// give back anything that reached them meanwhile. A cancellable poll (forwarded, or of a
+    /// worker that may shut down) ends when cancelled.
     async fn wait_for_offer(
         &self,
         chain: &[Arc<Partition>],

@@ -474,3 +474,68 @@ async fn sync_add_is_acknowledged_only_after_history_recorded_the_start() {
     let _ = poll.await;
     h.engine.shutdown().await;
 }
+
+/// A poll of worker instance `key` on "q", running in the background.
+fn poll_as_instance(
+    h: &Harness,
+    identity: &str,
+    key: &str,
+) -> tokio::task::JoinHandle<wf::PollWorkflowTaskQueueResponse> {
+    let handler = h.handler.clone();
+    let (identity, key) = (identity.to_owned(), key.to_owned());
+    tokio::spawn(async move {
+        handler
+            .poll_workflow_task_queue(Request::new(PollWorkflowTaskQueueRequest {
+                namespace_id: NS.into(),
+                poller_id: format!("poller-{identity}"),
+                request: Some(wf::PollWorkflowTaskQueueRequest {
+                    namespace: "default".into(),
+                    task_queue: Some(normal("q")),
+                    identity: identity.clone(),
+                    worker_instance_key: key,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await
+            .expect("poll")
+            .into_inner()
+    })
+}
+
+#[tokio::test]
+async fn a_shutting_down_workers_polls_end_at_once_and_nobody_elses() {
+    let h = Harness::memory(Duration::from_secs(30)).await;
+    let h = &h;
+    let leaving = poll_as_instance(h, "leaving", "instance-1");
+    h.wait_for_poller("q", "leaving").await;
+    let staying = poll_as_instance(h, "staying", "instance-2");
+    h.wait_for_poller("q", "staying").await;
+
+    let started = std::time::Instant::now();
+    let cancelled = h
+        .handler
+        .cancel_outstanding_worker_polls(Request::new(CancelOutstandingWorkerPollsRequest {
+            namespace_id: NS.into(),
+            task_queue: "q".into(),
+            task_types: vec![TASK_TYPE_WORKFLOW],
+            worker_instance_key: "instance-1".into(),
+        }))
+        .await
+        .expect("cancel")
+        .into_inner()
+        .cancelled_count;
+    assert_eq!(cancelled, 1);
+    let resp = leaving.await.expect("join");
+    assert!(resp.task_token.is_empty(), "an empty answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "at once, not at the poll's timeout"
+    );
+
+    // The task goes to the worker that stays, not to the one that left.
+    h.add_workflow_task(normal("q"), "wf-1", 2).await.expect("add");
+    let resp = staying.await.expect("join");
+    assert_eq!(workflow_id_of(&resp), "wf-1");
+    h.engine.shutdown().await;
+}

@@ -388,6 +388,11 @@ impl MatchingRouter {
         self.clients.get(&self.owner_of(namespace_id, base, number)?)
     }
 
+    /// The client of the matching host at `address`.
+    pub fn for_address(&self, address: &str) -> Result<MatchingClient, RpcError> {
+        self.clients.get(address)
+    }
+
     /// The address of the host that owns partition `number` of queue `base`.
     pub fn owner_of(&self, namespace_id: &str, base: &str, number: u32) -> Result<String, RpcError> {
         self.hosts

@@ -574,6 +574,7 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
     }
 }
 
+mod activities;
 #[cfg(test)]
 pub(crate) mod props;
 mod tasks;

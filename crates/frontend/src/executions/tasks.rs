@@ -593,6 +593,15 @@ impl ExecutionHandler {
     /// task of its runs goes to the normal queue at once.
     pub async fn shutdown_worker(&self, req: ShutdownWorkerRequest) -> Res<ShutdownWorkerResponse> {
         let namespace_id = self.ns(&req.namespace).await?;
+        let scope = Scope::namespace(&req.namespace).with_namespace_id(&namespace_id);
+        if self
+            .dc
+            .get(&keys::FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN, &scope)
+            && !req.worker_instance_key.is_empty()
+            && !req.task_queue.is_empty()
+        {
+            self.cancel_worker_polls(&namespace_id, &req).await;
+        }
         if !req.sticky_task_queue.is_empty() {
             self.matching(&namespace_id, &req.sticky_task_queue)?
                 .unload_sticky_queue(ms::UnloadStickyQueueRequest {
@@ -602,6 +611,57 @@ impl ExecutionHandler {
                 .await?;
         }
         Ok(ShutdownWorkerResponse::default())
+    }
+
+    /// Ends the shutting-down worker's polls of its queue on every matching host that owns
+    /// one of the queue's read partitions. Best effort: a host that fails to answer ends them
+    /// at their timeout, as without this.
+    async fn cancel_worker_polls(&self, namespace_id: &str, req: &ShutdownWorkerRequest) {
+        let types: Vec<i32> = if req.task_queue_types.is_empty() {
+            vec![TaskQueueType::Workflow as i32, TaskQueueType::Activity as i32]
+        } else {
+            req.task_queue_types.clone()
+        };
+        let mut hosts = std::collections::BTreeSet::new();
+        for task_type in &types {
+            let task_type = if *task_type == TaskQueueType::Activity as i32 {
+                TaskType::Activity
+            } else {
+                TaskType::Workflow
+            };
+            let (read, _) = sundial_dynconfig::partition_counts(
+                Some(&self.dc),
+                &req.namespace,
+                namespace_id,
+                &req.task_queue,
+                task_type,
+            );
+            for n in 0..read {
+                match self.matching.owner_of(namespace_id, &req.task_queue, n) {
+                    Ok(host) => {
+                        hosts.insert(host);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "no matching host for a partition"),
+                }
+            }
+        }
+        for host in hosts {
+            let sent = match self.matching.for_address(&host) {
+                Ok(mut client) => client
+                    .cancel_outstanding_worker_polls(ms::CancelOutstandingWorkerPollsRequest {
+                        namespace_id: namespace_id.to_owned(),
+                        task_queue: req.task_queue.clone(),
+                        task_types: types.clone(),
+                        worker_instance_key: req.worker_instance_key.clone(),
+                    })
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(Status::unavailable(e.to_string())),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(%host, error = %e, "cancelling a shutting-down worker's polls failed");
+            }
+        }
     }
 
     /// The enhanced form reports pollers per task type under the unversioned build id ("").

@@ -10,6 +10,7 @@
 // A test that finds `None` where it expects a value should fail right there.
 #![allow(clippy::unwrap_used)]
 
+mod activity_ops_tests;
 mod activity_tests;
 mod chain_tests;
 mod command_tests;
@@ -492,7 +493,12 @@ impl Run {
         .expect("fail activity");
     }
 
+    /// Heartbeats the running attempt; returns whether cancellation was requested.
     pub fn heartbeat(&mut self, scheduled_event_id: i64) -> bool {
+        self.heartbeat_answer(scheduled_event_id).cancel_requested
+    }
+
+    pub fn heartbeat_answer(&mut self, scheduled_event_id: i64) -> crate::activity::HeartbeatAnswer {
         let tok = self.activity_token(scheduled_event_id);
         self.step(|m| crate::activity::heartbeat(m, &tok, Some(payloads("\"progress\""))))
             .expect("heartbeat")

@@ -1,0 +1,218 @@
+//! Operator actions on a workflow's pending activities: PauseActivity, UnpauseActivity,
+//! ResetActivity, UpdateActivityOptions, and their `*ActivityExecution` forms (what the
+//! `temporal activity` commands send). The newer forms also name standalone activities (no
+//! workflow id), which Sundial does not run: those get Temporal's answer for a server with
+//! standalone activities disabled.
+
+use super::*;
+use sundial_api::temporal::common::v1::WorkflowExecution;
+
+fn standalone_disabled() -> Status {
+    Status::unimplemented("Standalone activity is disabled")
+}
+
+fn no_activity() -> Status {
+    ServiceError::invalid("Either Activity.Id or Activity.Type should be set on request.").into()
+}
+
+/// The run a request names: a workflow id is required, a run id may be empty (the current run).
+fn target(execution: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
+    let e = execution.cloned().unwrap_or_default();
+    v::workflow_id(&e.workflow_id)?;
+    v::run_id(&e.run_id)?;
+    Ok(e)
+}
+
+/// `activity_id` of an `*ActivityExecution` request of a workflow activity.
+fn activity_id(id: &str) -> Result<(), ServiceError> {
+    if id.is_empty() {
+        return Err(ServiceError::invalid("activity ID is required"));
+    }
+    if id.len() > v::MAX_ID_LENGTH {
+        return Err(ServiceError::invalid(format!(
+            "activity ID exceeds length limit. Length={} Limit={}",
+            id.len(),
+            v::MAX_ID_LENGTH
+        )));
+    }
+    Ok(())
+}
+
+fn execution_of(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
+    Some(WorkflowExecution {
+        workflow_id: workflow_id.to_owned(),
+        run_id: run_id.to_owned(),
+    })
+}
+
+impl ExecutionHandler {
+    pub async fn pause_activity(&self, req: PauseActivityRequest) -> Res<PauseActivityResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = target(req.execution.as_ref())?;
+        if req.activity.is_none() {
+            return Err(no_activity());
+        }
+        on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            pause_activity,
+            hs::PauseActivityRequest {
+                namespace_id: namespace_id.clone(),
+                request: Some(req),
+            }
+        )
+        .await
+    }
+
+    pub async fn unpause_activity(&self, req: UnpauseActivityRequest) -> Res<UnpauseActivityResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = target(req.execution.as_ref())?;
+        if req.activity.is_none() {
+            return Err(no_activity());
+        }
+        on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            unpause_activity,
+            hs::UnpauseActivityRequest {
+                namespace_id: namespace_id.clone(),
+                request: Some(req),
+            }
+        )
+        .await
+    }
+
+    pub async fn reset_activity(&self, req: ResetActivityRequest) -> Res<ResetActivityResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = target(req.execution.as_ref())?;
+        if req.activity.is_none() {
+            return Err(no_activity());
+        }
+        on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            reset_activity,
+            hs::ResetActivityRequest {
+                namespace_id: namespace_id.clone(),
+                request: Some(req),
+            }
+        )
+        .await
+    }
+
+    pub async fn update_activity_options(
+        &self,
+        req: UpdateActivityOptionsRequest,
+    ) -> Res<UpdateActivityOptionsResponse> {
+        let namespace_id = self.ns(&req.namespace).await?;
+        let exec = target(req.execution.as_ref())?;
+        if req.activity.is_none() {
+            return Err(no_activity());
+        }
+        on_history!(
+            self,
+            &namespace_id,
+            &exec.workflow_id,
+            update_activity_options,
+            hs::UpdateActivityOptionsRequest {
+                namespace_id: namespace_id.clone(),
+                request: Some(req),
+            }
+        )
+        .await
+    }
+
+    pub async fn pause_activity_execution(
+        &self,
+        req: PauseActivityExecutionRequest,
+    ) -> Res<PauseActivityExecutionResponse> {
+        if req.workflow_id.is_empty() {
+            return Err(standalone_disabled());
+        }
+        activity_id(&req.activity_id)?;
+        let request_id = if req.request_id.is_empty() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            req.request_id
+        };
+        self.pause_activity(PauseActivityRequest {
+            namespace: req.namespace,
+            execution: execution_of(&req.workflow_id, &req.run_id),
+            identity: req.identity,
+            reason: req.reason,
+            request_id,
+            activity: Some(pause_activity_request::Activity::Id(req.activity_id)),
+        })
+        .await?;
+        Ok(PauseActivityExecutionResponse::default())
+    }
+
+    pub async fn unpause_activity_execution(
+        &self,
+        req: UnpauseActivityExecutionRequest,
+    ) -> Res<UnpauseActivityExecutionResponse> {
+        if req.workflow_id.is_empty() {
+            return Err(standalone_disabled());
+        }
+        activity_id(&req.activity_id)?;
+        self.unpause_activity(UnpauseActivityRequest {
+            namespace: req.namespace,
+            execution: execution_of(&req.workflow_id, &req.run_id),
+            identity: req.identity,
+            jitter: req.jitter,
+            activity: Some(unpause_activity_request::Activity::Id(req.activity_id)),
+            ..Default::default()
+        })
+        .await?;
+        Ok(UnpauseActivityExecutionResponse::default())
+    }
+
+    pub async fn reset_activity_execution(
+        &self,
+        req: ResetActivityExecutionRequest,
+    ) -> Res<ResetActivityExecutionResponse> {
+        if req.workflow_id.is_empty() {
+            return Err(standalone_disabled());
+        }
+        activity_id(&req.activity_id)?;
+        self.reset_activity(ResetActivityRequest {
+            namespace: req.namespace,
+            execution: execution_of(&req.workflow_id, &req.run_id),
+            identity: req.identity,
+            reset_heartbeat: req.reset_heartbeat,
+            keep_paused: req.keep_paused,
+            jitter: req.jitter,
+            restore_original_options: req.restore_original_options,
+            activity: Some(reset_activity_request::Activity::Id(req.activity_id)),
+        })
+        .await?;
+        Ok(ResetActivityExecutionResponse::default())
+    }
+
+    pub async fn update_activity_execution_options(
+        &self,
+        req: UpdateActivityExecutionOptionsRequest,
+    ) -> Res<UpdateActivityExecutionOptionsResponse> {
+        if req.workflow_id.is_empty() {
+            return Err(standalone_disabled());
+        }
+        activity_id(&req.activity_id)?;
+        let resp = self
+            .update_activity_options(UpdateActivityOptionsRequest {
+                namespace: req.namespace,
+                execution: execution_of(&req.workflow_id, &req.run_id),
+                identity: req.identity,
+                activity_options: req.activity_options,
+                update_mask: req.update_mask,
+                restore_original: req.restore_original,
+                activity: Some(update_activity_options_request::Activity::Id(req.activity_id)),
+            })
+            .await?;
+        Ok(UpdateActivityExecutionOptionsResponse {
+            activity_options: resp.activity_options,
+        })
+    }
+}
