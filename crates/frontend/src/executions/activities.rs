@@ -45,84 +45,47 @@ fn execution_of(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
     })
 }
 
-impl ExecutionHandler {
-    pub async fn pause_activity(&self, req: PauseActivityRequest) -> Res<PauseActivityResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        let exec = target(req.execution.as_ref())?;
-        if req.activity.is_none() {
+/// The checks every legacy activity operation makes (namespace, workflow id, an activity
+/// selected), then the call to the history host of the workflow's shard.
+macro_rules! activity_op {
+    ($self:ident, $req:ident, $method:ident, $internal:ident) => {{
+        let namespace_id = $self.ns(&$req.namespace).await?;
+        let exec = target($req.execution.as_ref())?;
+        if $req.activity.is_none() {
             return Err(no_activity());
         }
         on_history!(
-            self,
+            $self,
             &namespace_id,
             &exec.workflow_id,
-            pause_activity,
-            hs::PauseActivityRequest {
+            $method,
+            hs::$internal {
                 namespace_id: namespace_id.clone(),
-                request: Some(req),
+                request: Some($req),
             }
         )
         .await
+    }};
+}
+
+impl ExecutionHandler {
+    pub async fn pause_activity(&self, req: PauseActivityRequest) -> Res<PauseActivityResponse> {
+        activity_op!(self, req, pause_activity, PauseActivityRequest)
     }
 
     pub async fn unpause_activity(&self, req: UnpauseActivityRequest) -> Res<UnpauseActivityResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        let exec = target(req.execution.as_ref())?;
-        if req.activity.is_none() {
-            return Err(no_activity());
-        }
-        on_history!(
-            self,
-            &namespace_id,
-            &exec.workflow_id,
-            unpause_activity,
-            hs::UnpauseActivityRequest {
-                namespace_id: namespace_id.clone(),
-                request: Some(req),
-            }
-        )
-        .await
+        activity_op!(self, req, unpause_activity, UnpauseActivityRequest)
     }
 
     pub async fn reset_activity(&self, req: ResetActivityRequest) -> Res<ResetActivityResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        let exec = target(req.execution.as_ref())?;
-        if req.activity.is_none() {
-            return Err(no_activity());
-        }
-        on_history!(
-            self,
-            &namespace_id,
-            &exec.workflow_id,
-            reset_activity,
-            hs::ResetActivityRequest {
-                namespace_id: namespace_id.clone(),
-                request: Some(req),
-            }
-        )
-        .await
+        activity_op!(self, req, reset_activity, ResetActivityRequest)
     }
 
     pub async fn update_activity_options(
         &self,
         req: UpdateActivityOptionsRequest,
     ) -> Res<UpdateActivityOptionsResponse> {
-        let namespace_id = self.ns(&req.namespace).await?;
-        let exec = target(req.execution.as_ref())?;
-        if req.activity.is_none() {
-            return Err(no_activity());
-        }
-        on_history!(
-            self,
-            &namespace_id,
-            &exec.workflow_id,
-            update_activity_options,
-            hs::UpdateActivityOptionsRequest {
-                namespace_id: namespace_id.clone(),
-                request: Some(req),
-            }
-        )
-        .await
+        activity_op!(self, req, update_activity_options, UpdateActivityOptionsRequest)
     }
 
     pub async fn pause_activity_execution(
