@@ -262,6 +262,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                 namespace: namespace.clone(),
                 partition: 0,
                 sync_only: false,
+                forward_wait: None,
             };
             let sticky = task.task_queue_kind == TaskQueueKind::Sticky as i32;
             let (mut matching, partition) = engine.matching_for_add(
@@ -332,6 +333,7 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
                     namespace,
                     partition,
                     sync_only: false,
+                    forward_wait: None,
                 })
                 .await
                 .map(|_| ())

@@ -290,7 +290,7 @@ impl MatchingEngine {
                     if recorded.send(Err(s.clone())).is_err() {
                         tracing::debug!(task_queue = %partition.key, error = %s, "re-adding matched task");
                         let keys = [partition.key.clone()];
-                        if let Err(e) = engine.place_task(&keys, None, partition.sticky, "", info, false).await {
+                        if let Err(e) = engine.place_task(&keys, None, partition.sticky, "", info).await {
                             tracing::debug!(task_queue = %partition.key, error = %e,
                                 "could not put back a matched task; history's transfer queue retries it");
                         }

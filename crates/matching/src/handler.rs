@@ -140,6 +140,15 @@ fn queue_key(
     Ok((key, sticky))
 }
 
+/// A `sync_only` add's wait for a poller (capped, so a caller cannot park a task for long).
+fn sync_wait(sync_only: bool, wait: Option<&sundial_api::prost_wkt_types::Duration>) -> Option<Duration> {
+    sync_only.then(|| {
+        wait.and_then(duration_from_pb)
+            .unwrap_or_default()
+            .min(Duration::from_secs(5))
+    })
+}
+
 fn task_info(
     execution: Option<WorkflowExecution>,
     scheduled_event_id: i64,
@@ -181,7 +190,13 @@ impl MatchingService for MatchingHandler {
         )?;
         let matched = self
             .0
-            .add_task(key, sticky, &req.namespace, info, req.sync_only)
+            .add_task(
+                key,
+                sticky,
+                &req.namespace,
+                info,
+                sync_wait(req.sync_only, req.forward_wait.as_ref()),
+            )
             .await?;
         Ok(Response::new(AddWorkflowTaskResponse { matched }))
     }
@@ -204,7 +219,13 @@ impl MatchingService for MatchingHandler {
         )?;
         let matched = self
             .0
-            .add_task(key, sticky, &req.namespace, info, req.sync_only)
+            .add_task(
+                key,
+                sticky,
+                &req.namespace,
+                info,
+                sync_wait(req.sync_only, req.forward_wait.as_ref()),
+            )
             .await?;
         Ok(Response::new(AddActivityTaskResponse { matched }))
     }

@@ -29,7 +29,9 @@ use sundial_rpc::MatchingClient;
 const FORWARD_ADD_TIMEOUT: Duration = Duration::from_secs(10);
 /// After cancelling a forwarded poll, how long its answer is awaited before giving up on it.
 const CANCEL_ANSWER_WAIT: Duration = Duration::from_secs(5);
-/// A child whose backlog the parent's pollers did not take tries again after this long.
+/// A child's backlog task offered to the parent waits there this long for a poller.
+const BACKLOG_OFFER_WAIT: Duration = Duration::from_secs(1);
+/// A child whose parent's host failed to answer offers its backlog again after this long.
 const BACKLOG_FORWARD_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A forwarded poll in flight: resolves to the task the parent started for it, if any.
@@ -91,10 +93,18 @@ impl MatchingEngine {
 
     /// Offers `info` to pollers of `parent` (another host's partition) without writing it
     /// there; true once a poller had it recorded with history (or history called it stale).
-    pub(crate) async fn forward_add(&self, parent: &TaskQueueKey, namespace: &str, info: &TaskInfo) -> bool {
+    /// `wait`: how long the task may wait there for a poller to arrive.
+    pub(crate) async fn forward_add(
+        &self,
+        parent: &TaskQueueKey,
+        namespace: &str,
+        info: &TaskInfo,
+        wait: Duration,
+    ) -> bool {
         let Some(mut client) = self.peer(parent) else {
             return false;
         };
+        let forward_wait = (!wait.is_zero()).then(|| sundial_common::time::duration_to_pb(wait));
         let schedule_to_start_timeout = info.expiry_time.as_ref().map(|expiry| {
             let left = timestamp_to_nanos(expiry).saturating_sub(now_nanos()).max(1_000_000);
             sundial_common::time::duration_to_pb(Duration::from_nanos(left as u64))
@@ -109,8 +119,9 @@ impl MatchingEngine {
                 namespace: namespace.to_owned(),
                 partition: parent.partition,
                 sync_only: true,
+                forward_wait,
             });
-            request.set_timeout(FORWARD_ADD_TIMEOUT);
+            request.set_timeout(FORWARD_ADD_TIMEOUT + wait);
             client.add_activity_task(request).await.map(|r| r.into_inner().matched)
         } else {
             let mut request = tonic::Request::new(ms::AddWorkflowTaskRequest {
@@ -122,8 +133,9 @@ impl MatchingEngine {
                 namespace: namespace.to_owned(),
                 partition: parent.partition,
                 sync_only: true,
+                forward_wait,
             });
-            request.set_timeout(FORWARD_ADD_TIMEOUT);
+            request.set_timeout(FORWARD_ADD_TIMEOUT + wait);
             client.add_workflow_task(request).await.map(|r| r.into_inner().matched)
         };
         sent.unwrap_or_else(|status| {
@@ -248,12 +260,17 @@ impl MatchingEngine {
                         partition.give_back(offer);
                         break;
                     };
-                    if engine.forward_add(&parent, "", &info).await {
+                    let began = tokio::time::Instant::now();
+                    if engine.forward_add(&parent, "", &info, BACKLOG_OFFER_WAIT).await {
                         owner.ack(task_id);
                         continue;
                     }
                     partition.give_back(Offer::Backlog { task_id, info, owner });
-                    tokio::time::sleep(BACKLOG_FORWARD_BACKOFF).await;
+                    // The parent waited for a poller and none came: offer again at once. An
+                    // answer much sooner means the parent's host failed: back off.
+                    if began.elapsed() < BACKLOG_OFFER_WAIT / 2 {
+                        tokio::time::sleep(BACKLOG_FORWARD_BACKOFF).await;
+                    }
                 }
                 partition.remote_forwarding.store(false, Ordering::SeqCst);
                 // Backlog that arrived while this loop was finishing would find the flag set.

@@ -166,15 +166,15 @@ impl MatchingEngine {
     /// started through a poller (or found it stale), or once it is committed to the backlog;
     /// until then the caller's own copy (history's transfer task) is the only one that
     /// survives a crash. Sticky queues without a recent poller refuse the task. A `sync_only`
-    /// add (forwarded by a child partition) is never written: the answer says whether a
-    /// poller took it.
+    /// add (forwarded by a child partition) is never written: it waits up to `wait` for a
+    /// poller, and the answer says whether one took it.
     pub(crate) async fn add_task(
         self: &Arc<Self>,
         key: TaskQueueKey,
         sticky: bool,
         namespace: &str,
         info: TaskInfo,
-        sync_only: bool,
+        sync_only: Option<std::time::Duration>,
     ) -> Result<bool, MatchingError> {
         if sticky {
             let recent = self
@@ -183,23 +183,90 @@ impl MatchingEngine {
             if !recent {
                 return Err(MatchingError::StickyWorkerUnavailable { task_queue: key.name });
             }
-            return self.place_task(&[key], None, true, namespace, info, false).await;
+            return self.place_task(&[key], None, true, namespace, info).await;
         }
-        if key.partition == 0 && !sync_only {
+        let (keys, remote) = self.lineage_split(&key);
+        if let Some(wait) = sync_only {
+            return self.offer_only(&keys, remote.as_ref(), namespace, &info, wait).await;
+        }
+        if key.partition == 0 {
             let root = self.partition(&key, false).await?;
             self.note_configured(&root, namespace).await;
         }
-        let (keys, remote) = self.lineage_split(&key);
-        self.place_task(&keys, remote.as_ref(), false, namespace, info, sync_only)
-            .await
+        self.place_task(&keys, remote.as_ref(), false, namespace, info).await
+    }
+
+    /// Offers the task to a poller waiting at each of `partitions` in turn. `Some(true)` once
+    /// one had it recorded with history (or history called it stale), `Some(false)` if
+    /// recording failed otherwise (the task is the caller's again), `None` if nobody took it.
+    async fn offer(&self, partitions: &[Arc<Partition>], info: &TaskInfo) -> Option<bool> {
+        for partition in partitions {
+            while let Ok(Some(recorded)) = partition.try_sync_match(info) {
+                match recorded.await {
+                    // History holds the task started (or it was stale): done.
+                    Ok(Ok(())) => return Some(true),
+                    Ok(Err(status)) => {
+                        tracing::debug!(task_queue = %partition.key, error = %status,
+                            "recording a matched task failed");
+                        return Some(false);
+                    }
+                    // The poller left before it began recording: try the next one.
+                    Err(_) => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// A task forwarded by a child partition: offered to pollers here (and through `remote`,
+    /// further up), waiting up to `wait` for one to arrive; never written.
+    async fn offer_only(
+        &self,
+        keys: &[TaskQueueKey],
+        remote: Option<&TaskQueueKey>,
+        namespace: &str,
+        info: &TaskInfo,
+        wait: std::time::Duration,
+    ) -> Result<bool, MatchingError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut partitions = Vec::with_capacity(keys.len());
+            for key in keys {
+                partitions.push(self.partition(key, false).await?);
+            }
+            // Listen for pollers before looking, so one arriving in between is not missed.
+            let mut arrivals: Vec<_> = partitions
+                .iter()
+                .map(|p| Box::pin(p.poller_arrived.notified()))
+                .collect();
+            for a in &mut arrivals {
+                a.as_mut().enable();
+            }
+            if let Some(matched) = self.offer(&partitions, info).await {
+                return Ok(matched);
+            }
+            if let Some(parent) = remote
+                && self
+                    .forward_add(parent, namespace, info, std::time::Duration::ZERO)
+                    .await
+            {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::select! {
+                _ = futures::future::select_all(arrivals) => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(false),
+            }
+        }
     }
 
     /// Offers the task to a poller waiting at each of `keys` in turn, then through `remote`
     /// (an ancestor on another host), then writes it to the backlog of the first key; a lease
     /// lost meanwhile is retried on a reloaded partition. A matched poller records the task
     /// started with history before this returns; if that fails (other than stale), the task
-    /// is written to the backlog here. True once placed; false only for a `sync_only` task no
-    /// poller took.
+    /// is written to the backlog here.
     pub(crate) async fn place_task(
         &self,
         keys: &[TaskQueueKey],
@@ -207,47 +274,31 @@ impl MatchingEngine {
         sticky: bool,
         namespace: &str,
         info: TaskInfo,
-        sync_only: bool,
     ) -> Result<bool, MatchingError> {
         let mut last_err = None;
         let mut offer = true;
         for _ in 0..RELOAD_ATTEMPTS {
-            let mut target = None;
+            let mut partitions = Vec::with_capacity(keys.len());
             for key in keys {
-                let partition = self.partition(key, sticky).await?;
-                target.get_or_insert(partition.clone());
-                if !offer {
-                    break;
-                }
-                while let Ok(Some(recorded)) = partition.try_sync_match(&info) {
-                    match recorded.await {
-                        // History holds the task started (or it was stale): done.
-                        Ok(Ok(())) => return Ok(true),
-                        // History could not record it: the backlog keeps it for a later poll.
-                        Ok(Err(status)) => {
-                            tracing::debug!(task_queue = %partition.key, error = %status,
-                                "recording a matched task failed; writing it to the backlog");
-                            offer = false;
-                            break;
+                partitions.push(self.partition(key, sticky).await?);
+            }
+            if offer {
+                match self.offer(&partitions, &info).await {
+                    Some(true) => return Ok(true),
+                    // History could not record it: the backlog keeps it for a later poll.
+                    Some(false) => offer = false,
+                    None => {
+                        if let Some(parent) = remote
+                            && self
+                                .forward_add(parent, namespace, &info, std::time::Duration::ZERO)
+                                .await
+                        {
+                            return Ok(true);
                         }
-                        // The poller left before it began recording: try the next one.
-                        Err(_) => {}
                     }
                 }
-                if !offer {
-                    break;
-                }
             }
-            if offer
-                && let Some(parent) = remote
-                && self.forward_add(parent, namespace, &info).await
-            {
-                return Ok(true);
-            }
-            if sync_only {
-                return Ok(false);
-            }
-            let Some(target) = target else { break };
+            let Some(target) = partitions.first() else { break };
             match target.append(info.clone()).await {
                 Ok(()) => return Ok(true),
                 Err(e @ PersistenceError::TaskQueueOwnershipLost { .. }) => last_err = Some(e),

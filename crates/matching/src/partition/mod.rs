@@ -126,6 +126,8 @@ pub(crate) struct Partition {
     background: Mutex<Option<JoinHandle<()>>>,
     /// A task offers this partition's backlog to its parent on another host.
     pub(crate) remote_forwarding: AtomicBool,
+    /// Woken whenever a poller starts waiting here (a forwarded task may be waiting for one).
+    pub(crate) poller_arrived: Notify,
 }
 
 /// How a poll's wait ended.
@@ -203,6 +205,7 @@ impl Partition {
             wake_background: Arc::new(Notify::new()),
             background: Mutex::new(None),
             remote_forwarding: AtomicBool::new(false),
+            poller_arrived: Notify::new(),
         });
         let handle = tokio::spawn(backlog::run_background(
             Arc::downgrade(&partition),
@@ -309,6 +312,7 @@ impl Partition {
         st.next_waiter_id += 1;
         let (tx, rx) = oneshot::channel();
         st.waiters.push_back(Waiter { id, tx });
+        self.poller_arrived.notify_waiters();
         Some(PollStart::Wait(WaiterGuard {
             partition: self.clone(),
             id,

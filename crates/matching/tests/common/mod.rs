@@ -226,7 +226,7 @@ impl Harness {
                 schedule_to_start_timeout: None,
                 namespace: "default".into(),
                 partition,
-                sync_only: false,
+                ..Default::default()
             }))
             .await
             .map(|_| ())
