@@ -12,6 +12,7 @@ conformance!(
     schema_setup_is_idempotent,
     namespace_lifecycle,
     namespace_update_is_compare_and_set,
+    namespace_rename_is_compare_and_set_and_keeps_names_unique,
     namespace_listing_pages_through_everything,
     concurrent_registration_has_one_winner,
     cluster_metadata_first_writer_wins,
@@ -94,6 +95,37 @@ async fn namespace_update_is_compare_and_set(store: Arc<SqlStore>) {
     );
     let stored = store.get_namespace_by_id("id-1").await.expect("get").expect("present");
     assert_eq!(stored.detail, detail("v2"), "stale writer must not win");
+}
+
+async fn namespace_rename_is_compare_and_set_and_keeps_names_unique(store: Arc<SqlStore>) {
+    let a = store
+        .create_namespace("id-a", "alpha", &detail("a"))
+        .await
+        .expect("create a");
+    store
+        .create_namespace("id-b", "beta", &detail("b"))
+        .await
+        .expect("create b");
+    let taken = store
+        .rename_namespace("id-a", a.notification_version, "beta", &detail("a2"))
+        .await;
+    assert!(matches!(taken, Err(PersistenceError::AlreadyExists(_))), "{taken:?}");
+    let renamed = store
+        .rename_namespace("id-a", a.notification_version, "gamma", &detail("a2"))
+        .await
+        .expect("rename");
+    assert_eq!((renamed.name.as_str(), renamed.detail.clone()), ("gamma", detail("a2")));
+    let stale = store
+        .rename_namespace("id-a", a.notification_version, "delta", &detail("a3"))
+        .await;
+    assert!(matches!(stale, Err(PersistenceError::ConditionFailed(_))), "{stale:?}");
+    let stored = store.get_namespace_by_id("id-a").await.expect("get").expect("present");
+    assert_eq!(stored.name, "gamma", "an update keeps the name");
+    let kept = store
+        .update_namespace("id-a", stored.notification_version, &detail("a4"))
+        .await
+        .expect("update");
+    assert_eq!(kept.name, "gamma");
 }
 
 async fn namespace_listing_pages_through_everything(store: Arc<SqlStore>) {

@@ -34,6 +34,54 @@ async fn bump_metadata_version(tx: &mut sqlx::AnyConnection) -> Result<i64> {
     Ok(row.try_get("notification_version")?)
 }
 
+impl SqlStore {
+    /// The compare-and-set write of a namespace (and, with `new_name`, its rename): applied only
+    /// if its version is still `expected_version`, under a new global version.
+    async fn write_namespace(
+        &self,
+        id: &str,
+        expected_version: i64,
+        new_name: Option<&str>,
+        detail: &NamespaceDetail,
+    ) -> Result<NamespaceRecord> {
+        let data = detail.encode_to_vec();
+        with_conn!(self, write, |conn| {
+            let mut tx = conn.begin().await?;
+            let version = bump_metadata_version(&mut tx).await?;
+            let row = sqlx::query(
+                "UPDATE namespaces SET name = COALESCE($1, name), data = $2, notification_version = $3 \
+                 WHERE id = $4 AND notification_version = $5 RETURNING id, name, notification_version, is_global, data",
+            )
+            .bind(new_name)
+            .bind(&data)
+            .bind(version)
+            .bind(id)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await;
+            let row = match row {
+                Ok(row) => row,
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(PersistenceError::AlreadyExists(format!(
+                        "namespace {}",
+                        new_name.unwrap_or(id)
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(row) = row else {
+                // Dropping the transaction rolls back the version bump.
+                return Err(PersistenceError::ConditionFailed(format!(
+                    "namespace {id} changed since version {expected_version}"
+                )));
+            };
+            let record = record_from_row(&row)?;
+            tx.commit().await?;
+            Ok(record)
+        })
+    }
+}
+
 #[async_trait]
 impl NamespaceStore for SqlStore {
     async fn create_namespace(&self, id: &str, name: &str, detail: &NamespaceDetail) -> Result<NamespaceRecord> {
@@ -91,30 +139,7 @@ impl NamespaceStore for SqlStore {
         expected_version: i64,
         detail: &NamespaceDetail,
     ) -> Result<NamespaceRecord> {
-        let data = detail.encode_to_vec();
-        with_conn!(self, write, |conn| {
-            let mut tx = conn.begin().await?;
-            let version = bump_metadata_version(&mut tx).await?;
-            let row = sqlx::query(
-                "UPDATE namespaces SET data = $1, notification_version = $2 \
-                 WHERE id = $3 AND notification_version = $4 RETURNING id, name, notification_version, is_global, data",
-            )
-            .bind(&data)
-            .bind(version)
-            .bind(id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else {
-                // Dropping the transaction rolls back the version bump.
-                return Err(PersistenceError::ConditionFailed(format!(
-                    "namespace {id} changed since version {expected_version}"
-                )));
-            };
-            let record = record_from_row(&row)?;
-            tx.commit().await?;
-            Ok(record)
-        })
+        self.write_namespace(id, expected_version, None, detail).await
     }
 
     async fn rename_namespace(
@@ -124,37 +149,7 @@ impl NamespaceStore for SqlStore {
         new_name: &str,
         detail: &NamespaceDetail,
     ) -> Result<NamespaceRecord> {
-        with_conn!(self, write, |conn| {
-            let data = detail.encode_to_vec();
-            let mut tx = conn.begin().await?;
-            let version = bump_metadata_version(&mut tx).await?;
-            let row = sqlx::query(
-                "UPDATE namespaces SET name = $1, data = $2, notification_version = $3 \
-                 WHERE id = $4 AND notification_version = $5 RETURNING id, name, notification_version, is_global, data",
-            )
-            .bind(new_name)
-            .bind(&data)
-            .bind(version)
-            .bind(id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await;
-            let row = match row {
-                Ok(row) => row,
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(PersistenceError::AlreadyExists(format!("namespace {new_name}")));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(row) = row else {
-                return Err(PersistenceError::ConditionFailed(format!(
-                    "namespace {id} changed since version {expected_version}"
-                )));
-            };
-            let record = record_from_row(&row)?;
-            tx.commit().await?;
-            Ok(record)
-        })
+        self.write_namespace(id, expected_version, Some(new_name), detail).await
     }
 
     async fn delete_namespace(&self, id: &str) -> Result<()> {
