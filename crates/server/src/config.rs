@@ -157,12 +157,42 @@ impl DynamicConfigSection {
 pub struct LogConfig {
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// `json` (one JSON object per line) or `console` (text, the default); Temporal's key.
+    #[serde(default)]
+    pub format: LogFormat,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: default_log_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable text (`console`; the CLI's start-dev calls it `pretty`).
+    #[default]
+    #[serde(alias = "pretty")]
+    Console,
+    /// One JSON object per line, fields at the top level, for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "console" | "pretty" => Ok(LogFormat::Console),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "unknown log format {other:?}: expected json, console or pretty"
+            )),
         }
     }
 }

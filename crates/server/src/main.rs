@@ -4,6 +4,7 @@ mod address;
 mod authz;
 mod config;
 mod dynamic;
+mod json_log;
 mod node;
 mod tls;
 
@@ -97,6 +98,9 @@ struct StartDevArgs {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long = "log-level", default_value = "warn")]
     log_level: String,
+    /// Log format: pretty (text) or json (one object per line), as `temporal server start-dev`.
+    #[arg(long = "log-format", default_value = "pretty")]
+    log_format: config::LogFormat,
     /// Dynamic config value KEY=JSON, e.g. limit.maxIDLength=255 or
     /// workflow.workflowTaskTimeout='"10s"' (repeatable; wins over --dynamic-config-file).
     #[arg(long = "dynamic-config-value", value_name = "KEY=JSON")]
@@ -176,22 +180,25 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+fn init_logging(level: &str, format: config::LogFormat) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .with_context(|| format!("invalid log level {level:?}"))?;
-    // Colours only for a person at a terminal, never into a log file or a container's log.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only for a person at a terminal, never into a log file or a container's log.
+        config::LogFormat::Console => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        config::LogFormat::Json => builder.event_format(json_log::TemporalJson).init(),
+    }
     Ok(())
 }
 
 async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level)?;
+    init_logging(&args.log_level, args.log_format)?;
     let (dynamic_config, reload) = dynamic::build(
         args.dynamic_config_file.as_deref(),
         sundial_dynconfig::DEFAULT_POLL_INTERVAL,
@@ -247,7 +254,7 @@ async fn start_dev(args: StartDevArgs) -> anyhow::Result<()> {
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
     let config = config::Config::load(&args.config)?;
-    init_logging(&config.log.level)?;
+    init_logging(&config.log.level, config.log.format)?;
     let mut roles = config::parse_roles(&args.services)?;
     if roles.is_empty() {
         roles = Role::ALL.to_vec();
@@ -308,7 +315,7 @@ fn default_namespace_from_env(get: impl Fn(&str) -> Option<String>) -> Vec<Strin
 
 async fn schema_setup(args: SchemaArgs) -> anyhow::Result<()> {
     let config = config::Config::load(&args.config)?;
-    init_logging(&config.log.level)?;
+    init_logging(&config.log.level, config.log.format)?;
     setup_database(&config.db_config()?).await
 }
 
