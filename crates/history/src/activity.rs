@@ -135,16 +135,7 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
                     .now_nanos
                     .saturating_add(i64::try_from(backoff.as_nanos()).unwrap_or(i64::MAX));
                 act.current_attempt_scheduled_time = Some(sundial_common::time::nanos_to_timestamp(at));
-                m.timer_at(
-                    at,
-                    TimerTask {
-                        r#type: TimerTaskType::ActivityRetry as i32,
-                        event_id: scheduled,
-                        attempt: act.attempt,
-                        stamp: act.stamp,
-                        ..Default::default()
-                    },
-                );
+                m.timer_at(at, retry_timer(&act));
                 m.ms.activities.insert(scheduled, act);
                 return false;
             }
@@ -386,6 +377,17 @@ fn deadline_failure(kind: TimeoutType, state: RetryState, failure: Option<Failur
         "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying".into();
     outer.cause = failure.map(Box::new);
     Some(outer)
+}
+
+/// The timer that sends the activity's current attempt (`attempt`, `stamp`) to matching.
+pub(crate) fn retry_timer(act: &ActivityInfo) -> TimerTask {
+    TimerTask {
+        r#type: TimerTaskType::ActivityRetry as i32,
+        event_id: act.scheduled_event_id,
+        attempt: act.attempt,
+        stamp: act.stamp,
+        ..Default::default()
+    }
 }
 
 pub(crate) fn activity_timer(act: &ActivityInfo, kind: TimeoutType) -> TimerTask {

@@ -14,7 +14,7 @@
 
 use crate::commands::activity_timeouts;
 use crate::mutation::Mutation;
-use sundial_api::sundial::persistence::v1::{ActivityInfo, TimerTask, TimerTaskType};
+use sundial_api::sundial::persistence::v1::ActivityInfo;
 use sundial_api::temporal::activity::v1::ActivityOptions;
 use sundial_api::temporal::command::v1::ScheduleActivityTaskCommandAttributes;
 use sundial_api::temporal::common::v1::{Priority, RetryPolicy};
@@ -143,16 +143,7 @@ fn dispatch_at(m: &mut Mutation<'_>, act: &mut ActivityInfo, at: i64) {
     act.started_time = None;
     act.started_request_id.clear();
     act.current_attempt_scheduled_time = Some(nanos_to_timestamp(at));
-    m.timer_at(
-        at,
-        TimerTask {
-            r#type: TimerTaskType::ActivityRetry as i32,
-            event_id: act.scheduled_event_id,
-            attempt: act.attempt,
-            stamp: act.stamp,
-            ..Default::default()
-        },
-    );
+    m.timer_at(at, crate::activity::retry_timer(act));
     if let Some(expiration) = act.expiration_time {
         m.timer_at(
             sundial_common::time::timestamp_to_nanos(&expiration),
@@ -313,22 +304,23 @@ pub(crate) fn update_options(
         if has("priority") {
             act.priority = update.priority.clone();
         }
-        for (path, set) in [
-            ("priority.priority_key", 0),
-            ("priority.fairness_key", 1),
-            ("priority.fairness_weight", 2),
-        ] {
+        type CopyPriority = fn(&mut Priority, &Priority);
+        let priority_fields: [(&str, CopyPriority); 3] = [
+            ("priority.priority_key", |to, from| to.priority_key = from.priority_key),
+            ("priority.fairness_key", |to, from| {
+                to.fairness_key = from.fairness_key.clone()
+            }),
+            ("priority.fairness_weight", |to, from| {
+                to.fairness_weight = from.fairness_weight
+            }),
+        ];
+        for (path, copy) in priority_fields {
             if has(path) {
                 let from = update
                     .priority
                     .as_ref()
                     .ok_or_else(|| invalid("Priority is not provided"))?;
-                let to = act.priority.get_or_insert_with(Priority::default);
-                match set {
-                    0 => to.priority_key = from.priority_key,
-                    1 => to.fairness_key = from.fairness_key.clone(),
-                    _ => to.fairness_weight = from.fairness_weight,
-                }
+                copy(act.priority.get_or_insert_with(Priority::default), from);
             }
         }
         let mut retry_changed = false;
@@ -336,24 +328,28 @@ pub(crate) fn update_options(
             act.retry_policy = update.retry_policy.clone();
             retry_changed = true;
         }
-        for (path, set) in [
-            ("retry_policy.initial_interval", 0),
-            ("retry_policy.backoff_coefficient", 1),
-            ("retry_policy.maximum_interval", 2),
-            ("retry_policy.maximum_attempts", 3),
-        ] {
+        type CopyRetry = fn(&mut RetryPolicy, &RetryPolicy);
+        let retry_fields: [(&str, CopyRetry); 4] = [
+            ("retry_policy.initial_interval", |to, from| {
+                to.initial_interval = from.initial_interval
+            }),
+            ("retry_policy.backoff_coefficient", |to, from| {
+                to.backoff_coefficient = from.backoff_coefficient
+            }),
+            ("retry_policy.maximum_interval", |to, from| {
+                to.maximum_interval = from.maximum_interval
+            }),
+            ("retry_policy.maximum_attempts", |to, from| {
+                to.maximum_attempts = from.maximum_attempts
+            }),
+        ];
+        for (path, copy) in retry_fields {
             if has(path) {
                 let from = update
                     .retry_policy
                     .as_ref()
                     .ok_or_else(|| invalid("RetryPolicy is not provided"))?;
-                let to = act.retry_policy.get_or_insert_with(RetryPolicy::default);
-                match set {
-                    0 => to.initial_interval = from.initial_interval,
-                    1 => to.backoff_coefficient = from.backoff_coefficient,
-                    2 => to.maximum_interval = from.maximum_interval,
-                    _ => to.maximum_attempts = from.maximum_attempts,
-                }
+                copy(act.retry_policy.get_or_insert_with(RetryPolicy::default), from);
                 retry_changed = true;
             }
         }

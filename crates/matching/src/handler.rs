@@ -92,11 +92,8 @@ impl MatchingHandler {
             target.task_type,
             target.partition,
         )?;
-        let task_type = if target.task_type == TASK_TYPE_ACTIVITY {
-            sundial_dynconfig::TaskType::Activity
-        } else {
-            sundial_dynconfig::TaskType::Workflow
-        };
+        let task_type =
+            sundial_dynconfig::TaskType::from_proto(target.task_type).unwrap_or(sundial_dynconfig::TaskType::Workflow);
         let budget = wait_budget(
             metadata,
             self.0.config.long_poll(target.namespace, &key.name, task_type),
@@ -346,7 +343,7 @@ impl MatchingService for MatchingHandler {
             })
             .collect();
         let stats = describe.report_stats.then(|| TaskQueueStats {
-            approximate_backlog_count: described.backlog,
+            approximate_backlog_count: described.status.as_ref().map_or(0, |s| s.backlog_hint),
             ..Default::default()
         });
         let task_queue_status = describe.include_task_queue_status.then(|| {

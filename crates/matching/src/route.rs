@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sundial_api::sundial::matchingservice::v1::TaskInfo;
 use sundial_common::partition::parent;
 use sundial_dynconfig::TaskType;
-use sundial_persistence::{PersistenceError, TASK_TYPE_ACTIVITY, TaskQueueKey};
+use sundial_persistence::{PersistenceError, TaskQueueKey};
 use tokio::sync::watch;
 
 const RELOAD_ATTEMPTS: usize = 3;
@@ -36,7 +36,6 @@ enum Waited {
 pub(crate) struct Described {
     /// Identity and last poll (Unix nanos), most recent first.
     pub pollers: Vec<(String, i64)>,
-    pub backlog: i64,
     pub status: Option<PartitionStatus>,
 }
 
@@ -67,11 +66,7 @@ impl MatchingEngine {
         name: &str,
         task_type: i32,
     ) -> (u32, u32) {
-        let task_type = if task_type == TASK_TYPE_ACTIVITY {
-            TaskType::Activity
-        } else {
-            TaskType::Workflow
-        };
+        let task_type = TaskType::from_proto(task_type).unwrap_or(TaskType::Workflow);
         sundial_dynconfig::partition_counts(
             self.config.dynamic_config.as_ref(),
             namespace,
@@ -486,7 +481,6 @@ impl MatchingEngine {
         let this = self.loaded(key);
         Described {
             pollers: this.as_ref().map(|p| p.recent_pollers()).unwrap_or_default(),
-            backlog: this.as_ref().map_or(0, |p| p.status().backlog_hint),
             status: this.map(|p| p.status()),
         }
     }

@@ -512,11 +512,7 @@ impl ExecutionHandler {
         let count = if sticky || name.starts_with(sundial_common::partition::RESERVED_PREFIX) {
             1
         } else {
-            let task_type = if req.task_queue_type == TaskQueueType::Activity as i32 {
-                TaskType::Activity
-            } else {
-                TaskType::Workflow
-            };
+            let task_type = TaskType::from_proto(req.task_queue_type).unwrap_or(TaskType::Workflow);
             let (read, write) =
                 sundial_dynconfig::partition_counts(Some(&self.dc), &req.namespace, namespace_id, &name, task_type);
             read.max(write)
@@ -624,11 +620,7 @@ impl ExecutionHandler {
         };
         let mut hosts = std::collections::BTreeSet::new();
         for task_type in &types {
-            let task_type = if *task_type == TaskQueueType::Activity as i32 {
-                TaskType::Activity
-            } else {
-                TaskType::Workflow
-            };
+            let task_type = TaskType::from_proto(*task_type).unwrap_or(TaskType::Workflow);
             let (read, _) = sundial_dynconfig::partition_counts(
                 Some(&self.dc),
                 &req.namespace,
