@@ -194,14 +194,16 @@ async def test_bad_targets_get_temporals_errors(start_dev):
             client.workflow_service.pause_activity(PauseActivityRequest(
                 namespace="default", execution=execution, id="flaky-1", request_id="second")),
             RPCStatusCode.FAILED_PRECONDITION, "activity is already paused")
-        # No workflow id names a standalone activity: Sundial runs none, and answers as Temporal
-        # does with them disabled (its dev server has them on, and finds no such activity).
+        # No workflow id names a standalone activity: Sundial answers as Temporal does with
+        # standalone operator commands off, its default (its dev server has them on, and finds
+        # no such activity).
         standalone = client.workflow_service.pause_activity_execution(PauseActivityExecutionRequest(
             namespace="default", activity_id="standalone-1"))
         if AGAINST_REFERENCE:
             await expect_rpc_error(standalone, RPCStatusCode.NOT_FOUND, "activity not found for ID: standalone-1")
         else:
-            await expect_rpc_error(standalone, RPCStatusCode.UNIMPLEMENTED, "Standalone activity is disabled")
+            await expect_rpc_error(standalone, RPCStatusCode.UNIMPLEMENTED,
+                                   "Standalone activity operator commands are disabled")
         await handle.terminate()
         await expect_rpc_error(
             client.workflow_service.pause_activity(PauseActivityRequest(

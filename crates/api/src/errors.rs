@@ -37,6 +37,7 @@ detail!(
     WorkflowNotReadyFailure,
     NewerBuildExistsFailure,
     MultiOperationExecutionFailure,
+    ActivityExecutionAlreadyStartedFailure,
 );
 
 /// A status with `detail` packed as the first `google.rpc.Status` detail, the way Temporal's

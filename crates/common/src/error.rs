@@ -23,6 +23,10 @@ pub enum ServiceError {
         start_request_id: String,
         run_id: String,
     },
+    /// A standalone activity start found a run of the activity id that the id policies forbid
+    /// replacing.
+    #[error("activity execution already started")]
+    ActivityAlreadyStarted { start_request_id: String, run_id: String },
     /// The worker answered a query with a failure.
     #[error("{message}")]
     QueryFailed {
@@ -96,6 +100,17 @@ impl From<ServiceError> for Status {
                     run_id,
                 },
             ),
+            ServiceError::ActivityAlreadyStarted {
+                start_request_id,
+                run_id,
+            } => status_with_detail(
+                Code::AlreadyExists,
+                message,
+                &details::ActivityExecutionAlreadyStartedFailure {
+                    start_request_id,
+                    run_id,
+                },
+            ),
             ServiceError::QueryFailed { failure, .. } => status_with_detail(
                 Code::InvalidArgument,
                 message,
@@ -149,16 +164,24 @@ impl ServiceError {
                 Some(d) => ServiceError::NamespaceNotFound { namespace: d.namespace },
                 None => ServiceError::NotFound(message),
             },
-            Code::AlreadyExists => match detail_of::<details::WorkflowExecutionAlreadyStartedFailure>(status) {
-                Some(d) => ServiceError::WorkflowAlreadyStarted {
-                    message,
-                    start_request_id: d.start_request_id,
-                    run_id: d.run_id,
-                },
-                None => ServiceError::NamespaceAlreadyExists {
-                    namespace: String::new(),
-                },
-            },
+            Code::AlreadyExists => {
+                if let Some(d) = detail_of::<details::WorkflowExecutionAlreadyStartedFailure>(status) {
+                    ServiceError::WorkflowAlreadyStarted {
+                        message,
+                        start_request_id: d.start_request_id,
+                        run_id: d.run_id,
+                    }
+                } else if let Some(d) = detail_of::<details::ActivityExecutionAlreadyStartedFailure>(status) {
+                    ServiceError::ActivityAlreadyStarted {
+                        start_request_id: d.start_request_id,
+                        run_id: d.run_id,
+                    }
+                } else {
+                    ServiceError::NamespaceAlreadyExists {
+                        namespace: String::new(),
+                    }
+                }
+            }
             Code::ResourceExhausted => {
                 let d = detail_of::<details::ResourceExhaustedFailure>(status).unwrap_or_default();
                 ServiceError::ResourceExhausted {
@@ -193,6 +216,10 @@ mod from_status_tests {
         };
         for err in [
             started,
+            ServiceError::ActivityAlreadyStarted {
+                start_request_id: "r".into(),
+                run_id: "run".into(),
+            },
             ServiceError::NotFound("gone".into()),
             ServiceError::NamespaceNotFound { namespace: "ns".into() },
             ServiceError::InvalidArgument("bad".into()),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod partition;
 pub mod periodic;
 pub mod random;
+pub mod standalone;
 pub mod time;
 
 pub use error::ServiceError;

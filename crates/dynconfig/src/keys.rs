@@ -175,6 +175,11 @@ define_settings! {
     FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN: bool = Bool(false) {
         "frontend.enableCancelWorkerPollsOnShutdown", [], Namespace, live: true, unit: "",
     }
+    /// Standalone activities (StartActivityExecution and its family); when off they answer
+    /// UNIMPLEMENTED "Standalone activity is disabled", as Temporal does.
+    ACTIVITY_ENABLE_STANDALONE: bool = Bool(true) {
+        "activity.enableStandalone", [], Namespace, live: true, unit: "",
+    }
     /// When true, ORDER BY in list queries is rejected with INVALID_ARGUMENT.
     /// (Temporal's default is true but it only applies to Elasticsearch; ours is false.)
     VISIBILITY_DISABLE_ORDER_BY_CLAUSE: bool = Bool(false) {

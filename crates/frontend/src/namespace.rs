@@ -253,6 +253,10 @@ impl NamespaceHandler {
         if info.state == NamespaceState::Unspecified as i32 {
             info.state = NamespaceState::Registered as i32;
         }
+        let standalone = self.dynamic_config.get(
+            &sundial_dynconfig::keys::ACTIVITY_ENABLE_STANDALONE,
+            &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
+        );
         // Only what Sundial implements is advertised; the rest stays false.
         info.capabilities = Some(namespace_info::Capabilities {
             // Workflow updates: waiting for COMPLETED, and returning at ACCEPTED.
@@ -267,6 +271,9 @@ impl NamespaceHandler {
                 &sundial_dynconfig::keys::FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN,
                 &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
             ),
+            // StartActivityExecution and its family, start delay included.
+            standalone_activities: standalone,
+            standalone_activity_start_delay: standalone,
             ..Default::default()
         });
         info.limits = Some(namespace_info::Limits {

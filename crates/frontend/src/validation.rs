@@ -18,6 +18,12 @@ pub(crate) fn workflow_id(id: &str) -> Result<(), ServiceError> {
             id.len()
         )));
     }
+    if id.starts_with(sundial_common::standalone::ACTIVITY_KEY_PREFIX) {
+        // Standalone activities are kept under such keys.
+        return Err(ServiceError::invalid(
+            "WorkflowId may not start with the control character U+0001.",
+        ));
+    }
     Ok(())
 }
 

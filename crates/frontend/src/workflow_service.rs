@@ -152,6 +152,86 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn start_activity_execution(
+        &self,
+        request: Request<StartActivityExecutionRequest>,
+    ) -> Result<Response<StartActivityExecutionResponse>, Status> {
+        self.executions
+            .start_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn describe_activity_execution(
+        &self,
+        request: Request<DescribeActivityExecutionRequest>,
+    ) -> Result<Response<DescribeActivityExecutionResponse>, Status> {
+        self.executions
+            .describe_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_activity_execution(
+        &self,
+        request: Request<PollActivityExecutionRequest>,
+    ) -> Result<Response<PollActivityExecutionResponse>, Status> {
+        self.executions
+            .poll_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn request_cancel_activity_execution(
+        &self,
+        request: Request<RequestCancelActivityExecutionRequest>,
+    ) -> Result<Response<RequestCancelActivityExecutionResponse>, Status> {
+        self.executions
+            .request_cancel_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn terminate_activity_execution(
+        &self,
+        request: Request<TerminateActivityExecutionRequest>,
+    ) -> Result<Response<TerminateActivityExecutionResponse>, Status> {
+        self.executions
+            .terminate_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn delete_activity_execution(
+        &self,
+        request: Request<DeleteActivityExecutionRequest>,
+    ) -> Result<Response<DeleteActivityExecutionResponse>, Status> {
+        self.executions
+            .delete_activity_execution(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_activity_executions(
+        &self,
+        request: Request<ListActivityExecutionsRequest>,
+    ) -> Result<Response<ListActivityExecutionsResponse>, Status> {
+        self.executions
+            .list_activity_executions(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn count_activity_executions(
+        &self,
+        request: Request<CountActivityExecutionsRequest>,
+    ) -> Result<Response<CountActivityExecutionsResponse>, Status> {
+        self.executions
+            .count_activity_executions(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn pause_activity_execution(
         &self,
         request: Request<PauseActivityExecutionRequest>,

@@ -142,6 +142,14 @@ pub(crate) fn finish_attempt(m: &mut Mutation<'_>, mut act: ActivityInfo, outcom
             RetryDecision::Stop(state) => retry_state = state,
         }
     }
+    if crate::standalone::is_standalone(m) {
+        let timeout = match &outcome {
+            Outcome::TimedOut(kind) => deadline_failure(*kind, retry_state, retry_failure),
+            _ => None,
+        };
+        crate::standalone::close(m, act, outcome, retry_state, timeout, identity);
+        return true;
+    }
     let started_event_id = if act.started_time.is_some() {
         let id = m.add_or_buffer(Attributes::ActivityTaskStartedEventAttributes(
             ActivityTaskStartedEventAttributes {
@@ -211,9 +219,10 @@ impl HistoryEngine {
         let run = RunKey::new(req.namespace_id.clone(), exec.workflow_id.clone(), exec.run_id.clone());
         let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         let poll = req.poll_request.clone().unwrap_or_default();
-        let (act, workflow_type) = shard
+        let (act, workflow_type, standalone) = shard
             .update(&run, |m| {
-                start_attempt(m, req.scheduled_event_id, &req.request_id, &poll.identity)
+                let (act, workflow_type) = start_attempt(m, req.scheduled_event_id, &req.request_id, &poll.identity)?;
+                Ok((act, workflow_type, crate::standalone::is_standalone(m)))
             })
             .await?;
         let tok = TaskToken {
@@ -226,14 +235,25 @@ impl HistoryEngine {
             activity_type: act.activity_type.clone(),
             ..Default::default()
         };
+        // A standalone activity's task names no workflow, and its run as the activity's run.
+        let (workflow_type, workflow_execution, activity_run_id) = if standalone {
+            (None, WorkflowExecution::default(), run.run_id.clone())
+        } else {
+            (
+                Some(WorkflowType { name: workflow_type }),
+                WorkflowExecution {
+                    workflow_id: run.workflow_id.clone(),
+                    run_id: run.run_id.clone(),
+                },
+                String::new(),
+            )
+        };
         Ok(PollActivityTaskQueueResponse {
             task_token: token::encode(&tok),
             workflow_namespace: poll.namespace.clone(),
-            workflow_type: Some(WorkflowType { name: workflow_type }),
-            workflow_execution: Some(WorkflowExecution {
-                workflow_id: run.workflow_id.clone(),
-                run_id: run.run_id.clone(),
-            }),
+            workflow_type,
+            workflow_execution: Some(workflow_execution),
+            activity_run_id,
             activity_type: Some(ActivityType {
                 name: act.activity_type.clone(),
             }),
@@ -260,8 +280,8 @@ impl HistoryEngine {
         token_bytes: &[u8],
         details: Option<Payloads>,
     ) -> Result<HeartbeatAnswer, ServiceError> {
-        let tok = token::decode(token_bytes)?;
-        let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let tok = token::decode_activity(token_bytes)?;
+        let run = self.resolve_run(namespace_id, &tok.workflow_id, &tok.run_id).await?;
         let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         shard.update(&run, |m| heartbeat(m, &tok, details.clone())).await
     }
@@ -273,12 +293,30 @@ impl HistoryEngine {
         outcome: Outcome,
         identity: &str,
     ) -> Result<(), ServiceError> {
-        let tok = token::decode(token_bytes)?;
-        let run = RunKey::new(namespace_id.to_owned(), tok.workflow_id.clone(), tok.run_id.clone());
+        let tok = token::decode_activity(token_bytes)?;
+        let run = self.resolve_run(namespace_id, &tok.workflow_id, &tok.run_id).await?;
         let shard = self.shard(&run.namespace_id, &run.workflow_id)?;
         shard
             .update(&run, |m| {
-                let act = find(m, &tok)?;
+                // Like Temporal, a standalone activity may be completed by id before any worker
+                // started it.
+                let force = crate::standalone::is_standalone(m)
+                    && m.is_running()
+                    && tok.scheduled_event_id == 0
+                    && matches!(outcome, Outcome::Completed(_));
+                let act = match m.ms.activities.get(&crate::standalone::SCHEDULED_ID) {
+                    Some(a) if force => a.clone(),
+                    _ => find(m, &tok)?,
+                };
+                if crate::standalone::is_standalone(m)
+                    && matches!(outcome, Outcome::Canceled(_))
+                    && !act.cancel_requested
+                {
+                    // Temporal's state machine: only a requested cancellation can be reported.
+                    return Err(ServiceError::FailedPrecondition(
+                        "invalid transition from Started".into(),
+                    ));
+                }
                 finish_attempt(m, act, outcome.clone(), identity);
                 Ok(())
             })
@@ -317,6 +355,10 @@ pub(crate) fn start_attempt(
         ));
     }
     act.started_time = Some(m.now);
+    let now = m.now;
+    if let Some(s) = m.info().standalone_activity.as_mut() {
+        s.last_started_time = Some(now);
+    }
     act.started_request_id = request_id.to_owned();
     act.last_worker_identity = identity.to_owned();
     if let Some(t) = act
@@ -356,6 +398,9 @@ pub(crate) fn heartbeat(
     let mut act = find(m, tok)?;
     act.heartbeat_details = details;
     act.last_heartbeat_time = Some(m.now);
+    if let Some(s) = m.info().standalone_activity.as_mut() {
+        s.total_heartbeat_count = s.total_heartbeat_count.saturating_add(1);
+    }
     let answer = HeartbeatAnswer {
         cancel_requested: act.cancel_requested,
         paused: act.paused,
@@ -386,6 +431,18 @@ pub(crate) fn retry_timer(act: &ActivityInfo) -> TimerTask {
         event_id: act.scheduled_event_id,
         attempt: act.attempt,
         stamp: act.stamp,
+        ..Default::default()
+    }
+}
+
+/// The timer of an activity's schedule-to-close deadline (one per activity, whatever attempt).
+pub(crate) fn schedule_to_close_timer(scheduled_event_id: i64) -> TimerTask {
+    TimerTask {
+        r#type: TimerTaskType::ActivityTimeout as i32,
+        event_id: scheduled_event_id,
+        timeout_type: TimeoutType::ScheduleToClose as i32,
+        attempt: 1,
+        stamp: 0,
         ..Default::default()
     }
 }

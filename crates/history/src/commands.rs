@@ -459,14 +459,7 @@ fn schedule_activity(
     if let Some(exp) = expiration {
         m.timer_at(
             timestamp_to_nanos(&exp),
-            TimerTask {
-                r#type: TimerTaskType::ActivityTimeout as i32,
-                event_id: scheduled,
-                timeout_type: TimeoutType::ScheduleToClose as i32,
-                attempt: 1,
-                stamp: 0,
-                ..Default::default()
-            },
+            crate::activity::schedule_to_close_timer(scheduled),
         );
     }
     m.ms.activities.insert(scheduled, info);

@@ -520,4 +520,69 @@ impl HistoryService for HistoryHandler {
             .await
             .map(|()| RecordChildExecutionCompletedResponse {}))
     }
+    async fn start_activity_execution(
+        &self,
+        request: Request<StartActivityExecutionRequest>,
+    ) -> R<ws::StartActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.start_activity_execution(&req.namespace_id, r).await)
+    }
+
+    async fn describe_activity_execution(
+        &self,
+        request: Request<DescribeActivityExecutionRequest>,
+    ) -> R<ws::DescribeActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.describe_activity_execution(&req.namespace_id, r).await)
+    }
+
+    async fn poll_activity_execution(
+        &self,
+        request: Request<PollActivityExecutionRequest>,
+    ) -> R<ws::PollActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.poll_activity_execution(&req.namespace_id, r).await)
+    }
+
+    async fn request_cancel_activity_execution(
+        &self,
+        request: Request<RequestCancelActivityExecutionRequest>,
+    ) -> R<ws::RequestCancelActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .request_cancel_activity_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::RequestCancelActivityExecutionResponse {}))
+    }
+
+    async fn terminate_activity_execution(
+        &self,
+        request: Request<TerminateActivityExecutionRequest>,
+    ) -> R<ws::TerminateActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .terminate_activity_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::TerminateActivityExecutionResponse {}))
+    }
+
+    async fn delete_activity_execution(
+        &self,
+        request: Request<DeleteActivityExecutionRequest>,
+    ) -> R<ws::DeleteActivityExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .delete_activity_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::DeleteActivityExecutionResponse {}))
+    }
 }

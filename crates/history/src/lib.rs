@@ -26,6 +26,7 @@ mod reset;
 mod retry;
 mod shard;
 mod signals;
+mod standalone;
 mod start;
 /// Unit tests of the state machine: runs driven in memory, no database.
 #[cfg(test)]
@@ -273,9 +274,10 @@ impl HistoryEngine {
             .await?
         {
             Some(current) => Ok(RunKey::new(namespace_id, workflow_id, current.run_id)),
-            None => Err(ServiceError::NotFound(format!(
-                "workflow not found for ID: {workflow_id}"
-            ))),
+            None => Err(match sundial_common::standalone::activity_id_of(workflow_id) {
+                Some(activity_id) => standalone::not_found(activity_id),
+                None => ServiceError::NotFound(format!("workflow not found for ID: {workflow_id}")),
+            }),
         }
     }
 }

@@ -310,6 +310,16 @@ impl<'a> Mutation<'a> {
         }
     }
 
+    /// Marks a run that writes no events (a standalone activity) closed with `status`.
+    pub fn close_without_event(&mut self, status: WorkflowExecutionStatus) {
+        let now = self.now;
+        let info = self.info();
+        info.status = status as i32;
+        info.close_time = Some(now);
+        self.closed = Some(status as i32);
+        self.visibility();
+    }
+
     /// Writes the close event and marks the run closed with `status`. Pending work is dropped;
     /// buffered events are written first so nothing that happened is lost from history.
     pub fn close(&mut self, status: WorkflowExecutionStatus, attrs: Attributes) -> i64 {

@@ -554,10 +554,13 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
     };
     let row = sundial_persistence::visibility::row_attributes(namespace.as_ref().map(|n| &n.detail), &attrs);
     let root = crate::mutation::root_execution(&info);
+    // A standalone activity is listed under its own id, in its own division; like Temporal,
+    // its transition count shows only once it closed.
+    let standalone = info.standalone_activity.as_ref();
     let record = VisibilityRecord {
         namespace_id: info.namespace_id.clone(),
         run_id: info.run_id.clone(),
-        workflow_id: info.workflow_id.clone(),
+        workflow_id: standalone.map_or_else(|| info.workflow_id.clone(), |s| s.activity_id.clone()),
         workflow_type: info.workflow_type.clone(),
         status: info.status,
         start_time: info.start_time.as_ref().map_or(0, timestamp_to_nanos),
@@ -569,7 +572,11 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         },
         history_length: info.next_event_id - 1,
         history_size_bytes: info.history_size_bytes,
-        state_transition_count: info.state_transition_count,
+        state_transition_count: if standalone.is_some() && running {
+            0
+        } else {
+            info.state_transition_count
+        },
         task_queue: info.task_queue.clone(),
         parent_workflow_id: (!info.parent_workflow_id.is_empty()).then(|| info.parent_workflow_id.clone()),
         parent_run_id: (!info.parent_run_id.is_empty()).then(|| info.parent_run_id.clone()),
@@ -585,6 +592,11 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         temporal_change_version: row.temporal_change_version,
         custom: row.columns,
         version: info.state_transition_count,
+        division: if standalone.is_some() {
+            sundial_persistence::visibility::ACTIVITY_DIVISION.to_owned()
+        } else {
+            String::new()
+        },
     };
     shard.store.upsert_visibility(&record).await.map_err(Into::into)
 }

@@ -157,7 +157,7 @@ impl HistoryEngine {
 
     /// Waits (up to the long-poll timeout) until `cond` holds for the run; returns whether it
     /// did and the progress seen.
-    async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         run: &RunKey,
         cond: impl Fn(&crate::shard::RunProgress) -> bool,

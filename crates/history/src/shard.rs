@@ -54,6 +54,9 @@ impl RunKey {
 pub(crate) struct RunProgress {
     pub next_event_id: i64,
     pub closed: bool,
+    /// The run's state transition count: standalone activities write no events, so their
+    /// long polls wait on this.
+    pub transitions: i64,
 }
 
 pub(crate) struct Loaded {
@@ -397,6 +400,7 @@ impl Shard {
                 closed: stored.state.info.as_ref().is_some_and(|i| {
                     i.status != sundial_api::temporal::enums::v1::WorkflowExecutionStatus::Running as i32
                 }),
+                transitions: stored.state.info.as_ref().map_or(0, |i| i.state_transition_count),
             };
         *slot = Some(Loaded::new(stored.db_record_version, stored.state));
         if let Some(entry) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(run) {
@@ -700,6 +704,7 @@ impl Shard {
             RunProgress {
                 next_event_id,
                 closed: is_closed(ms),
+                transitions: ms.info.as_ref().map_or(0, |i| i.state_transition_count),
             },
             persisted,
         ))
@@ -770,6 +775,7 @@ impl Shard {
         let progress = RunProgress {
             next_event_id: ms.info.as_ref().map_or(0, |i| i.next_event_id),
             closed: is_closed(&ms),
+            transitions: ms.info.as_ref().map_or(0, |i| i.state_transition_count),
         };
         let entry = self.entry(run);
         if let Ok(mut slot) = entry.state.try_lock() {
@@ -801,6 +807,10 @@ fn record_close(metrics: &sundial_metrics::Metrics, ms: &WorkflowMutableState) {
     use sundial_api::temporal::enums::v1::WorkflowExecutionStatus as S;
     use sundial_metrics::WorkflowOutcome as O;
     let Some(info) = ms.info.as_ref() else { return };
+    if info.standalone_activity.is_some() {
+        // Workflow outcome metrics count workflows only.
+        return;
+    }
     let outcome = match S::try_from(info.status) {
         Ok(S::Completed) => O::Success,
         Ok(S::Failed) => O::Failed,

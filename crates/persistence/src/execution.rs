@@ -281,6 +281,8 @@ pub struct VisibilityRecord {
     pub custom: Vec<(&'static str, crate::visibility::AttributeValue)>,
     /// Monotonic per run; an upsert with an older version is ignored.
     pub version: i64,
+    /// Temporal's namespace division: "" for a workflow, "activity" for a standalone activity.
+    pub division: String,
 }
 
 impl VisibilityRecord {
@@ -308,6 +310,7 @@ impl VisibilityRecord {
             temporal_change_version: None,
             custom: Vec::new(),
             version: 0,
+            division: String::new(),
         }
     }
 }

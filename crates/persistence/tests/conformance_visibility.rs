@@ -16,6 +16,7 @@ conformance!(
     custom_order_and_paging,
     count_and_group_by_status,
     namespaces_are_isolated,
+    divisions_are_isolated,
     hostile_values_are_data,
     malformed_tokens_are_refused,
 );
@@ -401,6 +402,38 @@ async fn namespaces_are_isolated(store: Arc<SqlStore>) {
         .expect("list");
     assert_eq!(page.records.len(), 1, "an OR must not escape the namespace condition");
     assert_eq!(page.records[0].namespace_id, "ns-other");
+}
+
+/// Standalone activities share the table with workflows but never show in their lists, and
+/// their queries name `ActivityId` / `ActivityType`.
+async fn divisions_are_isolated(store: Arc<SqlStore>) {
+    seed(&store, 3).await;
+    let mut act = VisibilityRecord::new(NS, "wf-0", "run-act", "greet");
+    act.division = visibility::ACTIVITY_DIVISION.into();
+    act.version = 1;
+    store.upsert_visibility(&act).await.expect("upsert");
+    assert_eq!(ids(&store, "WorkflowId = 'wf-0'").await, wf(&[0]));
+    assert_eq!(store.count_visibility(NS, &q("")).await.expect("count"), 3);
+    let activities =
+        |query: &str| compile(query, &catalog().for_activities()).unwrap_or_else(|e| panic!("{query}: {e}"));
+    let page = store
+        .list_visibility(
+            NS,
+            &activities("ActivityId = 'wf-0' AND ActivityType = 'greet'"),
+            10,
+            &[],
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        page.records.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["run-act"]
+    );
+    assert_eq!(store.count_visibility(NS, &activities("")).await.expect("count"), 1);
+    assert!(
+        compile("ActivityId = 'x'", &catalog()).is_err(),
+        "workflow queries know no ActivityId"
+    );
 }
 
 async fn hostile_values_are_data(store: Arc<SqlStore>) {

@@ -1,14 +1,14 @@
 //! Operator actions on a workflow's pending activities: PauseActivity, UnpauseActivity,
 //! ResetActivity, UpdateActivityOptions, and their `*ActivityExecution` forms (what the
 //! `temporal activity` commands send). The newer forms also name standalone activities (no
-//! workflow id), which Sundial does not run: those get Temporal's answer for a server with
-//! standalone activities disabled.
+//! workflow id): those get Temporal's answer while its
+//! `history.enableStandaloneActivityOperatorCommands` is off (its default).
 
 use super::*;
 use sundial_api::temporal::common::v1::WorkflowExecution;
 
 fn standalone_disabled() -> Status {
-    Status::unimplemented("Standalone activity is disabled")
+    Status::unimplemented("Standalone activity operator commands are disabled")
 }
 
 fn no_activity() -> Status {
@@ -23,8 +23,8 @@ fn target(execution: Option<&WorkflowExecution>) -> Result<WorkflowExecution, Se
     Ok(e)
 }
 
-/// `activity_id` of an `*ActivityExecution` request of a workflow activity.
-fn activity_id(id: &str) -> Result<(), ServiceError> {
+/// `activity_id` of an `*ActivityExecution` request (of a workflow or standalone activity).
+pub(super) fn activity_id(id: &str) -> Result<(), ServiceError> {
     if id.is_empty() {
         return Err(ServiceError::invalid("activity ID is required"));
     }

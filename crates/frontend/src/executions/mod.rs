@@ -577,6 +577,7 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
 mod activities;
 #[cfg(test)]
 pub(crate) mod props;
+mod standalone;
 mod tasks;
 mod updates;
 pub(crate) use updates::caller_wait;

@@ -202,12 +202,18 @@ impl ExecutionHandler {
         activity_id: &str,
     ) -> Res<(String, Vec<u8>)> {
         let namespace_id = self.ns(namespace).await?;
-        v::workflow_id(workflow_id)?;
         v::run_id(run_id)?;
         v::named(activity_id, "ActivityId")?;
+        // No workflow id: the call is for a standalone activity (`run_id` is the activity's).
+        let key = if workflow_id.is_empty() {
+            sundial_common::standalone::activity_key(activity_id)
+        } else {
+            v::workflow_id(workflow_id)?;
+            workflow_id.to_owned()
+        };
         let token = TaskToken {
             namespace_id: namespace_id.clone(),
-            workflow_id: workflow_id.to_owned(),
+            workflow_id: key,
             run_id: run_id.to_owned(),
             activity_id: activity_id.to_owned(),
             ..Default::default()

@@ -50,6 +50,11 @@ const POSTGRES: &[Migration] = &[
         name: "cluster_secrets",
         sql: include_str!("../../../../migrations/postgres/0007_cluster_secrets.sql"),
     },
+    Migration {
+        version: 8,
+        name: "visibility_division",
+        sql: include_str!("../../../../migrations/postgres/0008_visibility_division.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -87,6 +92,11 @@ const SQLITE: &[Migration] = &[
         version: 7,
         name: "cluster_secrets",
         sql: include_str!("../../../../migrations/sqlite/0007_cluster_secrets.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "visibility_division",
+        sql: include_str!("../../../../migrations/sqlite/0008_visibility_division.sql"),
     },
 ];
 

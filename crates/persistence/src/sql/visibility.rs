@@ -42,12 +42,13 @@ fn record_from_row(r: &AnyRow) -> Result<VisibilityRecord> {
         temporal_change_version: r.try_get("temporal_change_version")?,
         custom: Vec::new(),
         version: r.try_get("_version")?,
+        division: r.try_get("division")?,
     })
 }
 
 const COLUMNS: &str = "namespace_id, run_id, workflow_id, workflow_type_name, status, start_time, execution_time, \
      close_time, history_length, history_size_bytes, state_transition_count, task_queue, parent_workflow_id, \
-     parent_run_id, root_workflow_id, root_run_id, memo, search_attributes_data, temporal_change_version, _version";
+     parent_run_id, root_workflow_id, root_run_id, memo, search_attributes_data, temporal_change_version, _version, division";
 
 /// Where a page starts.
 #[derive(Debug, PartialEq)]
@@ -306,6 +307,8 @@ impl Statement {
     }
 
     fn where_query(&mut self, q: &VisibilityQuery) {
+        let division = self.param(SqlValue::Text(q.division.clone()));
+        let _ = write!(self.sql, " AND division = {division}");
         if let Some(f) = &q.filter {
             self.sql.push_str(" AND ");
             self.filter(f);
@@ -353,6 +356,7 @@ fn upsert_sql() -> &'static str {
             "search_attributes_data",
             "temporal_change_version",
             "_version",
+            "division",
         ];
         cols.extend(custom_columns().map(|(c, _)| c));
         let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
@@ -396,7 +400,8 @@ impl VisibilityStore for SqlStore {
             .bind(&r.root_run_id)
             .bind(r.search_attributes.as_deref())
             .bind(r.temporal_change_version.as_deref())
-            .bind(r.version);
+            .bind(r.version)
+            .bind(&r.division);
         for (column, ty) in custom_columns() {
             let value = r.custom.iter().find(|(c, _)| *c == column).map(|(_, v)| v);
             q = match (ty, value) {
@@ -481,20 +486,25 @@ mod tests {
         let (sql, params) = render(r"WorkflowId = 'x\' OR 1=1 --' AND Kw IN ('a', 'b')", Dialect::Postgres);
         assert_eq!(
             sql,
-            "SELECT 1 FROM executions_visibility WHERE namespace_id = $1 AND (workflow_id = $2 AND keyword01 IN ($3, $4))"
+            "SELECT 1 FROM executions_visibility WHERE namespace_id = $1 AND division = $2 AND (workflow_id = $3 AND keyword01 IN ($4, $5))"
         );
-        assert_eq!(params[1], SqlValue::Text("x' OR 1=1 --".into()));
+        assert_eq!(
+            params[1],
+            SqlValue::Text(String::new()),
+            "workflows: the empty division"
+        );
+        assert_eq!(params[2], SqlValue::Text("x' OR 1=1 --".into()));
         assert!(!sql.contains("OR 1=1"));
     }
 
     #[test]
     fn dialects_differ_only_where_they_must() {
         let (pg, p) = render("WorkflowId STARTS_WITH 'a_%'", Dialect::Postgres);
-        assert!(pg.ends_with("workflow_id LIKE $2 ESCAPE '\\'"), "{pg}");
-        assert_eq!(p[1], SqlValue::Text("a\\_\\%%".into()));
+        assert!(pg.ends_with("workflow_id LIKE $3 ESCAPE '\\'"), "{pg}");
+        assert_eq!(p[2], SqlValue::Text("a\\_\\%%".into()));
         let (lite, p) = render("WorkflowId STARTS_WITH 'a_%'", Dialect::Sqlite);
-        assert!(lite.ends_with("(substr(workflow_id, 1, $2) = $3)"), "{lite}");
-        assert_eq!(p[1], SqlValue::Int(3));
+        assert!(lite.ends_with("(substr(workflow_id, 1, $3) = $4)"), "{lite}");
+        assert_eq!(p[2], SqlValue::Int(3));
         let (pg, _) = render("TemporalChangeVersion = 'v'", Dialect::Postgres);
         assert!(pg.contains("@> jsonb_build_array"), "{pg}");
         let (lite, _) = render("TemporalChangeVersion != 'v'", Dialect::Sqlite);

@@ -206,7 +206,12 @@ pub fn system_attribute_types() -> HashMap<String, i32> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Catalog {
     custom: HashMap<String, (ValueType, &'static str)>,
+    /// Queries over standalone activities (ActivityId, ActivityType) instead of workflows.
+    activities: bool,
 }
+
+/// The visibility division of standalone activities.
+pub const ACTIVITY_DIVISION: &str = "activity";
 
 impl Catalog {
     /// Reads the namespace's aliases; entries whose type or column is unknown are skipped.
@@ -224,7 +229,20 @@ impl Catalog {
                 custom.insert(name.clone(), (value_type, column));
             }
         }
-        Catalog { custom }
+        Catalog {
+            custom,
+            activities: false,
+        }
+    }
+
+    /// The same catalogue for queries over standalone activities.
+    pub fn for_activities(mut self) -> Catalog {
+        self.activities = true;
+        self
+    }
+
+    pub fn activities(&self) -> bool {
+        self.activities
     }
 
     /// A catalogue from (alias, type, column) triples; for tests and tools.
@@ -233,7 +251,10 @@ impl Catalog {
             .iter()
             .filter_map(|(n, t, c)| pool_column(c).map(|(col, _)| ((*n).to_owned(), (*t, col))))
             .collect();
-        Catalog { custom }
+        Catalog {
+            custom,
+            activities: false,
+        }
     }
 
     pub fn custom(&self, name: &str) -> Option<(ValueType, &'static str)> {

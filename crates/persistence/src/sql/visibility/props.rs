@@ -30,6 +30,7 @@ fn record(run_id: String, start_time: i64, close_time: Option<i64>) -> Visibilit
         temporal_change_version: None,
         custom: Vec::new(),
         version: 1,
+        division: String::new(),
     }
 }
 

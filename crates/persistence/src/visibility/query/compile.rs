@@ -3,7 +3,9 @@
 
 use super::parse::{Condition, Expr, Literal, parse};
 use super::{CmpOp, Filter, OrderBy, QueryError, STATUS_NAMES, SqlValue, VisibilityQuery, err};
-use crate::visibility::{Catalog, SYSTEM_ATTRIBUTES, ValueType, parse_duration, parse_rfc3339, system_attribute};
+use crate::visibility::{
+    ACTIVITY_DIVISION, Catalog, SYSTEM_ATTRIBUTES, ValueType, parse_duration, parse_rfc3339, system_attribute,
+};
 
 /// What an attribute resolves to.
 #[derive(Clone, Copy)]
@@ -22,6 +24,20 @@ enum Special {
 }
 
 fn resolve(name: &str, catalog: &Catalog) -> Result<Resolved, QueryError> {
+    // Standalone activities keep their id and type in the workflow columns.
+    let aliased = match name {
+        "ActivityId" if catalog.activities() => Some(("ActivityId", "workflow_id")),
+        "ActivityType" if catalog.activities() => Some(("ActivityType", "workflow_type_name")),
+        _ => None,
+    };
+    if let Some((name, column)) = aliased {
+        return Ok(Resolved {
+            name,
+            column,
+            ty: ValueType::Keyword,
+            kind: Special::None,
+        });
+    }
     if let Some(sys) = system_attribute(name) {
         let Some(column) = sys.column else {
             return err(format!(
@@ -241,5 +257,10 @@ pub fn compile(query: &str, catalog: &Catalog) -> Result<VisibilityQuery, QueryE
         filter,
         order_by,
         group_by_status,
+        division: if catalog.activities() {
+            ACTIVITY_DIVISION.to_owned()
+        } else {
+            String::new()
+        },
     })
 }

@@ -146,6 +146,8 @@ pub struct VisibilityQuery {
     /// Empty: the default order (open runs first, then newest start first).
     pub order_by: Vec<OrderBy>,
     pub group_by_status: bool,
+    /// Which executions the query lists: "" workflows, "activity" standalone activities.
+    pub division: String,
 }
 
 impl VisibilityQuery {
