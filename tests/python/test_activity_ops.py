@@ -24,7 +24,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCStatusCode
 
-from conftest import AGAINST_REFERENCE
 from support import cli, expect_rpc_error as expect_status
 from wf_defs import running_worker, uid
 
@@ -194,16 +193,10 @@ async def test_bad_targets_get_temporals_errors(start_dev):
             client.workflow_service.pause_activity(PauseActivityRequest(
                 namespace="default", execution=execution, id="flaky-1", request_id="second")),
             RPCStatusCode.FAILED_PRECONDITION, "activity is already paused")
-        # No workflow id names a standalone activity: Sundial answers as Temporal does with
-        # standalone operator commands off, its default (its dev server has them on, and finds
-        # no such activity).
+        # No workflow id names a standalone activity; there is no such one.
         standalone = client.workflow_service.pause_activity_execution(PauseActivityExecutionRequest(
             namespace="default", activity_id="standalone-1"))
-        if AGAINST_REFERENCE:
-            await expect_rpc_error(standalone, RPCStatusCode.NOT_FOUND, "activity not found for ID: standalone-1")
-        else:
-            await expect_rpc_error(standalone, RPCStatusCode.UNIMPLEMENTED,
-                                   "Standalone activity operator commands are disabled")
+        await expect_rpc_error(standalone, RPCStatusCode.NOT_FOUND, "activity not found for ID: standalone-1")
         await handle.terminate()
         await expect_rpc_error(
             client.workflow_service.pause_activity(PauseActivityRequest(

@@ -31,9 +31,6 @@ SINGLE_CLUSTER = {"ListClusters", "AddOrUpdateRemoteCluster", "RemoveRemoteClust
 
 # Served for a workflow's activities; a standalone activity (no workflow id) is answered
 # UNIMPLEMENTED, as Temporal answers with standalone activities off. Probed with a workflow id.
-WORKFLOW_ACTIVITIES_ONLY = {"PauseActivityExecution", "UnpauseActivityExecution", "ResetActivityExecution",
-                            "UpdateActivityExecutionOptions"}
-
 SERVICES = [
     ("WorkflowService", generated.WorkflowService, "temporalio.api.workflowservice.v1", "workflow_service"),
     ("OperatorService", generated.OperatorService, "temporalio.api.operatorservice.v1", "operator_service"),
@@ -72,16 +69,10 @@ async def test_readme_rpc_table_matches_the_server(start_dev):
         requests = importlib.import_module(module)
         stub = getattr(client, attr)
         by_status: dict[str, list[str]] = {"implemented": [], "answered as a single cluster": [],
-                                           "for workflow activities (not standalone)": [], "not yet": []}
+                                           "not yet": []}
         for name, _ in inspect.getmembers(cls, inspect.iscoroutinefunction):
             rpc = camel(name)
             request = getattr(requests, f"{rpc}Request")()
-            if rpc in WORKFLOW_ACTIVITIES_ONLY:
-                assert not await served(getattr(stub, name), request), f"{rpc} now serves standalone activities"
-                request = getattr(requests, f"{rpc}Request")(workflow_id="wf", activity_id="a")
-                assert await served(getattr(stub, name), request), f"{rpc} is UNIMPLEMENTED for workflow activities"
-                by_status["for workflow activities (not standalone)"].append(rpc)
-                continue
             ok = await served(getattr(stub, name), request)
             if rpc in SINGLE_CLUSTER:
                 assert ok, f"{rpc} is listed as answered as a single cluster, but is UNIMPLEMENTED"

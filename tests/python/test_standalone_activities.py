@@ -207,6 +207,24 @@ async def test_temporal_cli_activity_commands(client: Client, server):
     assert await client.get_activity_handle(manual).result() == "by hand"
 
 
+async def test_pause_unpause_and_reset_a_standalone_activity(client: Client, server):
+    tq, aid = uid("saa-tq"), uid("saa-pause")
+    handle = await client.start_activity(greet, "paused", id=aid, task_queue=tq,
+                                         start_to_close_timeout=timedelta(seconds=10))
+    cli(server.address, "activity", "pause", "--activity-id", aid, "--reason", "hold on")
+    desc = await handle.describe()
+    assert desc.status == ActivityExecutionStatus.PAUSED
+    assert desc.raw_info.run_state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+    async with running_worker(client, tq, activities=ACTIVITIES):
+        await asyncio.sleep(1.5)
+        # Paused: no worker got it.
+        assert (await handle.describe()).status == ActivityExecutionStatus.PAUSED
+        cli(server.address, "activity", "update-options", "--activity-id", aid, "--start-to-close-timeout", "20s")
+        assert (await handle.describe()).raw_info.start_to_close_timeout.seconds == 20
+        cli(server.address, "activity", "unpause", "--activity-id", aid)
+        assert await handle.result() == "hello paused"
+
+
 @pytest.mark.sundial_only
 @pytest.mark.process
 async def test_a_started_activity_survives_a_server_restart(start_dev, tmp_path):

@@ -180,6 +180,12 @@ define_settings! {
     ACTIVITY_ENABLE_STANDALONE: bool = Bool(true) {
         "activity.enableStandalone", [], Namespace, live: true, unit: "",
     }
+    /// Pause, unpause, reset and update-options on standalone activities. On by default as in
+    /// Temporal's dev server (its server default is off: UNIMPLEMENTED "Standalone activity
+    /// operator commands are disabled").
+    HISTORY_ENABLE_STANDALONE_ACTIVITY_OPERATOR_COMMANDS: bool = Bool(true) {
+        "history.enableStandaloneActivityOperatorCommands", [], Namespace, live: true, unit: "",
+    }
     /// When true, ORDER BY in list queries is rejected with INVALID_ARGUMENT.
     /// (Temporal's default is true but it only applies to Elasticsearch; ours is false.)
     VISIBILITY_DISABLE_ORDER_BY_CLAUSE: bool = Bool(false) {

@@ -274,6 +274,11 @@ impl NamespaceHandler {
             // StartActivityExecution and its family, start delay included.
             standalone_activities: standalone,
             standalone_activity_start_delay: standalone,
+            standalone_activity_operator_commands: standalone
+                && self.dynamic_config.get(
+                    &sundial_dynconfig::keys::HISTORY_ENABLE_STANDALONE_ACTIVITY_OPERATOR_COMMANDS,
+                    &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
+                ),
             ..Default::default()
         });
         info.limits = Some(namespace_info::Limits {

@@ -564,7 +564,11 @@ pub(crate) fn describe(
     let run_state = if !running {
         PendingActivityState::Unspecified
     } else if act.paused {
-        PendingActivityState::Paused
+        if act.started_time.is_some() {
+            PendingActivityState::PauseRequested
+        } else {
+            PendingActivityState::Paused
+        }
     } else if act.started_time.is_some() {
         if act.cancel_requested {
             PendingActivityState::CancelRequested
@@ -592,7 +596,11 @@ pub(crate) fn describe(
         activity_type: Some(ActivityType {
             name: act.activity_type.clone(),
         }),
-        status: activity_status(info.status) as i32,
+        status: if run_state == PendingActivityState::Paused {
+            ActivityExecutionStatus::Paused
+        } else {
+            activity_status(info.status)
+        } as i32,
         run_state: run_state as i32,
         task_queue: act.task_queue.clone(),
         schedule_to_close_timeout: act.schedule_to_close_timeout,

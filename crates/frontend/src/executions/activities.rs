@@ -1,8 +1,8 @@
 //! Operator actions on a workflow's pending activities: PauseActivity, UnpauseActivity,
 //! ResetActivity, UpdateActivityOptions, and their `*ActivityExecution` forms (what the
 //! `temporal activity` commands send). The newer forms also name standalone activities (no
-//! workflow id): those get Temporal's answer while its
-//! `history.enableStandaloneActivityOperatorCommands` is off (its default).
+//! workflow id), whose one activity lives in the same state under the activity's key; they are
+//! served while `history.enableStandaloneActivityOperatorCommands` is on.
 
 use super::*;
 use sundial_api::temporal::common::v1::WorkflowExecution;
@@ -15,10 +15,13 @@ fn no_activity() -> Status {
     ServiceError::invalid("Either Activity.Id or Activity.Type should be set on request.").into()
 }
 
-/// The run a request names: a workflow id is required, a run id may be empty (the current run).
+/// The run a request names: a workflow id (or a standalone activity's key) is required, a run
+/// id may be empty (the current run).
 fn target(execution: Option<&WorkflowExecution>) -> Result<WorkflowExecution, ServiceError> {
     let e = execution.cloned().unwrap_or_default();
-    v::workflow_id(&e.workflow_id)?;
+    if sundial_common::standalone::activity_id_of(&e.workflow_id).is_none() {
+        v::workflow_id(&e.workflow_id)?;
+    }
     v::run_id(&e.run_id)?;
     Ok(e)
 }
@@ -43,6 +46,34 @@ fn execution_of(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
         workflow_id: workflow_id.to_owned(),
         run_id: run_id.to_owned(),
     })
+}
+
+impl ExecutionHandler {
+    /// The execution an `*ActivityExecution` request names: the workflow, or with no workflow
+    /// id the standalone activity's own run (if operator commands on them are on).
+    fn activity_target(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        activity_id: &str,
+        run_id: &str,
+    ) -> Res<Option<WorkflowExecution>> {
+        if !workflow_id.is_empty() {
+            return Ok(execution_of(workflow_id, run_id));
+        }
+        let scope = Scope::namespace(namespace);
+        if !self.dc.get(&keys::ACTIVITY_ENABLE_STANDALONE, &scope)
+            || !self
+                .dc
+                .get(&keys::HISTORY_ENABLE_STANDALONE_ACTIVITY_OPERATOR_COMMANDS, &scope)
+        {
+            return Err(standalone_disabled());
+        }
+        Ok(execution_of(
+            &sundial_common::standalone::activity_key(activity_id),
+            run_id,
+        ))
+    }
 }
 
 /// The checks every legacy activity operation makes (namespace, workflow id, an activity
@@ -92,10 +123,8 @@ impl ExecutionHandler {
         &self,
         req: PauseActivityExecutionRequest,
     ) -> Res<PauseActivityExecutionResponse> {
-        if req.workflow_id.is_empty() {
-            return Err(standalone_disabled());
-        }
         activity_id(&req.activity_id)?;
+        let execution = self.activity_target(&req.namespace, &req.workflow_id, &req.activity_id, &req.run_id)?;
         let request_id = if req.request_id.is_empty() {
             uuid::Uuid::new_v4().to_string()
         } else {
@@ -103,7 +132,7 @@ impl ExecutionHandler {
         };
         self.pause_activity(PauseActivityRequest {
             namespace: req.namespace,
-            execution: execution_of(&req.workflow_id, &req.run_id),
+            execution,
             identity: req.identity,
             reason: req.reason,
             request_id,
@@ -117,13 +146,11 @@ impl ExecutionHandler {
         &self,
         req: UnpauseActivityExecutionRequest,
     ) -> Res<UnpauseActivityExecutionResponse> {
-        if req.workflow_id.is_empty() {
-            return Err(standalone_disabled());
-        }
         activity_id(&req.activity_id)?;
+        let execution = self.activity_target(&req.namespace, &req.workflow_id, &req.activity_id, &req.run_id)?;
         self.unpause_activity(UnpauseActivityRequest {
             namespace: req.namespace,
-            execution: execution_of(&req.workflow_id, &req.run_id),
+            execution,
             identity: req.identity,
             jitter: req.jitter,
             activity: Some(unpause_activity_request::Activity::Id(req.activity_id)),
@@ -137,13 +164,11 @@ impl ExecutionHandler {
         &self,
         req: ResetActivityExecutionRequest,
     ) -> Res<ResetActivityExecutionResponse> {
-        if req.workflow_id.is_empty() {
-            return Err(standalone_disabled());
-        }
         activity_id(&req.activity_id)?;
+        let execution = self.activity_target(&req.namespace, &req.workflow_id, &req.activity_id, &req.run_id)?;
         self.reset_activity(ResetActivityRequest {
             namespace: req.namespace,
-            execution: execution_of(&req.workflow_id, &req.run_id),
+            execution,
             identity: req.identity,
             reset_heartbeat: req.reset_heartbeat,
             keep_paused: req.keep_paused,
@@ -159,14 +184,12 @@ impl ExecutionHandler {
         &self,
         req: UpdateActivityExecutionOptionsRequest,
     ) -> Res<UpdateActivityExecutionOptionsResponse> {
-        if req.workflow_id.is_empty() {
-            return Err(standalone_disabled());
-        }
         activity_id(&req.activity_id)?;
+        let execution = self.activity_target(&req.namespace, &req.workflow_id, &req.activity_id, &req.run_id)?;
         let resp = self
             .update_activity_options(UpdateActivityOptionsRequest {
                 namespace: req.namespace,
-                execution: execution_of(&req.workflow_id, &req.run_id),
+                execution,
                 identity: req.identity,
                 activity_options: req.activity_options,
                 update_mask: req.update_mask,
