@@ -338,7 +338,7 @@ fn decide(req: &ws::StartActivityExecutionRequest, c: CurrentExecution) -> Resul
 
 /// The new run: its state and the tasks that dispatch the first attempt (after the start
 /// delay, if any) and arm the schedule-to-close deadline.
-fn build(
+pub(crate) fn build(
     namespace_id: &str,
     key: &str,
     run_id: &str,
@@ -439,7 +439,12 @@ fn terminal_name(status: i32) -> &'static str {
 
 /// RequestCancelActivityExecution: an activity no worker runs right now is canceled at once;
 /// a running attempt learns of it from its next heartbeat.
-fn request_cancel(m: &mut Mutation<'_>, request_id: &str, reason: &str, identity: &str) -> Result<(), ServiceError> {
+pub(crate) fn request_cancel(
+    m: &mut Mutation<'_>,
+    request_id: &str,
+    reason: &str,
+    identity: &str,
+) -> Result<(), ServiceError> {
     let s = standalone_of(m);
     if !request_id.is_empty() && s.cancel_request_id == request_id {
         return Ok(());
@@ -484,7 +489,12 @@ fn request_cancel(m: &mut Mutation<'_>, request_id: &str, reason: &str, identity
     Ok(())
 }
 
-fn terminate(m: &mut Mutation<'_>, request_id: &str, reason: &str, identity: &str) -> Result<(), ServiceError> {
+pub(crate) fn terminate(
+    m: &mut Mutation<'_>,
+    request_id: &str,
+    reason: &str,
+    identity: &str,
+) -> Result<(), ServiceError> {
     let s = standalone_of(m);
     let status = m.info_ref().status;
     if status == WorkflowExecutionStatus::Terminated as i32 {

@@ -15,6 +15,7 @@ mod activity_tests;
 mod chain_tests;
 mod command_tests;
 mod signal_tests;
+mod standalone_tests;
 mod start_tests;
 mod timer_tests;
 mod update_tests;
