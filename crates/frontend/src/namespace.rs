@@ -271,6 +271,8 @@ impl NamespaceHandler {
                 &sundial_dynconfig::keys::FRONTEND_ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN,
                 &sundial_dynconfig::Scope::namespace(&record.name).with_namespace_id(&record.id),
             ),
+            // RecordWorkerHeartbeat is kept and listed (ListWorkers, DescribeWorker).
+            worker_heartbeats: true,
             // StartActivityExecution and its family, start delay included.
             standalone_activities: standalone,
             standalone_activity_start_delay: standalone,

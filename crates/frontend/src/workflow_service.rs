@@ -232,6 +232,46 @@ impl WorkflowService for WorkflowHandler {
             .map(Response::new)
     }
 
+    async fn record_worker_heartbeat(
+        &self,
+        request: Request<RecordWorkerHeartbeatRequest>,
+    ) -> Result<Response<RecordWorkerHeartbeatResponse>, Status> {
+        self.executions
+            .record_worker_heartbeat(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<ListWorkersRequest>,
+    ) -> Result<Response<ListWorkersResponse>, Status> {
+        self.executions
+            .list_workers(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn count_workers(
+        &self,
+        request: Request<CountWorkersRequest>,
+    ) -> Result<Response<CountWorkersResponse>, Status> {
+        self.executions
+            .count_workers(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn describe_worker(
+        &self,
+        request: Request<DescribeWorkerRequest>,
+    ) -> Result<Response<DescribeWorkerResponse>, Status> {
+        self.executions
+            .describe_worker(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn pause_activity_execution(
         &self,
         request: Request<PauseActivityExecutionRequest>,

@@ -42,6 +42,8 @@ pub struct MatchingEngine {
     /// Polls that may be ended early: forwarded ones (their child's host cancels them) and
     /// those of workers that say which instance they are (ShutdownWorker cancels them).
     pub(crate) polls: CancellablePolls,
+    /// The workers that heartbeat to this host (RecordWorkerHeartbeat).
+    pub(crate) workers: crate::workers::WorkerRegistry,
 }
 
 /// The poll a task is matched to; its request is forwarded to history.
@@ -108,6 +110,7 @@ impl MatchingEngine {
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
             polls: CancellablePolls::default(),
+            workers: crate::workers::WorkerRegistry::default(),
         });
         let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine)));
         *lock(&engine.sweeper) = Some(sweeper);

@@ -467,6 +467,27 @@ impl MatchingService for MatchingHandler {
         self.0.load_partition(&key, min_count).await?;
         Ok(Response::new(LoadPartitionResponse {}))
     }
+
+    async fn record_worker_heartbeat(
+        &self,
+        request: Request<RecordWorkerHeartbeatRequest>,
+    ) -> Result<Response<RecordWorkerHeartbeatResponse>, Status> {
+        let req = request.into_inner();
+        self.0
+            .workers
+            .record(&req.namespace_id, req.worker_heartbeat, std::time::Instant::now());
+        Ok(Response::new(RecordWorkerHeartbeatResponse {}))
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<ListWorkersRequest>,
+    ) -> Result<Response<ListWorkersResponse>, Status> {
+        let req = request.into_inner();
+        Ok(Response::new(ListWorkersResponse {
+            workers: self.0.workers.list(&req.namespace_id, std::time::Instant::now()),
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod partition;
 mod query;
 mod remote;
 mod route;
+mod workers;
 
 pub use engine::MatchingEngine;
 pub use error::MatchingError;

@@ -403,6 +403,10 @@ impl MatchingRouter {
 /// The ring key of one partition of a task queue (`base` is the queue's own name). Each
 /// partition has its own key, so a busy queue's partitions spread over the matching hosts;
 /// partition 0's key is the queue's, as before partitions were spread.
+/// Where a namespace's worker registry sits on the matching ring: placed like a task queue of
+/// this name (it starts with a control character, which no SDK puts in a queue name).
+pub const WORKER_REGISTRY: &str = "\u{1}worker-registry";
+
 pub fn partition_key(namespace_id: &str, base: &str, number: u32) -> String {
     if number == 0 {
         format!("{namespace_id}/{base}")

@@ -580,4 +580,5 @@ pub(crate) mod props;
 mod standalone;
 mod tasks;
 mod updates;
+mod workers;
 pub(crate) use updates::caller_wait;

@@ -604,6 +604,13 @@ impl ExecutionHandler {
         {
             self.cancel_worker_polls(&namespace_id, &req).await;
         }
+        // The worker's last word on its status; losing it only leaves the entry to expire.
+        if let Err(e) = self
+            .record_last_heartbeat(&namespace_id, req.worker_heartbeat.clone())
+            .await
+        {
+            tracing::debug!(error = %e, "the shutting-down worker's last heartbeat was not recorded");
+        }
         if !req.sticky_task_queue.is_empty() {
             self.matching(&namespace_id, &req.sticky_task_queue)?
                 .unload_sticky_queue(ms::UnloadStickyQueueRequest {
