@@ -11,6 +11,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from temporalio import workflow
 from temporalio.client import (Client, Schedule, WorkflowExecutionStatus, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
                                ScheduleBackfill, ScheduleCalendarSpec, ScheduleIntervalSpec,
                                ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
@@ -324,4 +325,36 @@ async def test_pause_stops_actions_and_unpause_resumes_them(client: Client):
         assert (await handle.describe()).info.num_actions == held
         await handle.unpause()
         await actions(handle, held + 2)
+        await handle.delete()
+
+
+@workflow.defn
+class CountingWorkflow:
+    """Returns how many runs of its schedule came before it, from the last completion result."""
+
+    @workflow.run
+    async def run(self) -> int:
+        last = workflow.get_last_completion_result(type_hint=int)
+        return 1 if last is None else last + 1
+
+
+async def test_triggered_actions_show_at_once_and_pass_on_the_last_result(client: Client):
+    tq, sid = uid("sched-tq"), uid("sched-lcr")
+    async with running_worker(client, tq, workflows=[CountingWorkflow]):
+        handle = await client.create_schedule(
+            sid, Schedule(action=ScheduleActionStartWorkflow(CountingWorkflow.run, id=uid("lcr-wf"), task_queue=tq),
+                          spec=ScheduleSpec(), state=ScheduleState(paused=True)),
+            trigger_immediately=True)
+        results = []
+        for n in range(1, 4):
+            if n > 1:
+                await handle.trigger()
+            # Describe answers once the trigger was acted on (as Temporal's does).
+            desc = await handle.describe()
+            assert desc.info.num_actions == n
+            action = desc.info.recent_actions[-1].action
+            results.append(await client.get_workflow_handle(action.workflow_id, run_id=action.first_execution_run_id)
+                           .result())
+        # Triggers within one second share a workflow id and still each start a run.
+        assert results == [1, 2, 3]
         await handle.delete()

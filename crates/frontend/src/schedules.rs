@@ -35,6 +35,22 @@ pub struct ScheduleHandler {
     store: Arc<dyn ScheduleStore>,
 }
 
+/// How long Describe waits for the scheduler to act on a trigger or backfill, and how often it
+/// looks.
+const DESCRIBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const DESCRIBE_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The scheduler owes the schedule a pass now, and a manual start (trigger, backfill) waits in
+/// its buffer.
+fn owes_manual_start(row: &ScheduleRow, now: i64) -> bool {
+    row.next_wake <= now
+        && row
+            .record
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.buffered.iter().any(|b| b.manual))
+}
+
 fn not_found(schedule_id: &str) -> ServiceError {
     ServiceError::NotFound(format!("schedule \"{schedule_id}\" not found"))
 }
@@ -273,11 +289,27 @@ impl ScheduleHandler {
 
     pub async fn describe(&self, req: DescribeScheduleRequest) -> Result<DescribeScheduleResponse, ServiceError> {
         let ns = self.namespace(&req.namespace).await?;
-        let row = self.row(&ns.id, &req.schedule_id).await?;
+        let mut row = self.row(&ns.id, &req.schedule_id).await?;
+        // Temporal answers Describe after the scheduler handled what it was asked before (a
+        // query waits for the pending workflow task): a trigger or backfill just made is
+        // waited for, briefly, so the action it took shows.
+        let deadline = tokio::time::Instant::now() + DESCRIBE_WAIT;
+        while owes_manual_start(&row, now_nanos()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DESCRIBE_POLL).await;
+            row = self.row(&ns.id, &req.schedule_id).await?;
+        }
         let info = schedule_info(&row, &ns.id);
         let rec = row.record;
         let schedule = rec.schedule.map(|mut s| {
             s.spec = s.spec.as_ref().map(described_spec);
+            // As Temporal since 1.24: the action's attributes come back typed, even those
+            // given without a type.
+            if let Some(schedule_action::Action::StartWorkflow(start)) =
+                s.action.as_mut().and_then(|a| a.action.as_mut())
+                && let Some(attrs) = start.search_attributes.as_mut()
+            {
+                *attrs = sundial_persistence::visibility::row_attributes(Some(&ns.detail), attrs).returned;
+            }
             s
         });
         Ok(DescribeScheduleResponse {

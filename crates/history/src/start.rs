@@ -299,8 +299,9 @@ impl HistoryEngine {
             continued_execution_run_id: String::new(),
             initiator: ContinueAsNewInitiator::Unspecified,
             attempt: 1,
-            continued_failure: None,
-            last_completion_result: None,
+            // A schedule passes on what its last workflow ended with.
+            continued_failure: req.continued_failure.clone(),
+            last_completion_result: req.last_completion_result.clone(),
             execution_expiration: exec_timeout.map(|e| {
                 now.saturating_add(backoff.as_ref().map_or(0, nanos))
                     .saturating_add(nanos(&e))

@@ -200,7 +200,13 @@ pub fn next_step(rec: &mut ScheduleRecord, schedule_key: &str) -> Step {
             } else {
                 workflow_id_for(&base, nominal)
             },
-            request_id: format!("{schedule_key}-{}", timestamp_nanos(nominal)),
+            // Triggers within one second share a nominal time (and workflow id), not their
+            // buffered actual times; a retried start reuses both, and history recognises it.
+            request_id: format!(
+                "{schedule_key}-{}-{}",
+                timestamp_nanos(nominal),
+                timestamp_nanos(actual)
+            ),
             manual: first.manual,
         };
         if p.running.is_empty() || policy == ScheduleOverlapPolicy::AllowAll {

@@ -13,12 +13,13 @@ use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::sundial::persistence::v1::ScheduleRecord;
-use sundial_api::temporal::common::v1::{Payload, SearchAttributes, WorkflowExecution};
+use sundial_api::temporal::common::v1::{Payload, Payloads, SearchAttributes, WorkflowExecution};
 use sundial_api::temporal::enums::v1::{ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowIdReusePolicy};
+use sundial_api::temporal::failure::v1::Failure;
 use sundial_api::temporal::schedule::v1::schedule_action;
 use sundial_api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest,
-    TerminateWorkflowExecutionRequest,
+    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryReverseRequest, RequestCancelWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
 };
 use sundial_persistence::{PersistenceError, ScheduleRow};
 use sundial_schedule::proto::{timestamp_from_nanos, timestamp_nanos};
@@ -172,6 +173,19 @@ impl Scheduler {
         running.truncate(if needed { STATUS_CHECKS_NEEDED } else { STATUS_CHECKS });
         for execution in running {
             if let Some(status) = self.status(namespace, &execution).await? {
+                if matches!(
+                    status,
+                    WorkflowExecutionStatus::Completed | WorkflowExecutionStatus::Failed
+                ) {
+                    let (result, failure) = self.outcome(namespace, &execution).await?;
+                    let progress = row.record.progress.get_or_insert_with(Default::default);
+                    if status == WorkflowExecutionStatus::Completed {
+                        progress.last_completion_result = result;
+                        progress.continued_failure = None;
+                    } else {
+                        progress.continued_failure = failure;
+                    }
+                }
                 machine::closed(&mut row.record, &execution, status);
             }
         }
@@ -238,6 +252,36 @@ impl Scheduler {
         }
     }
 
+    /// A closed workflow's result or failure, from its close event.
+    async fn outcome(
+        &self,
+        namespace: &str,
+        execution: &WorkflowExecution,
+    ) -> Result<(Option<Payloads>, Option<Failure>), PassError> {
+        use sundial_api::temporal::history::v1::history_event::Attributes;
+        let request = GetWorkflowExecutionHistoryReverseRequest {
+            namespace: namespace.to_owned(),
+            execution: Some(execution.clone()),
+            maximum_page_size: 1,
+            next_page_token: Vec::new(),
+        };
+        let last = match self
+            .cluster
+            .frontend()?
+            .get_workflow_execution_history_reverse(request)
+            .await
+        {
+            Ok(resp) => resp.into_inner().history.and_then(|h| h.events.into_iter().next()),
+            Err(s) if s.code() == Code::NotFound => None,
+            Err(s) => return Err(s.into()),
+        };
+        Ok(match last.and_then(|e| e.attributes) {
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => (a.result, None),
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => (None, a.failure),
+            _ => (None, None),
+        })
+    }
+
     /// Starts the action for `planned` and returns the run id. A run already there under the
     /// planned workflow id (an earlier pass started it and crashed before saving) is taken as
     /// this start.
@@ -258,20 +302,11 @@ impl Scheduler {
                 "the schedule has no action",
             )));
         };
-        let keep_id = rec
-            .schedule
-            .as_ref()
-            .and_then(|s| s.policies.as_ref())
-            .is_some_and(|p| p.keep_original_workflow_id);
-        // A timestamped id names one nominal time: a run of it that closed already (an earlier
-        // pass started it, then crashed before saving) must not be started again, so such
-        // starts reject duplicates and a refusal means "already done". An id kept as is may
-        // be reused by every action.
-        let reuse = if keep_id {
-            WorkflowIdReusePolicy::AllowDuplicate
-        } else {
-            WorkflowIdReusePolicy::RejectDuplicate
-        };
+        // As Temporal: a new run may reuse the id of a closed one (two triggers within the same
+        // second share the id). A retry of this very start (an earlier pass started it, then
+        // crashed before saving) carries the same request id, which history answers with the
+        // run it started, closed or not, so nothing starts twice.
+        let reuse = WorkflowIdReusePolicy::AllowDuplicate;
         let mut attrs = action
             .search_attributes
             .clone()
@@ -302,38 +337,17 @@ impl Scheduler {
             header: action.header,
             user_metadata: action.user_metadata,
             priority: action.priority,
+            last_completion_result: rec.progress.as_ref().and_then(|p| p.last_completion_result.clone()),
+            continued_failure: rec.progress.as_ref().and_then(|p| p.continued_failure.clone()),
             ..Default::default()
         };
-        match self.cluster.frontend()?.start_workflow_execution(request).await {
-            Ok(resp) => Ok(resp.into_inner().run_id),
-            Err(s) if s.code() == Code::AlreadyExists && !keep_id => {
-                // A run of this id exists: an earlier attempt of this very start.
-                Ok(self
-                    .existing_run(namespace, &planned.workflow_id)
-                    .await?
-                    .unwrap_or_default())
-            }
-            Err(s) => Err(s.into()),
-        }
-    }
-
-    async fn existing_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<String>, PassError> {
-        let request = DescribeWorkflowExecutionRequest {
-            namespace: namespace.to_owned(),
-            execution: Some(WorkflowExecution {
-                workflow_id: workflow_id.to_owned(),
-                run_id: String::new(),
-            }),
-        };
-        match self.cluster.frontend()?.describe_workflow_execution(request).await {
-            Ok(resp) => Ok(resp
-                .into_inner()
-                .workflow_execution_info
-                .and_then(|i| i.execution)
-                .map(|e| e.run_id)),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(s.into()),
-        }
+        Ok(self
+            .cluster
+            .frontend()?
+            .start_workflow_execution(request)
+            .await?
+            .into_inner()
+            .run_id)
     }
 }
 
