@@ -12,9 +12,9 @@ import pytest
 from temporalio import workflow
 from temporalio.client import (WithStartWorkflowOperation, WorkflowUpdateFailedError,
                                WorkflowUpdateStage)
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from support import cli
@@ -217,6 +217,37 @@ async def test_update_with_start(client):
     names = await event_types(handle)
     assert names.count("WorkflowExecutionStarted") == 1
     assert names.count("WorkflowExecutionUpdateCompleted") == 2
+
+
+async def test_update_with_start_attaches_to_a_known_update_whatever_the_policies(client):
+    """An update id the workflow id's current run already knows is attached to, even with
+    conflict policy FAIL and reuse policy REJECT_DUPLICATE: while the run runs and after it
+    closed (a completed update's outcome stays)."""
+    tq, wid, update_id = uid("upd-ws-tq"), uid("upd-ws-known"), uid("upd")
+
+    def op():
+        return WithStartWorkflowOperation(UpdateCounterWorkflow.run, id=wid, task_queue=tq,
+                                          id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                                          id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    async with running_worker(client, tq, workflows=[UpdateCounterWorkflow]):
+        first = op()
+        assert await client.execute_update_with_start_workflow(
+            UpdateCounterWorkflow.add, 4, id=update_id, start_workflow_operation=first) == 4
+        again = op()
+        assert await client.execute_update_with_start_workflow(
+            UpdateCounterWorkflow.add, 4, id=update_id, start_workflow_operation=again) == 4
+        handle = await first.workflow_handle()
+        assert (await again.workflow_handle()).first_execution_run_id == handle.first_execution_run_id
+        await handle.signal(UpdateCounterWorkflow.finish)
+        assert await handle.result() == 4
+        closed = op()
+        assert await client.execute_update_with_start_workflow(
+            UpdateCounterWorkflow.add, 4, id=update_id, start_workflow_operation=closed) == 4
+        # Another update id is a new start, which the reuse policy refuses.
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await client.execute_update_with_start_workflow(
+                UpdateCounterWorkflow.add, 1, id=uid("upd"), start_workflow_operation=op())
+    assert (await event_types(handle)).count("WorkflowExecutionUpdateCompleted") == 1
 
 
 async def test_cli_update_execute(client, server):

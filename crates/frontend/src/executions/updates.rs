@@ -2,6 +2,10 @@
 //! update-with-start (ExecuteMultiOperation).
 
 use super::*;
+use sundial_api::temporal::enums::v1::{UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowExecutionStatus};
+
+/// How long update-with-start looks for an update the current run already knows.
+const KNOWN_UPDATE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a long poll may wait for the caller: a little less than its gRPC deadline
 /// (`grpc-timeout`), so it gets our answer rather than DEADLINE_EXCEEDED; zero when it set none.
@@ -33,7 +37,6 @@ impl ExecutionHandler {
     /// Checks an update request the way Temporal's frontend does and fills its defaults
     /// (update id, wait stage COMPLETED).
     fn prepare_update(&self, req: &mut UpdateWorkflowExecutionRequest) -> Res<()> {
-        use sundial_api::temporal::enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage;
         execution(req.workflow_execution.as_ref())?;
         let request = req.request.get_or_insert_with(Default::default);
         let Some(meta) = request.meta.as_mut() else {
@@ -220,6 +223,56 @@ impl ExecutionHandler {
             let err: Status = ServiceError::invalid("RunId is not empty").into();
             return Err(multi_operation_failure(1, 2, &err));
         }
+        let respond = |started: StartWorkflowExecutionResponse, updated: UpdateWorkflowExecutionResponse| {
+            ExecuteMultiOperationResponse {
+                responses: vec![
+                    OpResponse {
+                        response: Some(OpResult::StartWorkflow(started)),
+                    },
+                    OpResponse {
+                        response: Some(OpResult::UpdateWorkflow(updated)),
+                    },
+                ],
+            }
+        };
+        // As Temporal: an update the workflow id's current run already knows is attached to,
+        // whatever the id policies say: a completed one (even in a closed run) answers with
+        // its outcome, an unfinished one in a running run is waited for.
+        if let Some(known) = self.known_update(&start, &update).await? {
+            let run_id = known
+                .update_ref
+                .as_ref()
+                .and_then(|r| r.workflow_execution.as_ref())
+                .map(|e| e.run_id.clone())
+                .unwrap_or_default();
+            let status = self.run_status(&start, &run_id).await?;
+            let completed = known.stage == Stage::Completed as i32;
+            if completed || status == WorkflowExecutionStatus::Running as i32 {
+                let started = StartWorkflowExecutionResponse {
+                    run_id: run_id.clone(),
+                    started: false,
+                    status,
+                    ..Default::default()
+                };
+                let updated = if completed {
+                    UpdateWorkflowExecutionResponse {
+                        update_ref: known.update_ref,
+                        outcome: known.outcome,
+                        stage: known.stage,
+                        ..Default::default()
+                    }
+                } else {
+                    update.workflow_execution = Some(WorkflowExecution {
+                        workflow_id: start.workflow_id.clone(),
+                        run_id,
+                    });
+                    self.update_workflow(update, wait)
+                        .await
+                        .map_err(|e| multi_operation_failure(1, 2, &e))?
+                };
+                return Ok(respond(started, updated));
+            }
+        }
         let started = self
             .start(start.clone())
             .await
@@ -232,15 +285,79 @@ impl ExecutionHandler {
             .update_workflow(update, wait)
             .await
             .map_err(|e| multi_operation_failure(1, 2, &e))?;
-        Ok(ExecuteMultiOperationResponse {
-            responses: vec![
-                OpResponse {
-                    response: Some(OpResult::StartWorkflow(started)),
-                },
-                OpResponse {
-                    response: Some(OpResult::UpdateWorkflow(updated)),
-                },
-            ],
-        })
+        Ok(respond(started, updated))
     }
+
+    /// The update of this id in the workflow id's current run, if that run knows it (asking for
+    /// the admitted stage, which any known update has reached).
+    async fn known_update(
+        &self,
+        start: &StartWorkflowExecutionRequest,
+        update: &UpdateWorkflowExecutionRequest,
+    ) -> Res<Option<PollWorkflowExecutionUpdateResponse>> {
+        let update_id = update
+            .request
+            .as_ref()
+            .and_then(|r| r.meta.as_ref())
+            .map(|m| m.update_id.clone())
+            .unwrap_or_default();
+        if update_id.is_empty() || start.workflow_id.is_empty() {
+            return Ok(None);
+        }
+        let poll = PollWorkflowExecutionUpdateRequest {
+            namespace: start.namespace.clone(),
+            update_ref: Some(sundial_api::temporal::update::v1::UpdateRef {
+                workflow_execution: Some(WorkflowExecution {
+                    workflow_id: start.workflow_id.clone(),
+                    run_id: String::new(),
+                }),
+                update_id,
+            }),
+            identity: update
+                .request
+                .as_ref()
+                .and_then(|r| r.meta.as_ref())
+                .map(|m| m.identity.clone())
+                .unwrap_or_default(),
+            wait_policy: Some(sundial_api::temporal::update::v1::WaitPolicy {
+                lifecycle_stage: Stage::Admitted as i32,
+            }),
+        };
+        // Unknown (no run, no such update) or ended without an outcome (aborted by the run's
+        // close): nothing to attach to.
+        match self.poll_update(poll, KNOWN_UPDATE_WAIT).await {
+            // An accepted update its run's close cut short never completed: a new start may
+            // take the id (Temporal finds no outcome for it).
+            Ok(resp) if never_completed(&resp) => Ok(None),
+            Ok(resp) => Ok(Some(resp)),
+            Err(s) if s.code() == tonic::Code::Unavailable => Err(s),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn run_status(&self, start: &StartWorkflowExecutionRequest, run_id: &str) -> Res<i32> {
+        let described = self
+            .describe(DescribeWorkflowExecutionRequest {
+                namespace: start.namespace.clone(),
+                execution: Some(WorkflowExecution {
+                    workflow_id: start.workflow_id.clone(),
+                    run_id: run_id.to_owned(),
+                }),
+            })
+            .await?;
+        Ok(described.workflow_execution_info.map_or(0, |i| i.status))
+    }
+}
+
+/// The outcome history gives an accepted update whose run closed before it completed.
+fn never_completed(resp: &PollWorkflowExecutionUpdateResponse) -> bool {
+    use sundial_api::temporal::failure::v1::failure::FailureInfo;
+    use sundial_api::temporal::update::v1::outcome::Value;
+    matches!(
+        resp.outcome.as_ref().and_then(|o| o.value.as_ref()),
+        Some(Value::Failure(f)) if matches!(
+            &f.failure_info,
+            Some(FailureInfo::ApplicationFailureInfo(a)) if a.r#type == "AcceptedUpdateCompletedWorkflow"
+        )
+    )
 }
