@@ -250,6 +250,32 @@ async def test_update_with_start_attaches_to_a_known_update_whatever_the_policie
     assert (await event_types(handle)).count("WorkflowExecutionUpdateCompleted") == 1
 
 
+@workflow.defn
+class ReturnsAtOnceWorkflow:
+    """Completes in its first workflow task; an update can only reach it in that task."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return "done"
+
+    @workflow.update
+    def hello(self, name: str) -> str:
+        return f"hello {name}"
+
+
+async def test_update_with_start_admits_the_update_with_the_start(client):
+    """The update is part of the new run's first workflow task: a workflow that ends in that
+    task still answers it (sent after the start, it would find the run closed)."""
+    tq = uid("upd-ws-tq")
+    async with running_worker(client, tq, workflows=[ReturnsAtOnceWorkflow]):
+        for _ in range(3):
+            op = WithStartWorkflowOperation(ReturnsAtOnceWorkflow.run, id=uid("upd-ws-atomic"), task_queue=tq,
+                                            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+            assert await client.execute_update_with_start_workflow(
+                ReturnsAtOnceWorkflow.hello, "there", start_workflow_operation=op) == "hello there"
+            assert await (await op.workflow_handle()).result() == "done"
+
+
 async def test_cli_update_execute(client, server):
     tq = uid("upd-cli-tq")
     async with running_worker(client, tq, workflows=[UpdateCounterWorkflow]):

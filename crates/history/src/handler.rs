@@ -498,6 +498,37 @@ impl HistoryService for HistoryHandler {
         ok(self.engine.update_workflow(&req.namespace_id, r, wait).await)
     }
 
+    async fn start_workflow_with_update(
+        &self,
+        request: Request<StartWorkflowWithUpdateRequest>,
+    ) -> R<StartWorkflowWithUpdateResponse> {
+        let req = request.into_inner();
+        let start = req.start.ok_or_else(|| missing("Start"))?;
+        let update = req.update.ok_or_else(|| missing("Update"))?;
+        let wait = std::time::Duration::from_millis(u64::try_from(req.wait_millis).unwrap_or(0));
+        let (started, answer) = self
+            .engine
+            .start_workflow_with_update(&req.namespace_id, start, update, wait)
+            .await
+            .map_err(Status::from)?;
+        Ok(Response::new(match answer {
+            Ok(update) => StartWorkflowWithUpdateResponse {
+                start: Some(started),
+                update: Some(update),
+                ..Default::default()
+            },
+            Err(e) => {
+                let status = Status::from(e);
+                StartWorkflowWithUpdateResponse {
+                    start: Some(started),
+                    update: None,
+                    update_error_code: status.code() as i32,
+                    update_error_message: status.message().to_owned(),
+                }
+            }
+        }))
+    }
+
     async fn poll_workflow_execution_update(
         &self,
         request: Request<PollWorkflowExecutionUpdateRequest>,

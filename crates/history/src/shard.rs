@@ -570,11 +570,29 @@ impl Shard {
     pub async fn create(
         &self,
         run: &RunKey,
+        ms: WorkflowMutableState,
+        m_events: Vec<sundial_api::temporal::history::v1::HistoryEvent>,
+        m_tasks: Vec<PendingTask>,
+        condition: CurrentCondition,
+        current: CurrentExecution,
+    ) -> Result<(), PersistenceError> {
+        self.create_then(run, ms, m_events, m_tasks, condition, current, |_| {})
+            .await
+    }
+
+    /// `create`, running `committed` on the run's cache entry once the run is committed and
+    /// before its lock is released: nothing (a poller recording the first workflow task) can
+    /// act on the new run before `committed` has (update-with-start admits its update there).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_then(
+        &self,
+        run: &RunKey,
         mut ms: WorkflowMutableState,
         m_events: Vec<sundial_api::temporal::history::v1::HistoryEvent>,
         m_tasks: Vec<PendingTask>,
         condition: CurrentCondition,
         current: CurrentExecution,
+        committed: impl FnOnce(&Entry),
     ) -> Result<(), PersistenceError> {
         let entry = self.entry(run);
         let mut guard = entry.state.lock().await;
@@ -596,6 +614,7 @@ impl Shard {
             ms,
             persisted,
         });
+        committed(&entry);
         entry.progress.send_replace(progress);
         Ok(())
     }

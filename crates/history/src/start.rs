@@ -17,6 +17,7 @@ use sundial_api::temporal::history::v1::{
     WorkflowExecutionSignaledEventAttributes, WorkflowExecutionStartedEventAttributes,
 };
 use sundial_api::temporal::taskqueue::v1::TaskQueue;
+use sundial_api::temporal::update::v1::Request as UpdateRequest;
 use sundial_api::workflowservice::v1::{StartWorkflowExecutionRequest, StartWorkflowExecutionResponse};
 use sundial_common::ServiceError;
 use sundial_common::time::now_nanos;
@@ -63,6 +64,41 @@ impl HistoryEngine {
         signal: Option<StartSignal>,
         parent: Option<ParentInfo>,
     ) -> Result<StartWorkflowExecutionResponse, ServiceError> {
+        Ok(self.start_run_with(namespace_id, req, signal, parent, None).await?.0)
+    }
+
+    /// Update-with-start: a new run is created with `update` admitted before anything can
+    /// see the run; the update's status comes back with it. No new run (the conflict policy
+    /// kept a running one): no status, and the caller sends the update to that run.
+    pub(crate) async fn start_with_update(
+        &self,
+        namespace_id: &str,
+        req: StartWorkflowExecutionRequest,
+        update: &UpdateRequest,
+    ) -> Result<
+        (
+            StartWorkflowExecutionResponse,
+            Option<tokio::sync::watch::Receiver<crate::updates::Status>>,
+        ),
+        ServiceError,
+    > {
+        self.start_run_with(namespace_id, req, None, None, Some(update)).await
+    }
+
+    async fn start_run_with(
+        &self,
+        namespace_id: &str,
+        req: StartWorkflowExecutionRequest,
+        signal: Option<StartSignal>,
+        parent: Option<ParentInfo>,
+        update: Option<&UpdateRequest>,
+    ) -> Result<
+        (
+            StartWorkflowExecutionResponse,
+            Option<tokio::sync::watch::Receiver<crate::updates::Status>>,
+        ),
+        ServiceError,
+    > {
         let shard = self.shard(namespace_id, &req.workflow_id)?;
         for _ in 0..3 {
             let current = shard
@@ -76,33 +112,43 @@ impl HistoryEngine {
                         previous_run_id: c.run_id,
                     },
                     Decision::Existing { started } => {
-                        return Ok(StartWorkflowExecutionResponse {
+                        let resp = StartWorkflowExecutionResponse {
                             run_id: c.run_id,
                             started,
                             status: WorkflowExecutionStatus::Running as i32,
                             ..Default::default()
-                        });
+                        };
+                        return Ok((resp, None));
                     }
                 },
             };
             match self
-                .create_run(&shard, namespace_id, &req, signal.as_ref(), condition, parent.as_ref())
+                .create_run(
+                    &shard,
+                    namespace_id,
+                    &req,
+                    signal.as_ref(),
+                    condition,
+                    parent.as_ref(),
+                    update,
+                )
                 .await
             {
-                Ok((run_id, first_task)) => {
+                Ok((run_id, first_task, admitted)) => {
                     let eager_workflow_task = match first_task {
-                        Some(scheduled_event_id) if signal.is_none() && parent.is_none() => {
+                        Some(scheduled_event_id) if signal.is_none() && parent.is_none() && update.is_none() => {
                             self.eager_task(namespace_id, &req, &run_id, scheduled_event_id).await
                         }
                         _ => None,
                     };
-                    return Ok(StartWorkflowExecutionResponse {
+                    let resp = StartWorkflowExecutionResponse {
                         run_id,
                         started: true,
                         status: WorkflowExecutionStatus::Running as i32,
                         eager_workflow_task,
                         ..Default::default()
-                    });
+                    };
+                    return Ok((resp, admitted.transpose()?));
                 }
                 // Another start won the race for the id: decide again against the new run.
                 Err(PersistenceError::CurrentExecutionExists { .. }) => continue,
@@ -232,6 +278,7 @@ impl HistoryEngine {
         }
     }
 
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     async fn create_run(
         &self,
         shard: &std::sync::Arc<crate::shard::Shard>,
@@ -240,7 +287,15 @@ impl HistoryEngine {
         signal: Option<&StartSignal>,
         condition: CurrentCondition,
         parent: Option<&ParentInfo>,
-    ) -> Result<(String, Option<i64>), PersistenceError> {
+        update: Option<&UpdateRequest>,
+    ) -> Result<
+        (
+            String,
+            Option<i64>,
+            Option<Result<tokio::sync::watch::Receiver<crate::updates::Status>, ServiceError>>,
+        ),
+        PersistenceError,
+    > {
         let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_nanos();
         let mut backoff = positive(req.workflow_start_delay.as_ref());
@@ -318,9 +373,19 @@ impl HistoryEngine {
         };
         // The first workflow task, unless a start delay or cron wait puts it off.
         let first_task = ms.workflow_task.as_ref().map(|wt| wt.scheduled_event_id);
-        shard.create(&run, ms, events, tasks, condition, current).await?;
+        let mut admitted = None;
+        shard
+            .create_then(&run, ms, events, tasks, condition, current, |entry| {
+                if let Some(request) = update {
+                    let nonce = entry.updates.nonce();
+                    // A new run: its history holds no updates to read back.
+                    entry.updates.lock().loaded = true;
+                    admitted = Some(crate::updates::find_or_admit(&entry.updates, request, nonce).map(|(rx, _)| rx));
+                }
+            })
+            .await?;
         tracing::debug!(workflow_id = %req.workflow_id, %run_id, "workflow started");
-        Ok((run_id, first_task))
+        Ok((run_id, first_task, admitted))
     }
 }
 

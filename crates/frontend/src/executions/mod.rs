@@ -226,7 +226,28 @@ impl ExecutionHandler {
         Ok(self.matching.for_task_queue(namespace_id, task_queue)?)
     }
 
-    pub async fn start(&self, mut req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
+    pub async fn start(&self, req: StartWorkflowExecutionRequest) -> Res<StartWorkflowExecutionResponse> {
+        let (namespace_id, req) = self.checked_start(req).await?;
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &req.workflow_id,
+            start_workflow_execution,
+            hs::StartWorkflowExecutionRequest {
+                namespace_id,
+                request: Some(req),
+                parent: None,
+            }
+        )
+        .await?;
+        Ok(resp)
+    }
+
+    /// A start request validated, defaulted and with its namespace id.
+    async fn checked_start(
+        &self,
+        mut req: StartWorkflowExecutionRequest,
+    ) -> Res<(String, StartWorkflowExecutionRequest)> {
         let namespace_id = self.ns_in(&req.namespace, STARTING).await?;
         self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
             .await?;
@@ -247,19 +268,7 @@ impl ExecutionHandler {
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
-        let resp = on_history!(
-            self,
-            &namespace_id,
-            &req.workflow_id,
-            start_workflow_execution,
-            hs::StartWorkflowExecutionRequest {
-                namespace_id,
-                request: Some(req),
-                parent: None,
-            }
-        )
-        .await?;
-        Ok(resp)
+        Ok((namespace_id, req))
     }
 
     pub async fn signal_with_start(

@@ -273,18 +273,42 @@ impl ExecutionHandler {
                 return Ok(respond(started, updated));
             }
         }
-        let started = self
-            .start(start.clone())
+        // The start and the update in one call: a new run is created with the update admitted.
+        let (namespace_id, start) = self
+            .checked_start(start)
             .await
             .map_err(|e| multi_operation_failure(0, 2, &e))?;
         update.workflow_execution = Some(WorkflowExecution {
             workflow_id: start.workflow_id.clone(),
-            run_id: started.run_id.clone(),
+            run_id: String::new(),
         });
-        let updated = self
-            .update_workflow(update, wait)
-            .await
+        self.prepare_update(&mut update)
             .map_err(|e| multi_operation_failure(1, 2, &e))?;
+        let want = update.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
+        let caller_bound = self.caller_bound(&req.namespace, wait);
+        let resp = on_history!(
+            self,
+            &namespace_id,
+            &start.workflow_id.clone(),
+            start_workflow_with_update,
+            hs::StartWorkflowWithUpdateRequest {
+                namespace_id: namespace_id.clone(),
+                start: Some(start),
+                update: Some(update),
+                wait_millis: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+            }
+        )
+        .await
+        .map_err(|e| multi_operation_failure(0, 2, &e))?;
+        let started = resp.start.unwrap_or_default();
+        if resp.update_error_code != 0 {
+            let err = Status::new(tonic::Code::from(resp.update_error_code), resp.update_error_message);
+            return Err(multi_operation_failure(1, 2, &err));
+        }
+        let updated = resp.update.unwrap_or_default();
+        if caller_bound && !stage_reached(updated.stage, want) {
+            return Err(Status::deadline_exceeded("context deadline exceeded"));
+        }
         Ok(respond(started, updated))
     }
 

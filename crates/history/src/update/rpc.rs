@@ -206,6 +206,50 @@ impl HistoryEngine {
         })
     }
 
+    /// Update-with-start: the start (with the update admitted to a new run in its creation),
+    /// then the update's answer. An error of the start fails both; the update's own error
+    /// comes back beside the start's success.
+    pub(crate) async fn start_workflow_with_update(
+        &self,
+        namespace_id: &str,
+        start: sundial_api::workflowservice::v1::StartWorkflowExecutionRequest,
+        mut update: UpdateWorkflowExecutionRequest,
+        wait: Duration,
+    ) -> Result<
+        (
+            sundial_api::workflowservice::v1::StartWorkflowExecutionResponse,
+            Result<UpdateWorkflowExecutionResponse, ServiceError>,
+        ),
+        ServiceError,
+    > {
+        let request = update.request.clone().unwrap_or_default();
+        let id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+        let want = update.wait_policy.as_ref().map_or(0, |w| w.lifecycle_stage);
+        let workflow_id = start.workflow_id.clone();
+        let (started, admitted) = self.start_with_update(namespace_id, start, &request).await?;
+        let run = RunKey::new(namespace_id, workflow_id.clone(), started.run_id.clone());
+        update.workflow_execution = Some(WorkflowExecution {
+            workflow_id,
+            run_id: started.run_id.clone(),
+        });
+        let answer = match admitted {
+            None => self.update_workflow(namespace_id, update, wait).await,
+            Some(rx) => {
+                let shard = self.shard(namespace_id, &run.workflow_id)?;
+                let budget = self.long_poll(&update.namespace, wait);
+                self.wait_for_update(&shard, &run, &id, rx, want, budget)
+                    .await
+                    .map(|st| UpdateWorkflowExecutionResponse {
+                        update_ref: Some(update_ref(&run, &id)),
+                        outcome: st.outcome,
+                        stage: st.stage,
+                        ..Default::default()
+                    })
+            }
+        };
+        Ok((started, answer))
+    }
+
     /// Waits until the update reaches `want` (or completes), the run closes, or `budget`
     /// passes; then answers with the stage reached.
     async fn wait_for_update(
