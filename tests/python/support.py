@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -59,3 +60,16 @@ def cli(address: str, *args: str, check: bool = True, timeout: float = 60) -> su
 def cli_json(address: str, *args: str):
     r = cli(address, *args, "-o", "json")
     return json.loads(r.stdout)
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.3):
+    """Await ``check()`` until it stops raising AssertionError (then return its value), or
+    re-raise its last AssertionError after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(interval)

@@ -24,7 +24,7 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from support import cli, cli_json
+from support import cli, cli_json, eventually
 from wf_defs import running_worker, uid
 
 ATTEMPTS: dict[str, list] = {}
@@ -54,17 +54,6 @@ async def forever(_: str) -> str:
 
 
 ACTIVITIES = [greet, second_time_lucky, forever]
-
-
-async def eventually(check, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 async def test_result_describe_list_and_count(client: Client):

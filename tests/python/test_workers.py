@@ -14,24 +14,13 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCStatusCode
 
-from support import cli, cli_json, expect_rpc_error
+from support import cli, cli_json, eventually, expect_rpc_error
 from wf_defs import ALL_WORKFLOWS, new_worker, uid
 
 
 async def listed(client: Client, query: str):
     resp = await client.workflow_service.list_workers(ListWorkersRequest(namespace=client.namespace, query=query))
     return list(resp.workers)
-
-
-async def eventually(check, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
 
 
 async def test_heartbeating_workers_are_listed_and_described(server):

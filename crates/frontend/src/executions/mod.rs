@@ -536,6 +536,22 @@ impl ExecutionHandler {
 }
 
 /// A visibility row as list calls return it.
+/// A visibility record's search attributes as list calls return them.
+pub(crate) fn record_search_attributes(
+    r: &VisibilityRecord,
+) -> Option<sundial_api::temporal::common::v1::SearchAttributes> {
+    r.search_attributes
+        .as_deref()
+        .and_then(|s| sundial_api::temporal::common::v1::SearchAttributes::decode(s).ok())
+}
+
+/// The time from `from` to `to` (nanoseconds), as a duration (zero if negative).
+pub(crate) fn elapsed(from: i64, to: i64) -> prost_wkt_types::Duration {
+    sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
+        u64::try_from(to.saturating_sub(from)).unwrap_or(0),
+    ))
+}
+
 pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
     WorkflowExecutionInfo {
         execution: Some(WorkflowExecution {
@@ -551,18 +567,11 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
         history_length: r.history_length,
         execution_time: Some(nanos_to_timestamp(r.execution_time)),
         memo: r.memo.as_deref().and_then(|m| Memo::decode(m).ok()),
-        search_attributes: r
-            .search_attributes
-            .as_deref()
-            .and_then(|s| sundial_api::temporal::common::v1::SearchAttributes::decode(s).ok()),
+        search_attributes: record_search_attributes(r),
         task_queue: r.task_queue.clone(),
         state_transition_count: r.state_transition_count,
         history_size_bytes: r.history_size_bytes,
-        execution_duration: r.close_time.map(|c| {
-            sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
-                u64::try_from(c - r.execution_time).unwrap_or(0),
-            ))
-        }),
+        execution_duration: r.close_time.map(|c| elapsed(r.execution_time, c)),
         parent_execution: r.parent_workflow_id.as_ref().map(|wf| WorkflowExecution {
             workflow_id: wf.clone(),
             run_id: r.parent_run_id.clone().unwrap_or_default(),

@@ -74,7 +74,6 @@ pub(crate) async fn list_activities(
 fn activity_list_info(
     r: &sundial_persistence::VisibilityRecord,
 ) -> sundial_api::temporal::activity::v1::ActivityExecutionListInfo {
-    use sundial_api::prost::Message as _;
     use sundial_common::time::nanos_to_timestamp;
     let status = match r.status {
         // The workflow status codes the row keeps, as activity statuses (TimedOut differs).
@@ -90,18 +89,11 @@ fn activity_list_info(
         schedule_time: Some(nanos_to_timestamp(r.start_time)),
         close_time: r.close_time.map(nanos_to_timestamp),
         status,
-        search_attributes: r
-            .search_attributes
-            .as_deref()
-            .and_then(|s| sundial_api::temporal::common::v1::SearchAttributes::decode(s).ok()),
+        search_attributes: crate::executions::record_search_attributes(r),
         task_queue: r.task_queue.clone(),
         state_transition_count: r.state_transition_count,
         state_size_bytes: 0,
-        execution_duration: r.close_time.map(|c| {
-            sundial_common::time::duration_to_pb(std::time::Duration::from_nanos(
-                u64::try_from(c.saturating_sub(r.start_time)).unwrap_or(0),
-            ))
-        }),
+        execution_duration: r.close_time.map(|c| crate::executions::elapsed(r.start_time, c)),
         execution_time: Some(nanos_to_timestamp(r.execution_time)),
     }
 }
