@@ -42,6 +42,9 @@ async def test_delete_namespace_frees_the_name_and_deletes_its_workflows(client:
         done = await ns_client.start_workflow(EchoWorkflow.run, "x", id=uid("done"), task_queue=tq)
         assert await done.result() == "echo x"
         running = await ns_client.start_workflow(WaitForeverWorkflow.run, id=uid("running"), task_queue=tq)
+        # A standalone activity nobody runs: it goes with the namespace too.
+        activity = await ns_client.start_activity("never_polled", id=uid("activity"), task_queue=uid("nobody"),
+                                                  start_to_close_timeout=timedelta(minutes=5))
         await ns_client.create_schedule(uid("sched"), Schedule(
             action=ScheduleActionStartWorkflow(EchoWorkflow.run, "s", id=uid("sched-wf"), task_queue=tq),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])))
@@ -79,6 +82,9 @@ async def test_delete_namespace_frees_the_name_and_deletes_its_workflows(client:
                 await fresh.get_workflow_handle(handle.id).describe()
             assert err.value.status == RPCStatusCode.NOT_FOUND
         assert [s async for s in await fresh.list_schedules()] == []
+        with pytest.raises(RPCError) as err:
+            await fresh.get_activity_handle(activity.id).describe()
+        assert err.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_delete_namespace_refuses_unknown_and_system_namespaces(client: Client):

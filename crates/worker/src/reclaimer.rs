@@ -1,14 +1,16 @@
 //! Namespace deletion, after DeleteNamespace renamed a namespace and marked it DELETED: once
-//! its delete delay is over, each pass deletes a page of its workflows (terminating running
-//! ones) through the frontend; when visibility shows none left, its schedules and finally the
-//! namespace row go. Each pass is idempotent, so a restart just carries on.
+//! its delete delay is over, each pass deletes a page of its workflows and of its standalone
+//! activities (terminating running ones) through the frontend; when visibility shows none of
+//! either left, its schedules and finally the namespace row go. Each pass is idempotent, so a
+//! restart just carries on.
 
 use crate::cluster::{Cluster, PassError};
 use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::temporal::enums::v1::NamespaceState;
 use sundial_api::workflowservice::v1::{
-    CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
+    CountActivityExecutionsRequest, CountWorkflowExecutionsRequest, DeleteActivityExecutionRequest,
+    DeleteWorkflowExecutionRequest, ListActivityExecutionsRequest, ListWorkflowExecutionsRequest,
 };
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
 use sundial_persistence::NamespaceRecord;
@@ -87,8 +89,29 @@ impl Reclaimer {
                 Err(s) => return Err(s.into()),
             }
         }
+        let activities = frontend
+            .list_activity_executions(ListActivityExecutionsRequest {
+                namespace: ns.name.clone(),
+                page_size: PAGE,
+                next_page_token: Vec::new(),
+                query: String::new(),
+            })
+            .await?
+            .into_inner();
+        for info in activities.executions {
+            let request = DeleteActivityExecutionRequest {
+                namespace: ns.name.clone(),
+                activity_id: info.activity_id,
+                run_id: info.run_id,
+            };
+            match frontend.delete_activity_execution(request).await {
+                Ok(_) => {}
+                Err(s) if s.code() == Code::NotFound => {}
+                Err(s) => return Err(s.into()),
+            }
+        }
         // Deletions leave visibility a moment later; the namespace goes once it shows nothing.
-        let left = frontend
+        let workflows_left = frontend
             .count_workflow_executions(CountWorkflowExecutionsRequest {
                 namespace: ns.name.clone(),
                 query: String::new(),
@@ -96,7 +119,15 @@ impl Reclaimer {
             .await?
             .into_inner()
             .count;
-        if left > 0 {
+        let activities_left = frontend
+            .count_activity_executions(CountActivityExecutionsRequest {
+                namespace: ns.name.clone(),
+                query: String::new(),
+            })
+            .await?
+            .into_inner()
+            .count;
+        if workflows_left > 0 || activities_left > 0 {
             return Ok(());
         }
         loop {

@@ -105,7 +105,13 @@ macro_rules! on_activity {
 impl ExecutionHandler {
     /// The namespace id, if standalone activities are on for the namespace.
     async fn standalone_ns(&self, namespace: &str) -> Res<String> {
-        let namespace_id = self.ns(namespace).await?;
+        self.standalone_ns_in(namespace, SERVING).await
+    }
+
+    /// `standalone_ns` for a namespace in one of `states` (listing and deleting also serve
+    /// a deleted namespace, which the worker role's reclaimer empties through them).
+    async fn standalone_ns_in(&self, namespace: &str, states: &[NamespaceState]) -> Res<String> {
+        let namespace_id = self.ns_in(namespace, states).await?;
         if !self
             .dc
             .get(&keys::ACTIVITY_ENABLE_STANDALONE, &Scope::namespace(namespace))
@@ -257,7 +263,7 @@ impl ExecutionHandler {
     ) -> Res<DeleteActivityExecutionResponse> {
         super::activities::activity_id(&req.activity_id)?;
         run_id(&req.run_id)?;
-        let namespace_id = self.standalone_ns(&req.namespace).await?;
+        let namespace_id = self.standalone_ns_in(&req.namespace, DELETING).await?;
         let activity_id = req.activity_id.clone();
         on_activity!(
             self,
@@ -273,7 +279,7 @@ impl ExecutionHandler {
         &self,
         req: ListActivityExecutionsRequest,
     ) -> Res<ListActivityExecutionsResponse> {
-        self.standalone_ns(&req.namespace).await?;
+        self.standalone_ns_in(&req.namespace, DELETING).await?;
         Ok(crate::visibility::list_activities(&self.registry, self.visibility.as_ref(), req).await?)
     }
 
@@ -281,7 +287,7 @@ impl ExecutionHandler {
         &self,
         req: CountActivityExecutionsRequest,
     ) -> Res<CountActivityExecutionsResponse> {
-        self.standalone_ns(&req.namespace).await?;
+        self.standalone_ns_in(&req.namespace, DELETING).await?;
         Ok(crate::visibility::count_activities(&self.registry, self.visibility.as_ref(), req).await?)
     }
 }
