@@ -10,7 +10,6 @@ use crate::activity::Outcome;
 use crate::commands::dispatch_activity_attempt;
 use crate::mutation::Mutation;
 use crate::shard::RunKey;
-use prost_wkt_types::Duration as PbDuration;
 use sundial_api::sundial::persistence::v1::{ActivityInfo, ExecutionInfo, StandaloneActivity, WorkflowMutableState};
 use sundial_api::temporal::activity::v1::{
     ActivityExecutionInfo, ActivityExecutionOutcome, activity_execution_outcome,
@@ -24,7 +23,7 @@ use sundial_api::temporal::failure::v1::{CanceledFailureInfo, Failure, Terminate
 use sundial_api::workflowservice::v1 as ws;
 use sundial_common::ServiceError;
 use sundial_common::standalone::activity_key;
-use sundial_common::time::{deadline_after, nanos_to_timestamp, now_nanos, pb_duration_nanos, timestamp_to_nanos};
+use sundial_common::time::{deadline_after, nanos_to_timestamp, now_nanos, timestamp_to_nanos};
 use sundial_persistence::{CurrentCondition, CurrentExecution, PersistenceError};
 
 /// The key of a standalone activity's one `ActivityInfo` in its run's `activities`.
@@ -36,27 +35,6 @@ pub(crate) fn is_standalone(m: &Mutation<'_>) -> bool {
 
 pub(crate) fn not_found(activity_id: &str) -> ServiceError {
     ServiceError::NotFound(format!("activity not found for ID: {activity_id}"))
-}
-
-fn zero() -> PbDuration {
-    PbDuration { seconds: 0, nanos: 0 }
-}
-
-fn positive(d: Option<&PbDuration>) -> Option<PbDuration> {
-    d.filter(|d| pb_duration_nanos(d) > 0).copied()
-}
-
-/// The API status of a closed (or running) standalone activity's run status.
-pub(crate) fn activity_status(run_status: i32) -> ActivityExecutionStatus {
-    match WorkflowExecutionStatus::try_from(run_status) {
-        Ok(WorkflowExecutionStatus::Running) => ActivityExecutionStatus::Running,
-        Ok(WorkflowExecutionStatus::Completed) => ActivityExecutionStatus::Completed,
-        Ok(WorkflowExecutionStatus::Failed) => ActivityExecutionStatus::Failed,
-        Ok(WorkflowExecutionStatus::Canceled) => ActivityExecutionStatus::Canceled,
-        Ok(WorkflowExecutionStatus::Terminated) => ActivityExecutionStatus::Terminated,
-        Ok(WorkflowExecutionStatus::TimedOut) => ActivityExecutionStatus::TimedOut,
-        _ => ActivityExecutionStatus::Unspecified,
-    }
 }
 
 /// Closes the run with the activity's outcome: the standalone counterpart of the events a
@@ -346,9 +324,9 @@ pub(crate) fn build(
     now: i64,
     dc: &sundial_dynconfig::DynamicConfig,
 ) -> (WorkflowMutableState, Vec<crate::mutation::PendingTask>) {
-    let delay = positive(req.start_delay.as_ref());
+    let delay = crate::start::positive(req.start_delay.as_ref());
     let dispatch_at = delay.as_ref().map_or(now, |d| deadline_after(now, d));
-    let s2c = positive(req.schedule_to_close_timeout.as_ref());
+    let s2c = crate::start::positive(req.schedule_to_close_timeout.as_ref());
     let queue = req.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
     let activity_type = req.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
     let ts = nanos_to_timestamp;
@@ -389,10 +367,10 @@ pub(crate) fn build(
         scheduled_time: Some(ts(now)),
         current_attempt_scheduled_time: Some(ts(dispatch_at)),
         attempt: 1,
-        schedule_to_close_timeout: Some(req.schedule_to_close_timeout.unwrap_or_else(zero)),
-        schedule_to_start_timeout: Some(req.schedule_to_start_timeout.unwrap_or_else(zero)),
-        start_to_close_timeout: Some(req.start_to_close_timeout.unwrap_or_else(zero)),
-        heartbeat_timeout: Some(req.heartbeat_timeout.unwrap_or_else(zero)),
+        schedule_to_close_timeout: Some(req.schedule_to_close_timeout.unwrap_or_default()),
+        schedule_to_start_timeout: Some(req.schedule_to_start_timeout.unwrap_or_default()),
+        start_to_close_timeout: Some(req.start_to_close_timeout.unwrap_or_default()),
+        heartbeat_timeout: Some(req.heartbeat_timeout.unwrap_or_default()),
         retry_policy: Some(crate::retry::fill_retry_policy(
             req.retry_policy.clone().unwrap_or_default(),
         )),
@@ -426,15 +404,9 @@ fn standalone_of(m: &Mutation<'_>) -> StandaloneActivity {
     m.info_ref().standalone_activity.clone().unwrap_or_default()
 }
 
+/// A closed activity's status as Temporal's messages name it.
 fn terminal_name(status: i32) -> &'static str {
-    match activity_status(status) {
-        ActivityExecutionStatus::Completed => "Completed",
-        ActivityExecutionStatus::Failed => "Failed",
-        ActivityExecutionStatus::Canceled => "Canceled",
-        ActivityExecutionStatus::Terminated => "Terminated",
-        ActivityExecutionStatus::TimedOut => "TimedOut",
-        _ => "Running",
-    }
+    sundial_persistence::visibility::query::status_name(status).unwrap_or("Running")
 }
 
 /// RequestCancelActivityExecution: an activity no worker runs right now is canceled at once;
@@ -609,7 +581,7 @@ pub(crate) fn describe(
         status: if run_state == PendingActivityState::Paused {
             ActivityExecutionStatus::Paused
         } else {
-            activity_status(info.status)
+            sundial_common::standalone::activity_status(info.status)
         } as i32,
         run_state: run_state as i32,
         task_queue: act.task_queue.clone(),

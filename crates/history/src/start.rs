@@ -31,7 +31,7 @@ pub(crate) struct StartSignal {
     pub identity: String,
 }
 
-fn positive(d: Option<&PbDuration>) -> Option<PbDuration> {
+pub(crate) fn positive(d: Option<&PbDuration>) -> Option<PbDuration> {
     d.filter(|d| d.seconds > 0 || d.nanos > 0).copied()
 }
 

@@ -61,11 +61,11 @@ impl ExecutionHandler {
         if !workflow_id.is_empty() {
             return Ok(execution_of(workflow_id, run_id));
         }
-        let scope = Scope::namespace(namespace);
-        if !self.dc.get(&keys::ACTIVITY_ENABLE_STANDALONE, &scope)
-            || !self
-                .dc
-                .get(&keys::HISTORY_ENABLE_STANDALONE_ACTIVITY_OPERATOR_COMMANDS, &scope)
+        if !self.standalone_on(namespace)
+            || !self.dc.get(
+                &keys::HISTORY_ENABLE_STANDALONE_ACTIVITY_OPERATOR_COMMANDS,
+                &Scope::namespace(namespace),
+            )
         {
             return Err(standalone_disabled());
         }

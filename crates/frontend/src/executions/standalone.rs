@@ -51,7 +51,7 @@ fn normalize_timeouts(req: &mut StartActivityExecutionRequest) -> Result<(), Ser
     ] {
         sundial_common::time::validate_and_cap_opt(d).map_err(|e| ServiceError::invalid(e.to_string()))?;
     }
-    let zero = PbDuration { seconds: 0, nanos: 0 };
+    let zero = PbDuration::default();
     if let Some(s2c) = req.schedule_to_close_timeout.filter(|d| nanos(d) > 0) {
         req.schedule_to_start_timeout = Some(
             req.schedule_to_start_timeout
@@ -112,13 +112,16 @@ impl ExecutionHandler {
     /// a deleted namespace, which the worker role's reclaimer empties through them).
     async fn standalone_ns_in(&self, namespace: &str, states: &[NamespaceState]) -> Res<String> {
         let namespace_id = self.ns_in(namespace, states).await?;
-        if !self
-            .dc
-            .get(&keys::ACTIVITY_ENABLE_STANDALONE, &Scope::namespace(namespace))
-        {
+        if !self.standalone_on(namespace) {
             return Err(disabled());
         }
         Ok(namespace_id)
+    }
+
+    /// `activity.enableStandalone` for the namespace.
+    pub(super) fn standalone_on(&self, namespace: &str) -> bool {
+        self.dc
+            .get(&keys::ACTIVITY_ENABLE_STANDALONE, &Scope::namespace(namespace))
     }
 
     pub async fn start_activity_execution(

@@ -289,7 +289,7 @@ impl ExecutionHandler {
         let resp = on_history!(
             self,
             &namespace_id,
-            &start.workflow_id.clone(),
+            &start.workflow_id,
             start_workflow_with_update,
             hs::StartWorkflowWithUpdateRequest {
                 namespace_id: namespace_id.clone(),

@@ -75,11 +75,6 @@ fn activity_list_info(
     r: &sundial_persistence::VisibilityRecord,
 ) -> sundial_api::temporal::activity::v1::ActivityExecutionListInfo {
     use sundial_common::time::nanos_to_timestamp;
-    let status = match r.status {
-        // The workflow status codes the row keeps, as activity statuses (TimedOut differs).
-        7 => 6,
-        s => s,
-    };
     sundial_api::temporal::activity::v1::ActivityExecutionListInfo {
         activity_id: r.workflow_id.clone(),
         run_id: r.run_id.clone(),
@@ -88,7 +83,7 @@ fn activity_list_info(
         }),
         schedule_time: Some(nanos_to_timestamp(r.start_time)),
         close_time: r.close_time.map(nanos_to_timestamp),
-        status,
+        status: sundial_common::standalone::activity_status(r.status) as i32,
         search_attributes: crate::executions::record_search_attributes(r),
         task_queue: r.task_queue.clone(),
         state_transition_count: r.state_transition_count,
