@@ -43,6 +43,9 @@ pub enum ServiceError {
     /// Some other entity is missing.
     #[error("{0}")]
     NotFound(String),
+    /// Some other entity that must be unique exists already (a Nexus endpoint's name).
+    #[error("{0}")]
+    AlreadyExists(String),
     /// A limit was hit; retryable after backing off.
     #[error("{message}")]
     ResourceExhausted { message: String, cause: i32, scope: i32 },
@@ -139,6 +142,7 @@ impl From<ServiceError> for Status {
                 message,
                 &details::ResourceExhaustedFailure { cause, scope },
             ),
+            ServiceError::AlreadyExists(_) => Status::already_exists(message),
             ServiceError::FailedPrecondition(_) => Status::failed_precondition(message),
             ServiceError::Unavailable(_) => Status::unavailable(message),
             ServiceError::Internal(_) => Status::internal(message),
@@ -176,10 +180,12 @@ impl ServiceError {
                         start_request_id: d.start_request_id,
                         run_id: d.run_id,
                     }
-                } else {
+                } else if detail_of::<details::NamespaceAlreadyExistsFailure>(status).is_some() {
                     ServiceError::NamespaceAlreadyExists {
                         namespace: String::new(),
                     }
+                } else {
+                    ServiceError::AlreadyExists(message)
                 }
             }
             Code::ResourceExhausted => {

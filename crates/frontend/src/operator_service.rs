@@ -4,14 +4,18 @@
 //! one picks the first free column of its type and records alias → column in the namespace.
 
 use crate::namespace::NamespaceHandler;
+use crate::nexus_endpoints::NexusEndpointHandler;
 use crate::search_attributes::system_search_attributes;
 use crate::system::ClusterIdentity;
 use sundial_api::operatorservice::v1::operator_service_server::OperatorService;
 use sundial_api::operatorservice::v1::{
     AddOrUpdateRemoteClusterRequest, AddOrUpdateRemoteClusterResponse, AddSearchAttributesRequest,
-    AddSearchAttributesResponse, ClusterMetadata, DeleteNamespaceRequest, DeleteNamespaceResponse, ListClustersRequest,
-    ListClustersResponse, ListSearchAttributesRequest, ListSearchAttributesResponse, RemoveRemoteClusterRequest,
-    RemoveRemoteClusterResponse, RemoveSearchAttributesRequest, RemoveSearchAttributesResponse,
+    AddSearchAttributesResponse, ClusterMetadata, CreateNexusEndpointRequest, CreateNexusEndpointResponse,
+    DeleteNamespaceRequest, DeleteNamespaceResponse, DeleteNexusEndpointRequest, DeleteNexusEndpointResponse,
+    GetNexusEndpointRequest, GetNexusEndpointResponse, ListClustersRequest, ListClustersResponse,
+    ListNexusEndpointsRequest, ListNexusEndpointsResponse, ListSearchAttributesRequest, ListSearchAttributesResponse,
+    RemoveRemoteClusterRequest, RemoveRemoteClusterResponse, RemoveSearchAttributesRequest,
+    RemoveSearchAttributesResponse, UpdateNexusEndpointRequest, UpdateNexusEndpointResponse,
 };
 use sundial_api::sundial::persistence::v1::NamespaceDetail;
 use sundial_api::temporal::enums::v1::NamespaceState;
@@ -28,13 +32,15 @@ const MAX_NAME_LENGTH: usize = 255;
 #[derive(Clone)]
 pub struct OperatorHandler {
     namespaces: NamespaceHandler,
+    endpoints: NexusEndpointHandler,
     cluster: std::sync::Arc<ClusterIdentity>,
 }
 
 impl OperatorHandler {
-    pub fn new(namespaces: NamespaceHandler, cluster: ClusterIdentity) -> Self {
+    pub fn new(namespaces: NamespaceHandler, endpoints: NexusEndpointHandler, cluster: ClusterIdentity) -> Self {
         Self {
             namespaces,
+            endpoints,
             cluster: std::sync::Arc::new(cluster),
         }
     }
@@ -222,6 +228,41 @@ fn add_attributes(
 
 #[tonic::async_trait]
 impl OperatorService for OperatorHandler {
+    async fn create_nexus_endpoint(
+        &self,
+        request: Request<CreateNexusEndpointRequest>,
+    ) -> Result<Response<CreateNexusEndpointResponse>, Status> {
+        Ok(Response::new(self.endpoints.create(request.into_inner()).await?))
+    }
+
+    async fn update_nexus_endpoint(
+        &self,
+        request: Request<UpdateNexusEndpointRequest>,
+    ) -> Result<Response<UpdateNexusEndpointResponse>, Status> {
+        Ok(Response::new(self.endpoints.update(request.into_inner()).await?))
+    }
+
+    async fn delete_nexus_endpoint(
+        &self,
+        request: Request<DeleteNexusEndpointRequest>,
+    ) -> Result<Response<DeleteNexusEndpointResponse>, Status> {
+        Ok(Response::new(self.endpoints.delete(request.into_inner()).await?))
+    }
+
+    async fn get_nexus_endpoint(
+        &self,
+        request: Request<GetNexusEndpointRequest>,
+    ) -> Result<Response<GetNexusEndpointResponse>, Status> {
+        Ok(Response::new(self.endpoints.get(request.into_inner()).await?))
+    }
+
+    async fn list_nexus_endpoints(
+        &self,
+        request: Request<ListNexusEndpointsRequest>,
+    ) -> Result<Response<ListNexusEndpointsResponse>, Status> {
+        Ok(Response::new(self.endpoints.list(request.into_inner()).await?))
+    }
+
     async fn delete_namespace(
         &self,
         request: Request<DeleteNamespaceRequest>,

@@ -38,6 +38,8 @@ pub(crate) fn system_info() -> GetSystemInfoResponse {
             supports_schedules: true,
             // StartWorkflowExecution returns the first workflow task when asked.
             eager_workflow_start: true,
+            // Nexus operations from workflows, to endpoints with worker targets.
+            nexus: true,
             ..Default::default()
         }),
     }

@@ -730,4 +730,31 @@ impl WorkflowService for WorkflowHandler {
     ) -> Result<Response<StopBatchOperationResponse>, Status> {
         Ok(Response::new(self.batches.stop(request.into_inner()).await?))
     }
+
+    async fn poll_nexus_task_queue(
+        &self,
+        request: Request<PollNexusTaskQueueRequest>,
+    ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
+        Ok(Response::new(
+            self.executions.poll_nexus_task(request.into_inner()).await?,
+        ))
+    }
+
+    async fn respond_nexus_task_completed(
+        &self,
+        request: Request<RespondNexusTaskCompletedRequest>,
+    ) -> Result<Response<RespondNexusTaskCompletedResponse>, Status> {
+        Ok(Response::new(
+            self.executions.nexus_task_completed(request.into_inner()).await?,
+        ))
+    }
+
+    async fn respond_nexus_task_failed(
+        &self,
+        request: Request<RespondNexusTaskFailedRequest>,
+    ) -> Result<Response<RespondNexusTaskFailedResponse>, Status> {
+        Ok(Response::new(
+            self.executions.nexus_task_failed(request.into_inner()).await?,
+        ))
+    }
 }

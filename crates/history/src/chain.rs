@@ -75,6 +75,9 @@ fn successor(m: &Mutation<'_>, initiator: ContinueAsNewInitiator) -> RunSpec {
             root_workflow_id: info.root_workflow_id.clone(),
             root_run_id: info.root_run_id.clone(),
         }),
+        // Callbacks pass to the next run with the mutable state (see `nexus::callbacks`).
+        completion_callbacks: Vec::new(),
+        links: Vec::new(),
     }
 }
 

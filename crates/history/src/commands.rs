@@ -24,7 +24,7 @@ pub(crate) struct CommandFailure {
     pub terminate: bool,
 }
 
-fn fail(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> CommandFailure {
+pub(crate) fn fail(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> CommandFailure {
     CommandFailure {
         cause,
         message: message.into(),
@@ -81,6 +81,8 @@ fn apply(
             checks::schedule_activity(&mut a, limits)?;
             schedule_activity(m, &a, completed_id)
         }
+        Cmd::ScheduleNexusOperationCommandAttributes(a) => crate::nexus::schedule(m, a, completed_id, limits.max_blob),
+        Cmd::RequestCancelNexusOperationCommandAttributes(a) => crate::nexus::request_cancel(m, a, completed_id),
         Cmd::RequestCancelActivityTaskCommandAttributes(a) => {
             let Some(mut act) = m.ms.activities.get(&a.scheduled_event_id).cloned() else {
                 return Err(fail(

@@ -59,8 +59,31 @@ pub(crate) fn event_type(attrs: &Attributes) -> EventType {
         }
         A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
+        A::NexusOperationScheduledEventAttributes(_) => EventType::NexusOperationScheduled,
+        A::NexusOperationStartedEventAttributes(_) => EventType::NexusOperationStarted,
+        A::NexusOperationCompletedEventAttributes(_) => EventType::NexusOperationCompleted,
+        A::NexusOperationFailedEventAttributes(_) => EventType::NexusOperationFailed,
+        A::NexusOperationCanceledEventAttributes(_) => EventType::NexusOperationCanceled,
+        A::NexusOperationTimedOutEventAttributes(_) => EventType::NexusOperationTimedOut,
+        A::NexusOperationCancelRequestedEventAttributes(_) => EventType::NexusOperationCancelRequested,
+        A::NexusOperationCancelRequestCompletedEventAttributes(_) => EventType::NexusOperationCancelRequestCompleted,
+        A::NexusOperationCancelRequestFailedEventAttributes(_) => EventType::NexusOperationCancelRequestFailed,
         _ => EventType::Unspecified,
     }
+}
+
+/// `PascalCase` for a `CONSTANT_CASE` enum name (what Temporal's Go API prints).
+pub(crate) fn pascal_case(constant: &str) -> String {
+    constant
+        .split('_')
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut c = lower.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 pub(crate) fn new_event(event_id: i64, time: prost_wkt_types::Timestamp, attrs: Attributes) -> HistoryEvent {

@@ -551,6 +551,17 @@ impl HistoryService for HistoryHandler {
             .await
             .map(|()| RecordChildExecutionCompletedResponse {}))
     }
+
+    async fn complete_nexus_operation(
+        &self,
+        request: Request<CompleteNexusOperationRequest>,
+    ) -> R<CompleteNexusOperationResponse> {
+        ok(self
+            .engine
+            .complete_nexus_operation(request.into_inner())
+            .await
+            .map(|()| CompleteNexusOperationResponse {}))
+    }
     async fn start_activity_execution(
         &self,
         request: Request<StartActivityExecutionRequest>,

@@ -18,6 +18,7 @@ mod events;
 mod handler;
 mod limits;
 mod mutation;
+mod nexus;
 mod queues;
 mod read;
 mod reaper;

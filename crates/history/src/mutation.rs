@@ -43,6 +43,9 @@ pub(crate) struct Mutation<'a> {
     pub new_run: Option<crate::chain::NewRun>,
     /// Live settings (defaults and limits per namespace).
     pub dc: sundial_dynconfig::DynamicConfig,
+    /// The Nexus endpoints this transition's commands name, resolved before it began (the
+    /// registry is in the database, and a transition does not wait on I/O).
+    pub nexus_endpoints: crate::nexus::Endpoints,
 }
 
 impl<'a> Mutation<'a> {
@@ -57,6 +60,7 @@ impl<'a> Mutation<'a> {
             update_effects: Vec::new(),
             new_run: None,
             dc,
+            nexus_endpoints: Default::default(),
         }
     }
 
@@ -107,11 +111,31 @@ impl<'a> Mutation<'a> {
     /// workflow task runs, and are written when it ends, after its commands' events.
     /// Returns the event id, or `None` when buffered (numbered when flushed).
     pub fn add_or_buffer(&mut self, attrs: Attributes) -> Option<i64> {
+        self.add_or_buffer_with(attrs, |_| {})
+    }
+
+    /// `add_or_buffer` for an event that carries links to other executions.
+    pub fn add_or_buffer_linked(&mut self, attrs: Attributes, links: Vec<sundial_api::temporal::common::v1::Link>) {
+        self.add_or_buffer_with(attrs, |e| e.links = links);
+    }
+
+    /// `add_or_buffer` for an event SDKs that do not know it may skip (`worker_may_ignore`).
+    pub fn add_or_buffer_ignorable(&mut self, attrs: Attributes) {
+        self.add_or_buffer_with(attrs, |e| e.worker_may_ignore = true);
+    }
+
+    fn add_or_buffer_with(&mut self, attrs: Attributes, decorate: impl FnOnce(&mut HistoryEvent)) -> Option<i64> {
         if self.workflow_task_started() {
-            self.ms.buffered_events.push(new_event(0, self.now, attrs));
+            let mut event = new_event(0, self.now, attrs);
+            decorate(&mut event);
+            self.ms.buffered_events.push(event);
             None
         } else {
-            Some(self.add_event(attrs))
+            let id = self.add_event(attrs);
+            if let Some(event) = self.events.last_mut() {
+                decorate(event);
+            }
+            Some(id)
         }
     }
 
@@ -141,6 +165,8 @@ impl<'a> Mutation<'a> {
                     && last.event_id == id
                 {
                     last.event_time = event.event_time;
+                    last.links = std::mem::take(&mut event.links);
+                    last.worker_may_ignore = event.worker_may_ignore;
                 }
             }
         }
@@ -324,6 +350,7 @@ impl<'a> Mutation<'a> {
     /// buffered events are written first so nothing that happened is lost from history.
     pub fn close(&mut self, status: WorkflowExecutionStatus, attrs: Attributes) -> i64 {
         self.flush_buffered();
+        let continuing = crate::nexus::callbacks::continues(status, &attrs);
         let id = self.add_event(attrs);
         let now = self.now;
         let info = self.info();
@@ -334,6 +361,7 @@ impl<'a> Mutation<'a> {
         self.closed = Some(status as i32);
         self.visibility();
         crate::children::on_close(self);
+        crate::nexus::callbacks::on_close(self, continuing);
         id
     }
 }

@@ -215,6 +215,9 @@ async fn execute_transfer(engine: &HistoryEngine, shard: &Shard, task: &Transfer
         TransferTaskType::ParentClosePolicy => Some(engine.parent_close_policy_task(task).await),
         TransferTaskType::SignalExternal => Some(engine.signal_external_task(shard, task).await),
         TransferTaskType::CancelExternal => Some(engine.cancel_external_task(shard, task).await),
+        TransferTaskType::NexusStart => Some(engine.nexus_start_task(shard, task).await),
+        TransferTaskType::NexusCancel => Some(engine.nexus_cancel_task(shard, task).await),
+        TransferTaskType::NexusCallback => Some(engine.nexus_callback_task(shard, task).await),
         _ => None,
     };
     if let Some(outcome) = outcome {

@@ -316,6 +316,8 @@ impl HistoryEngine {
             }),
             pending_activities,
             pending_workflow_task,
+            pending_nexus_operations: crate::nexus::describe::pending_operations(&ms),
+            callbacks: crate::nexus::describe::callbacks(&info),
             ..Default::default()
         })
     }

@@ -141,11 +141,20 @@ impl HistoryEngine {
                         }
                         _ => None,
                     };
+                    // Where the start is in history: a Nexus handler links the operation to it.
+                    let link = Some(crate::nexus::links::workflow_event(
+                        &req.namespace,
+                        &req.workflow_id,
+                        &run_id,
+                        1,
+                        sundial_api::temporal::enums::v1::EventType::WorkflowExecutionStarted,
+                    ));
                     let resp = StartWorkflowExecutionResponse {
                         run_id,
                         started: true,
                         status: WorkflowExecutionStatus::Running as i32,
                         eager_workflow_task,
+                        link,
                         ..Default::default()
                     };
                     return Ok((resp, admitted.transpose()?));
@@ -362,6 +371,8 @@ impl HistoryEngine {
                     .saturating_add(nanos(&e))
             }),
             parent: parent.cloned(),
+            completion_callbacks: req.completion_callbacks.clone(),
+            links: req.links.clone(),
         };
         let (ms, events, tasks) = build_run(&spec, signal, now, &self.config().dynamic_config);
         let run = crate::shard::RunKey::new(namespace_id, req.workflow_id.clone(), run_id.clone());
@@ -424,6 +435,20 @@ pub(crate) struct RunSpec {
     /// Deadline of the whole chain (execution timeout), nanoseconds.
     pub execution_expiration: Option<i64>,
     pub parent: Option<ParentInfo>,
+    /// Called when the chain closes (a Nexus operation's handler workflow); first run only.
+    pub completion_callbacks: Vec<sundial_api::temporal::common::v1::Callback>,
+    /// Links to what caused the start (the caller's Nexus operation), on the started event.
+    pub links: Vec<sundial_api::temporal::common::v1::Link>,
+}
+
+/// The callbacks as the started event shows them (header keys lower-cased).
+fn ms_callbacks(
+    callbacks: &[sundial_api::temporal::common::v1::Callback],
+) -> Vec<sundial_api::temporal::common::v1::Callback> {
+    crate::nexus::callbacks::register(callbacks, "", Default::default())
+        .into_iter()
+        .filter_map(|r| r.callback)
+        .collect()
 }
 
 /// Builds a new run's mutable state, first events and tasks.
@@ -503,6 +528,7 @@ pub(crate) fn build_run(
             root_workflow_id: parent.root_workflow_id.clone(),
             root_run_id: parent.root_run_id.clone(),
             user_metadata: spec.user_metadata.clone(),
+            callbacks: crate::nexus::callbacks::register(&spec.completion_callbacks, &spec.request_id, ts(now)),
             ..Default::default()
         }),
         ..Default::default()
@@ -539,6 +565,7 @@ pub(crate) fn build_run(
             header: spec.header.clone(),
             workflow_id: spec.workflow_id.clone(),
             priority: spec.priority.clone(),
+            completion_callbacks: ms_callbacks(&spec.completion_callbacks),
             parent_workflow_namespace: parent.namespace.clone(),
             parent_workflow_namespace_id: parent.namespace_id.clone(),
             parent_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution {
@@ -563,6 +590,14 @@ pub(crate) fn build_run(
     ));
     if let Some(started) = m.events.last_mut() {
         started.user_metadata = spec.user_metadata.clone();
+        // A link the callbacks carry already is not repeated on the event (as Temporal does).
+        let callback_links: Vec<_> = spec.completion_callbacks.iter().flat_map(|c| c.links.iter()).collect();
+        started.links = spec
+            .links
+            .iter()
+            .filter(|l| !callback_links.contains(l))
+            .cloned()
+            .collect();
     }
     if let Some(s) = signal {
         m.add_event(Attributes::WorkflowExecutionSignaledEventAttributes(

@@ -74,6 +74,9 @@ pub(crate) fn apply(m: &mut Mutation<'_>, task: &TimerTask) {
             );
         }
         TimerTaskType::WorkflowBackoff => m.schedule_workflow_task(1),
+        TimerTaskType::NexusTimeout => crate::nexus::timeout_fired(m, task),
+        TimerTaskType::NexusRetry => crate::nexus::retry_fired(m, task),
+        TimerTaskType::NexusCancelRetry => crate::nexus::cancel_retry_fired(m, task),
         // Handled in `fire`: it acts on closed runs only.
         TimerTaskType::DeleteHistory => {}
         TimerTaskType::Unspecified => tracing::warn!(?task, "timer task of unknown type ignored"),

@@ -281,6 +281,25 @@ impl HistoryEngine {
         }
     }
 
+    /// The ids of the Nexus endpoints that ScheduleNexusOperation commands name (by name).
+    async fn nexus_endpoints_of(
+        &self,
+        shard: &Shard,
+        commands: &[sundial_api::temporal::command::v1::Command],
+    ) -> Result<crate::nexus::Endpoints, ServiceError> {
+        use sundial_api::temporal::command::v1::command::Attributes as Cmd;
+        let mut endpoints = crate::nexus::Endpoints::new();
+        for command in commands {
+            if let Some(Cmd::ScheduleNexusOperationCommandAttributes(a)) = &command.attributes
+                && !endpoints.contains_key(&a.endpoint)
+                && let Some(row) = shard.store.get_nexus_endpoint_by_name(&a.endpoint).await?
+            {
+                endpoints.insert(a.endpoint.clone(), row.id);
+            }
+        }
+        Ok(endpoints)
+    }
+
     pub(crate) async fn respond_workflow_task_completed(
         &self,
         req: RespondWorkflowTaskCompletedRequest,
@@ -292,10 +311,14 @@ impl HistoryEngine {
         if !request.messages.is_empty() {
             self.prepare_update_messages(&shard, &run).await?;
         }
+        let endpoints = self.nexus_endpoints_of(&shard, &request.commands).await?;
         let entry = shard.entry(&run);
         let registry = &entry.updates;
         let (inline, reset_history_event_id) = shard
-            .update(&run, |m| complete_task(m, registry, &tok, &request))
+            .update(&run, |m| {
+                m.nexus_endpoints = endpoints.clone();
+                complete_task(m, registry, &tok, &request)
+            })
             .await?;
         let workflow_task = match inline {
             Some(t) => Some(self.workflow_task_response(&shard, &run, t).await?),
@@ -497,18 +520,7 @@ fn failed_by_command(
 
 /// The cause as Temporal's Go API prints it in a termination reason (e.g. `BadStartTimerAttributes`).
 fn cause_name(cause: WorkflowTaskFailedCause) -> String {
-    cause
-        .as_str_name()
-        .trim_start_matches("WORKFLOW_TASK_FAILED_CAUSE_")
-        .split('_')
-        .map(|w| {
-            let lower = w.to_ascii_lowercase();
-            let mut c = lower.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    crate::events::pascal_case(cause.as_str_name().trim_start_matches("WORKFLOW_TASK_FAILED_CAUSE_"))
 }
 
 /// Records (or clears) the worker's sticky queue as the completion asks.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use sundial_api::sundial::historyservice::v1::{RecordActivityTaskStartedRequest, RecordWorkflowTaskStartedRequest};
 use sundial_api::sundial::matchingservice::v1::TaskInfo;
 use sundial_api::workflowservice::v1::{
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollWorkflowTaskQueueRequest,
-    PollWorkflowTaskQueueResponse,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollNexusTaskQueueRequest, PollNexusTaskQueueResponse,
+    PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
 };
 use sundial_persistence::{PersistenceError, Role, TaskQueueKey, TaskQueueStore};
 use sundial_rpc::HistoryRouter;
@@ -37,6 +37,8 @@ pub struct MatchingEngine {
     pub(crate) config: MatchingConfig,
     partitions: Mutex<HashMap<TaskQueueKey, Slot>>,
     pub(crate) queries: QueryRegistry,
+    /// Nexus tasks handed out and waiting for the worker's answer.
+    pub(crate) nexus: crate::nexus::NexusRegistry,
     shutting_down: AtomicBool,
     sweeper: Mutex<Option<JoinHandle<()>>>,
     /// Polls that may be ended early: forwarded ones (their child's host cancels them) and
@@ -51,12 +53,14 @@ pub struct MatchingEngine {
 pub(crate) enum PollRequest {
     Workflow(PollWorkflowTaskQueueRequest),
     Activity(PollActivityTaskQueueRequest),
+    Nexus(PollNexusTaskQueueRequest),
 }
 
 #[derive(Debug)]
 pub(crate) enum Polled {
     Workflow(PollWorkflowTaskQueueResponse),
     Activity(PollActivityTaskQueueResponse),
+    Nexus(PollNexusTaskQueueResponse),
 }
 
 /// A poll as matching sees it.
@@ -78,6 +82,7 @@ impl Poll {
         match &self.request {
             PollRequest::Workflow(r) => &r.worker_instance_key,
             PollRequest::Activity(r) => &r.worker_instance_key,
+            PollRequest::Nexus(r) => &r.worker_instance_key,
         }
     }
 }
@@ -107,6 +112,7 @@ impl MatchingEngine {
             config,
             partitions: Mutex::new(HashMap::new()),
             queries: QueryRegistry::default(),
+            nexus: crate::nexus::NexusRegistry::default(),
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
             polls: CancellablePolls::default(),
@@ -133,6 +139,7 @@ impl MatchingEngine {
             }
         }
         self.queries.clear();
+        self.nexus.clear();
     }
 
     pub(crate) fn engine(&self) -> Option<Arc<MatchingEngine>> {
@@ -256,9 +263,7 @@ impl MatchingEngine {
         offer: Offer,
     ) -> Recorded {
         let (info, backlog, recorded) = match offer {
-            Offer::Query(q) => {
-                return Recorded::Started(Box::new(Polled::Workflow(*q.response)));
-            }
+            Offer::Query(q) => return Recorded::Started(q.response),
             Offer::Sync { info, recorded } => (info, None, Some(recorded)),
             Offer::Backlog { task_id, info, owner } => (info, Some((task_id, owner)), None),
         };
@@ -338,6 +343,8 @@ impl MatchingEngine {
                 })
                 .await
                 .map(|r| Polled::Activity(r.into_inner())),
+            // Nexus tasks are direct offers; none is ever recorded with history.
+            PollRequest::Nexus(_) => Err(Status::internal("a Nexus poll was offered a history task")),
         }
     }
 

@@ -21,6 +21,9 @@ pub enum MatchingError {
     /// The query task id is unknown: answered already, timed out, or never issued.
     #[error("query task {0} not found (it may have timed out)")]
     QueryNotFound(String),
+    /// The Nexus task id is unknown: answered already, timed out, or never issued.
+    #[error("Nexus task not found or already expired")]
+    NexusTaskNotFound,
     /// The membership ring gives the queue to another matching host (or to none yet); the
     /// caller retries once its own ring agrees.
     #[error("task queue {task_queue} belongs to matching host {owner}, not this one")]
@@ -47,7 +50,9 @@ impl From<MatchingError> for Status {
             e @ (MatchingError::QueryNotPickedUp { .. } | MatchingError::QueryNotAnswered { .. }) => {
                 Status::deadline_exceeded(e.to_string())
             }
-            e @ MatchingError::QueryNotFound(_) => Status::not_found(e.to_string()),
+            e @ (MatchingError::QueryNotFound(_) | MatchingError::NexusTaskNotFound) => {
+                Status::not_found(e.to_string())
+            }
             e @ (MatchingError::ShuttingDown | MatchingError::NotOwner { .. }) => Status::unavailable(e.to_string()),
             MatchingError::Persistence(e) => ServiceError::from(e).into(),
             MatchingError::History(status) | MatchingError::Peer(status) => status,

@@ -17,11 +17,11 @@ use sundial_api::temporal::taskqueue::v1::{
 };
 use sundial_api::workflowservice::v1::{
     DescribeTaskQueueResponse, ListTaskQueuePartitionsResponse, PollActivityTaskQueueResponse,
-    PollWorkflowTaskQueueResponse,
+    PollNexusTaskQueueResponse, PollWorkflowTaskQueueResponse,
 };
 use sundial_common::partition;
 use sundial_common::time::{duration_from_pb, nanos_to_timestamp, now_nanos};
-use sundial_persistence::{TASK_TYPE_ACTIVITY, TASK_TYPE_WORKFLOW, TaskQueueKey};
+use sundial_persistence::{TASK_TYPE_ACTIVITY, TASK_TYPE_NEXUS, TASK_TYPE_WORKFLOW, TaskQueueKey};
 use tonic::{Request, Response, Status};
 
 /// How long QueryWorkflow waits for a worker's answer unless the caller's deadline is sooner.
@@ -487,6 +487,48 @@ impl MatchingService for MatchingHandler {
         Ok(Response::new(ListWorkersResponse {
             workers: self.0.workers.list(&req.namespace_id, std::time::Instant::now()),
         }))
+    }
+
+    async fn poll_nexus_task_queue(
+        &self,
+        request: Request<PollNexusTaskQueueRequest>,
+    ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
+        let metadata = request.metadata().clone();
+        let req = request.into_inner();
+        let poll = req
+            .request
+            .ok_or_else(|| MatchingError::InvalidArgument("request is required".into()))?;
+        let (namespace, queue, identity) = (poll.namespace.clone(), poll.task_queue.clone(), poll.identity.clone());
+        // Nexus queues have one partition: dispatches wait at the root for a poller.
+        let target = PollTarget {
+            namespace_id: req.namespace_id,
+            poller_id: req.poller_id,
+            namespace: &namespace,
+            task_queue: queue.as_ref(),
+            task_type: TASK_TYPE_NEXUS,
+            identity,
+            partition: 0,
+            forwarded: false,
+        };
+        match self.poll_queue(&metadata, target, PollRequest::Nexus(poll)).await? {
+            Some(Polled::Nexus(response)) => Ok(Response::new(response)),
+            _ => Ok(Response::new(PollNexusTaskQueueResponse::default())),
+        }
+    }
+
+    async fn dispatch_nexus_task(
+        &self,
+        request: Request<DispatchNexusTaskRequest>,
+    ) -> Result<Response<DispatchNexusTaskResponse>, Status> {
+        Ok(Response::new(self.0.dispatch_nexus_task(request.into_inner()).await?))
+    }
+
+    async fn respond_nexus_task(
+        &self,
+        request: Request<RespondNexusTaskRequest>,
+    ) -> Result<Response<RespondNexusTaskResponse>, Status> {
+        self.0.respond_nexus_task(request.into_inner())?;
+        Ok(Response::new(RespondNexusTaskResponse {}))
     }
 }
 

@@ -7,6 +7,7 @@ mod cancel;
 mod engine;
 mod error;
 mod handler;
+mod nexus;
 mod partition;
 mod query;
 mod remote;

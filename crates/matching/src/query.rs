@@ -88,7 +88,7 @@ impl MatchingEngine {
         let started = Instant::now();
         if !partition.offer_query(QueryTask {
             id: id.clone(),
-            response: Box::new(response),
+            response: Box::new(crate::engine::Polled::Workflow(response)),
         }) {
             // Unloaded under us (lease moved): UNAVAILABLE, so the caller retries.
             return Err(MatchingError::Persistence(

@@ -189,6 +189,8 @@ impl MatchingEngine {
                             .map(Polled::Activity)
                     })
                 }
+                // Nexus queues have one partition: their polls have no parent to forward to.
+                PollRequest::Nexus(_) => Ok(None),
             };
             answer.unwrap_or_else(|status| {
                 tracing::debug!(task_queue = %key, error = %status, "forwarded poll failed");

@@ -5,6 +5,7 @@
 mod batch;
 mod error;
 mod execution;
+mod nexus;
 mod scavenge;
 mod schedule;
 pub mod sql;
@@ -15,6 +16,7 @@ pub mod visibility;
 pub use batch::*;
 pub use error::PersistenceError;
 pub use execution::*;
+pub use nexus::*;
 pub use scavenge::*;
 pub use schedule::*;
 pub use sql::{DbConfig, SqlStore};

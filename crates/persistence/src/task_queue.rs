@@ -9,13 +9,15 @@ use sundial_api::sundial::matchingservice::v1::{TaskInfo, TaskQueueInfo};
 pub const TASK_TYPE_WORKFLOW: i32 = 1;
 /// Activity-task queues, numbered as Temporal's `TaskQueueType`.
 pub const TASK_TYPE_ACTIVITY: i32 = 2;
+/// Nexus-task queues (never backlogged: Nexus tasks are only sync-matched).
+pub const TASK_TYPE_NEXUS: i32 = 3;
 
 /// One task-queue partition: (namespace, name, type) plus the partition number.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskQueueKey {
     pub namespace_id: String,
     pub name: String,
-    /// `TASK_TYPE_WORKFLOW` or `TASK_TYPE_ACTIVITY`.
+    /// `TASK_TYPE_WORKFLOW`, `TASK_TYPE_ACTIVITY` or `TASK_TYPE_NEXUS`.
     pub task_type: i32,
     /// 0 is the root partition (the only one for now).
     pub partition: i32,

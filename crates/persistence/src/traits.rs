@@ -139,6 +139,7 @@ pub trait Store:
     + crate::ScheduleStore
     + crate::BatchStore
     + crate::ScavengeStore
+    + crate::NexusEndpointStore
 {
 }
 impl<
@@ -149,7 +150,8 @@ impl<
         + crate::VisibilityStore
         + crate::ScheduleStore
         + crate::BatchStore
-        + crate::ScavengeStore,
+        + crate::ScavengeStore
+        + crate::NexusEndpointStore,
 > Store for T
 {
 }

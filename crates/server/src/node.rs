@@ -16,7 +16,7 @@ use sundial_api::workflowservice::v1::workflow_service_server::WorkflowServiceSe
 use sundial_common::time::now_timestamp;
 use sundial_frontend::{
     AdminHandler, BatchHandler, ClusterIdentity, ExecutionHandler, NamespaceHandler, NamespaceRegistry,
-    OperatorHandler, ScheduleHandler, SystemNamespace, WorkflowHandler, ensure_namespace,
+    NexusEndpointHandler, OperatorHandler, ScheduleHandler, SystemNamespace, WorkflowHandler, ensure_namespace,
 };
 use sundial_history::{HistoryConfig, HistoryEngine, HistoryHandler};
 use sundial_matching::{MatchingConfig, MatchingEngine, MatchingHandler};
@@ -456,14 +456,18 @@ async fn frontend_router(
         namespaces.clone(),
         executions,
         ScheduleHandler::new(registry.clone(), store.clone()),
-        BatchHandler::new(registry.clone(), store),
+        BatchHandler::new(registry.clone(), store.clone()),
         cluster.clone(),
     ))
     .accept_compressed(Gzip)
     .send_compressed(Gzip);
-    let operator = OperatorServiceServer::new(OperatorHandler::new(namespaces, cluster))
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip);
+    let operator = OperatorServiceServer::new(OperatorHandler::new(
+        namespaces,
+        NexusEndpointHandler::new(registry.clone(), store),
+        cluster,
+    ))
+    .accept_compressed(Gzip)
+    .send_compressed(Gzip);
     let admin = AdminServiceServer::new(AdminHandler::new(registry.clone(), dynamic_config, history))
         .accept_compressed(Gzip)
         .send_compressed(Gzip);

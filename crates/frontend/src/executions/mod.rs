@@ -37,6 +37,56 @@ macro_rules! on_history {
     }};
 }
 
+/// Temporal's `system.maxCallbacksPerWorkflow`, `frontend.callbackURLMaxLength` and
+/// `frontend.callbackHeaderMaxLength`.
+const MAX_CALLBACKS: usize = 32;
+const MAX_CALLBACK_URL_LENGTH: usize = 1000;
+const MAX_CALLBACK_HEADER_SIZE: usize = 8192;
+
+/// Completion callbacks a start may register: Nexus callbacks to this cluster (no callback
+/// address is configured for anything else, as in Temporal's default).
+fn check_callbacks(req: &StartWorkflowExecutionRequest) -> Result<(), ServiceError> {
+    use sundial_api::temporal::common::v1::callback::Variant;
+    if req.completion_callbacks.len() > MAX_CALLBACKS {
+        return Err(ServiceError::FailedPrecondition(format!(
+            "cannot attach more than {MAX_CALLBACKS} callbacks to a workflow ({} callbacks already attached)",
+            req.completion_callbacks.len()
+        )));
+    }
+    for callback in &req.completion_callbacks {
+        let Some(Variant::Nexus(nexus)) = &callback.variant else {
+            return Err(ServiceError::invalid("unsupported callback variant"));
+        };
+        if nexus.url.len() > MAX_CALLBACK_URL_LENGTH {
+            return Err(ServiceError::invalid(format!(
+                "invalid url: url length longer than max length allowed of {MAX_CALLBACK_URL_LENGTH}"
+            )));
+        }
+        if nexus.url != "temporal://system" && nexus.url != "temporal://internal" {
+            return Err(ServiceError::invalid(format!(
+                "invalid url: url does not match any configured callback address: {}",
+                nexus.url
+            )));
+        }
+        let size: usize = nexus.header.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_CALLBACK_HEADER_SIZE {
+            return Err(ServiceError::invalid(format!(
+                "invalid header: header size longer than max allowed size of {MAX_CALLBACK_HEADER_SIZE}"
+            )));
+        }
+    }
+    if req
+        .on_conflict_options
+        .as_ref()
+        .is_some_and(|o| o.attach_completion_callbacks && !o.attach_request_id)
+    {
+        return Err(ServiceError::invalid(
+            "attaching request ID is required for attaching completion callbacks",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct ExecutionHandler {
     registry: NamespaceRegistry,
@@ -252,6 +302,7 @@ impl ExecutionHandler {
         self.check_search_attributes(&req.namespace, req.search_attributes.as_ref())
             .await?;
         check_start(&mut req)?;
+        check_callbacks(&req)?;
         self.check_sizes(
             &req.namespace,
             &[
@@ -593,6 +644,7 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
 }
 
 mod activities;
+mod nexus;
 #[cfg(test)]
 pub(crate) mod props;
 mod standalone;

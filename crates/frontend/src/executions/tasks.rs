@@ -182,7 +182,7 @@ impl ExecutionHandler {
     }
 
     /// The namespace of a task token; the request's namespace, when given, must agree.
-    async fn ns_for_token(&self, name: &str, token: &TaskToken) -> Res<String> {
+    pub(super) async fn ns_for_token(&self, name: &str, token: &TaskToken) -> Res<String> {
         if name.is_empty() {
             return Ok(self.registry.by_id(&token.namespace_id).await?.id.clone());
         }

@@ -446,16 +446,10 @@ fn request_cancel_of_a_running_activity_is_seen_by_its_heartbeat() {
 }
 
 #[test]
-fn an_unsupported_command_fails_the_task_as_unhandled() {
-    use sundial_api::temporal::command::v1::{ScheduleNexusOperationCommandAttributes, command::Attributes as Cmd};
+fn a_command_without_attributes_fails_the_task_as_unhandled() {
     let mut run = Run::start();
     run.start_wt();
-    run.complete_wt(vec![Command {
-        attributes: Some(Cmd::ScheduleNexusOperationCommandAttributes(
-            ScheduleNexusOperationCommandAttributes::default(),
-        )),
-        ..Default::default()
-    }]);
+    run.complete_wt(vec![Command::default()]);
     assert_eq!(run.last.types(), [E::WorkflowTaskFailed]);
     let f = attrs!(run.last.events[0], WorkflowTaskFailedEventAttributes);
     assert_eq!(f.cause, WorkflowTaskFailedCause::UnhandledCommand as i32);

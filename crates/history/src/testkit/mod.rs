@@ -14,6 +14,7 @@ mod activity_ops_tests;
 mod activity_tests;
 mod chain_tests;
 mod command_tests;
+mod nexus_tests;
 mod signal_tests;
 mod standalone_tests;
 mod start_tests;

@@ -57,6 +57,7 @@ prop_compose! {
         query_task_id in hostile_string(),
         task_queue in hostile_string(),
         workflow_task_stamp in hostile_i64(),
+        nexus_task_id in hostile_string(),
     ) -> TaskToken {
         TaskToken {
             namespace_id,
@@ -70,6 +71,7 @@ prop_compose! {
             query_task_id,
             task_queue,
             workflow_task_stamp,
+            nexus_task_id,
         }
     }
 }

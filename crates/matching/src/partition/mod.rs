@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use sundial_api::sundial::matchingservice::v1::{TaskInfo, TaskQueueInfo};
-use sundial_api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
 use sundial_persistence::{LeaseOwner, PersistenceError, TaskQueueKey, TaskQueueStore};
 use tokio::sync::{Notify, oneshot};
@@ -39,11 +38,12 @@ const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 /// Pollers are reported by DescribeTaskQueue for this long after their last poll.
 pub(crate) const POLLER_HISTORY: Duration = Duration::from_secs(300);
 
-/// A query task handed to a workflow-task poller as is.
+/// A task handed to a poller as is, never persisted and never recorded with history: a query
+/// (to a workflow-task poller) or a Nexus task (to a Nexus poller).
 #[derive(Debug)]
 pub(crate) struct QueryTask {
     pub id: String,
-    pub response: Box<PollWorkflowTaskQueueResponse>,
+    pub response: Box<crate::engine::Polled>,
 }
 
 /// What a poller receives.

@@ -55,6 +55,11 @@ const POSTGRES: &[Migration] = &[
         name: "visibility_division",
         sql: include_str!("../../../../migrations/postgres/0008_visibility_division.sql"),
     },
+    Migration {
+        version: 9,
+        name: "nexus_endpoints",
+        sql: include_str!("../../../../migrations/postgres/0009_nexus_endpoints.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -97,6 +102,11 @@ const SQLITE: &[Migration] = &[
         version: 8,
         name: "visibility_division",
         sql: include_str!("../../../../migrations/sqlite/0008_visibility_division.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "nexus_endpoints",
+        sql: include_str!("../../../../migrations/sqlite/0009_nexus_endpoints.sql"),
     },
 ];
 

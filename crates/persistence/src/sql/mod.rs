@@ -26,6 +26,7 @@ mod cluster;
 mod execution;
 mod migrate;
 mod namespace;
+mod nexus;
 mod scavenge;
 mod schedule;
 mod shard;

@@ -1,0 +1,277 @@
+"""Nexus: endpoints (OperatorService and `temporal operator nexus endpoint`), and operations a
+workflow calls through the Python SDK's Nexus API: synchronous results, workflow-backed
+asynchronous operations completed by their callback, handler errors with and without retries,
+cancellation and timeouts, with the history events and links Temporal writes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import nexusrpc
+import nexusrpc.handler
+import pytest
+from temporalio import nexus, workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
+from temporalio.api.operatorservice.v1 import (
+    CreateNexusEndpointRequest,
+    DeleteNexusEndpointRequest,
+    GetNexusEndpointRequest,
+    ListNexusEndpointsRequest,
+    UpdateNexusEndpointRequest,
+)
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    NexusOperationError,
+    TimeoutError,
+)
+from temporalio.service import RPCStatusCode
+from temporalio.worker import Worker
+
+from support import cli_json, eventually, expect_rpc_error
+from wf_defs import uid
+
+CALLS: dict[str, int] = {}
+
+
+@nexusrpc.service
+class Greeting:
+    hello: nexusrpc.Operation[str, str]
+    slow_hello: nexusrpc.Operation[str, str]
+    refuse: nexusrpc.Operation[str, str]
+    flaky: nexusrpc.Operation[str, str]
+
+
+@workflow.defn(sandboxed=False)  # this module imports the test helpers, which the sandbox refuses
+class HandlerWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        if name.startswith("wait"):
+            await workflow.wait_condition(lambda: False)
+        return f"hello {name} from a workflow"
+
+
+@nexusrpc.handler.service_handler(service=Greeting)
+class GreetingHandler:
+    @nexusrpc.handler.sync_operation
+    async def hello(self, ctx: nexusrpc.handler.StartOperationContext, name: str) -> str:
+        return f"hello {name}"
+
+    @nexus.workflow_run_operation
+    async def slow_hello(self, ctx: nexus.WorkflowRunOperationContext, name: str) -> nexus.WorkflowHandle[str]:
+        return await ctx.start_workflow(HandlerWorkflow.run, name, id=f"handler-{uuid.uuid4()}")
+
+    @nexusrpc.handler.sync_operation
+    async def refuse(self, ctx: nexusrpc.handler.StartOperationContext, name: str) -> str:
+        raise ApplicationError(f"no greeting for {name}", type="Refused", non_retryable=True)
+
+    @nexusrpc.handler.sync_operation
+    async def flaky(self, ctx: nexusrpc.handler.StartOperationContext, key: str) -> str:
+        CALLS[key] = CALLS.get(key, 0) + 1
+        if CALLS[key] == 1:
+            raise RuntimeError("first attempt fails")
+        return f"attempt {CALLS[key]}"
+
+
+@workflow.defn(sandboxed=False)  # this module imports the test helpers, which the sandbox refuses
+class CallerWorkflow:
+    @workflow.run
+    async def run(self, endpoint: str, operation: str, arg: str, timeout_s: float) -> str:
+        client = workflow.create_nexus_client(service=Greeting, endpoint=endpoint)
+        op = getattr(Greeting, operation)
+        timeout = timedelta(seconds=timeout_s) if timeout_s else None
+        return await client.execute_operation(op, arg, schedule_to_close_timeout=timeout)
+
+
+@workflow.defn(sandboxed=False)  # this module imports the test helpers, which the sandbox refuses
+class CancellingCaller:
+    @workflow.run
+    async def run(self, endpoint: str) -> str:
+        client = workflow.create_nexus_client(service=Greeting, endpoint=endpoint)
+        handle = await client.start_operation(Greeting.slow_hello, "wait-for-cancel")
+        await workflow.sleep(0.5)
+        handle.cancel()
+        return await handle
+
+
+async def create_endpoint(client: Client, name: str, task_queue: str):
+    resp = await client.operator_service.create_nexus_endpoint(
+        CreateNexusEndpointRequest(
+            spec=EndpointSpec(
+                name=name,
+                target=EndpointTarget(
+                    worker=EndpointTarget.Worker(namespace=client.namespace, task_queue=task_queue)
+                ),
+            )
+        )
+    )
+    return resp.endpoint
+
+
+def worker(client: Client, tq: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=tq,
+        workflows=[HandlerWorkflow, CallerWorkflow, CancellingCaller],
+        nexus_service_handlers=[GreetingHandler()],
+    )
+
+
+async def call(client: Client, endpoint: str, tq: str, operation: str, arg: str, timeout_s: float = 0):
+    return await client.start_workflow(
+        CallerWorkflow.run, args=[endpoint, operation, arg, timeout_s], id=uid("caller"), task_queue=tq
+    )
+
+
+def events_of(history, event_type) -> list:
+    return [e for e in history.events if e.event_type == event_type]
+
+
+async def test_endpoints_are_created_read_updated_listed_and_deleted(client: Client, server):
+    tq, name = uid("nexus-tq"), uid("ep")
+    created = await create_endpoint(client, name, tq)
+    assert created.version == 1 and created.spec.name == name
+    assert created.url_prefix == f"/nexus/endpoints/{created.id}/services"
+    assert not created.HasField("last_modified_time")
+
+    await expect_rpc_error(create_endpoint(client, name, tq), RPCStatusCode.ALREADY_EXISTS)
+    await expect_rpc_error(create_endpoint(client, "1-bad-name", tq), RPCStatusCode.INVALID_ARGUMENT)
+
+    got = (await client.operator_service.get_nexus_endpoint(GetNexusEndpointRequest(id=created.id))).endpoint
+    assert got.spec.target.worker.task_queue == tq and got.spec.target.worker.namespace == client.namespace
+
+    spec = EndpointSpec(
+        name=name,
+        target=EndpointTarget(worker=EndpointTarget.Worker(namespace=client.namespace, task_queue=tq + "-2")),
+    )
+    updated = (
+        await client.operator_service.update_nexus_endpoint(
+            UpdateNexusEndpointRequest(id=created.id, version=1, spec=spec)
+        )
+    ).endpoint
+    assert updated.version == 2 and updated.HasField("last_modified_time")
+    stale = client.operator_service.update_nexus_endpoint(UpdateNexusEndpointRequest(id=created.id, version=1, spec=spec))
+    err = await expect_rpc_error(stale, RPCStatusCode.FAILED_PRECONDITION)
+    assert "version mismatch" in err.message
+
+    by_name = await client.operator_service.list_nexus_endpoints(ListNexusEndpointsRequest(name=name))
+    assert [e.id for e in by_name.endpoints] == [created.id]
+    # The real CLI sees the same endpoint.
+    listed = await asyncio.to_thread(cli_json, server.address, "operator", "nexus", "endpoint", "get", "--name", name)
+    assert listed["spec"]["target"]["worker"]["taskQueue"] == tq + "-2"
+
+    await client.operator_service.delete_nexus_endpoint(DeleteNexusEndpointRequest(id=created.id, version=2))
+    await expect_rpc_error(
+        client.operator_service.get_nexus_endpoint(GetNexusEndpointRequest(id=created.id)), RPCStatusCode.NOT_FOUND
+    )
+
+
+async def test_sync_and_workflow_backed_operations_return_results(client: Client):
+    tq = uid("nexus-tq")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    async with worker(client, tq):
+        sync = await call(client, endpoint, tq, "hello", "sync")
+        assert await sync.result() == "hello sync"
+        history = await sync.fetch_history()
+        assert events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+        assert not events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_STARTED), "sync: no started event"
+
+        run = await call(client, endpoint, tq, "slow_hello", "async")
+        assert await run.result() == "hello async from a workflow"
+        history = await run.fetch_history()
+        [scheduled] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)
+        [started] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_STARTED)
+        assert started.nexus_operation_started_event_attributes.operation_token
+        # The caller links to the handler workflow's start, the handler back to the caller.
+        [link] = started.links
+        handler_id = link.workflow_event.workflow_id
+        assert link.workflow_event.event_ref.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+        handler = client.get_workflow_handle(handler_id)
+        handler_started = (await handler.fetch_history()).events[0]
+        attrs = handler_started.workflow_execution_started_event_attributes
+        [callback] = attrs.completion_callbacks
+        assert callback.nexus.url == "temporal://system"
+        [back] = callback.links
+        assert back.workflow_event.workflow_id == run.id
+        assert back.workflow_event.event_ref.event_id == scheduled.event_id
+        desc = await handler.describe()
+        [info] = desc.raw_description.callbacks
+        assert info.callback.nexus.header["nexus-operation-token"] == (
+            started.nexus_operation_started_event_attributes.operation_token
+        )
+
+
+async def test_handler_errors_fail_or_retry_the_operation(client: Client):
+    tq = uid("nexus-tq")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    async with worker(client, tq):
+        refused = await call(client, endpoint, tq, "refuse", "bob")
+        with pytest.raises(WorkflowFailureError) as e:
+            await refused.result()
+        op_error = e.value.cause
+        assert isinstance(op_error, NexusOperationError), repr(op_error)
+        assert op_error.operation == "refuse" and op_error.scheduled_event_id == 5
+        chain, f = [], op_error.__cause__
+        while f is not None:
+            chain.append(f)
+            f = f.__cause__
+        assert any(isinstance(c, ApplicationError) and "no greeting for bob" in str(c) for c in chain), chain
+
+        key = uid("flaky")
+        flaky = await call(client, endpoint, tq, "flaky", key)
+        assert await flaky.result() == "attempt 2"
+        assert CALLS[key] == 2
+
+
+async def test_cancel_reaches_the_handler_workflow_and_timeouts_fire(client: Client):
+    tq = uid("nexus-tq")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    async with worker(client, tq):
+        caller = await client.start_workflow(CancellingCaller.run, endpoint, id=uid("canceller"), task_queue=tq)
+        with pytest.raises(WorkflowFailureError) as e:
+            await caller.result()
+        assert isinstance(e.value.cause, NexusOperationError)
+        assert isinstance(e.value.cause.__cause__, CancelledError)
+        history = await caller.fetch_history()
+        types = [ev.event_type for ev in history.events]
+        for t in (
+            EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
+            EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED,
+            EventType.EVENT_TYPE_NEXUS_OPERATION_CANCELED,
+        ):
+            assert t in types, t
+        [started] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_STARTED)
+        handler = client.get_workflow_handle(started.links[0].workflow_event.workflow_id)
+
+        async def handler_canceled():
+            assert (await handler.describe()).status.name == "CANCELED"
+
+        await eventually(handler_canceled)
+
+        # An operation whose handler workflow never finishes times out (schedule-to-close).
+        timing_out = await call(client, endpoint, tq, "slow_hello", "wait-forever", timeout_s=2)
+        with pytest.raises(WorkflowFailureError) as e:
+            await timing_out.result()
+        assert isinstance(e.value.cause, NexusOperationError)
+        assert isinstance(e.value.cause.__cause__, TimeoutError)
+        assert events_of(await timing_out.fetch_history(), EventType.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+
+
+async def test_an_unknown_endpoint_fails_the_workflow_task(client: Client):
+    tq = uid("nexus-tq")
+    async with worker(client, tq):
+        caller = await call(client, "no-such-endpoint", tq, "hello", "x")
+
+        async def task_failed():
+            history = await caller.fetch_history()
+            failed = events_of(history, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+            assert failed, "the workflow task has not failed yet"
+            message = failed[0].workflow_task_failed_event_attributes.failure.message
+            assert 'endpoint "no-such-endpoint" not found' in message, message
+
+        await eventually(task_failed)
+        await caller.terminate()
