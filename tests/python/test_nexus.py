@@ -1,7 +1,8 @@
-"""Nexus: endpoints (OperatorService and `temporal operator nexus endpoint`), and operations a
-workflow calls through the Python SDK's Nexus API: synchronous results, workflow-backed
+"""Nexus: endpoints (OperatorService and `temporal operator nexus endpoint`), operations a
+workflow calls through the Python SDK's Nexus API (synchronous results, workflow-backed
 asynchronous operations completed by their callback, handler errors with and without retries,
-cancellation and timeouts, with the history events and links Temporal writes."""
+cancellation and timeouts, with the history events and links Temporal writes), standalone
+operations a client starts, handlers that signal workflows or attach to a running one."""
 
 from __future__ import annotations
 
@@ -22,14 +23,22 @@ from temporalio.api.operatorservice.v1 import (
     ListNexusEndpointsRequest,
     UpdateNexusEndpointRequest,
 )
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, NexusOperationFailureError, WorkflowFailureError
+from temporalio.common import (
+    NexusOperationExecutionStatus,
+    NexusOperationIDConflictPolicy,
+    NexusOperationIDReusePolicy,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
+    NexusOperationAlreadyStartedError,
     NexusOperationError,
+    TerminatedError,
     TimeoutError,
 )
-from temporalio.service import RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from support import cli_json, eventually, expect_rpc_error
@@ -44,15 +53,24 @@ class Greeting:
     slow_hello: nexusrpc.Operation[str, str]
     refuse: nexusrpc.Operation[str, str]
     flaky: nexusrpc.Operation[str, str]
+    shared: nexusrpc.Operation[str, str]
+    signal_it: nexusrpc.Operation[str, str]
 
 
 @workflow.defn(sandboxed=False)  # this module imports the test helpers, which the sandbox refuses
 class HandlerWorkflow:
+    def __init__(self) -> None:
+        self.released = False
+
     @workflow.run
     async def run(self, name: str) -> str:
         if name.startswith("wait"):
-            await workflow.wait_condition(lambda: False)
+            await workflow.wait_condition(lambda: self.released)
         return f"hello {name} from a workflow"
+
+    @workflow.signal
+    def release(self, _: str) -> None:
+        self.released = True
 
 
 @nexusrpc.handler.service_handler(service=Greeting)
@@ -68,6 +86,22 @@ class GreetingHandler:
     @nexusrpc.handler.sync_operation
     async def refuse(self, ctx: nexusrpc.handler.StartOperationContext, name: str) -> str:
         raise ApplicationError(f"no greeting for {name}", type="Refused", non_retryable=True)
+
+    @nexus.workflow_run_operation
+    async def shared(self, ctx: nexus.WorkflowRunOperationContext, workflow_id: str) -> nexus.WorkflowHandle[str]:
+        # Every caller with this id attaches to one handler workflow (USE_EXISTING).
+        return await ctx.start_workflow(
+            HandlerWorkflow.run,
+            "wait-shared",
+            id=workflow_id,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    @nexusrpc.handler.sync_operation
+    async def signal_it(self, ctx: nexusrpc.handler.StartOperationContext, workflow_id: str) -> str:
+        handle = nexus.client().get_workflow_handle(workflow_id)
+        await handle.signal(HandlerWorkflow.release, "from a handler")
+        return "signaled"
 
     @nexusrpc.handler.sync_operation
     async def flaky(self, ctx: nexusrpc.handler.StartOperationContext, key: str) -> str:
@@ -275,3 +309,104 @@ async def test_an_unknown_endpoint_fails_the_workflow_task(client: Client):
 
         await eventually(task_failed)
         await caller.terminate()
+
+
+async def test_standalone_operations_start_list_describe_and_end(client: Client):
+    tq = uid("nexus-tq")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    nexus_client = client.create_nexus_client(service=Greeting, endpoint=endpoint)
+    async with worker(client, tq):
+        sync_id = uid("op")
+        handle = await nexus_client.start_operation(
+            Greeting.hello, "standalone", id=sync_id, schedule_to_close_timeout=timedelta(seconds=20)
+        )
+        assert await handle.result() == "hello standalone"
+        desc = await handle.describe()
+        assert desc.status == NexusOperationExecutionStatus.COMPLETED and desc.endpoint == endpoint
+
+        with pytest.raises(NexusOperationAlreadyStartedError):
+            await nexus_client.start_operation(
+                Greeting.hello, "again", id=sync_id, id_reuse_policy=NexusOperationIDReusePolicy.REJECT_DUPLICATE
+            )
+
+        async_id = uid("op")
+        running = await nexus_client.start_operation(
+            Greeting.slow_hello, "wait-standalone", id=async_id, schedule_to_close_timeout=timedelta(seconds=30)
+        )
+        same = await nexus_client.start_operation(
+            Greeting.slow_hello,
+            "wait-standalone",
+            id=async_id,
+            id_conflict_policy=NexusOperationIDConflictPolicy.USE_EXISTING,
+        )
+        assert same.run_id == running.run_id
+
+        async def listed():
+            ids = [op.operation_id async for op in client.list_nexus_operations(f'Endpoint = "{endpoint}"')]
+            assert sorted(ids) == sorted([sync_id, async_id]), ids
+            assert (await client.count_nexus_operations(f'OperationId = "{async_id}"')).count == 1
+
+        await eventually(listed)
+        # Workflows never list operations.
+        assert not [w async for w in client.list_workflows(f'WorkflowId = "{async_id}"')]
+
+        await running.terminate(reason="enough")
+        with pytest.raises(NexusOperationFailureError) as e:
+            await running.result()
+        assert isinstance(e.value.__cause__, TerminatedError)
+
+        canceled = await nexus_client.start_operation(
+            Greeting.slow_hello, "wait-cancel", id=uid("op"), schedule_to_close_timeout=timedelta(seconds=30)
+        )
+        await canceled.cancel()
+        with pytest.raises(NexusOperationFailureError) as e:
+            await canceled.result()
+        assert isinstance(e.value.__cause__, CancelledError)
+
+
+@workflow.defn(sandboxed=False)
+class SharedCaller:
+    @workflow.run
+    async def run(self, endpoint: str, handler_id: str, release: bool) -> str:
+        client = workflow.create_nexus_client(service=Greeting, endpoint=endpoint)
+        # Started (attached) before the handler workflow is released.
+        handle = await client.start_operation(Greeting.shared, handler_id)
+        if release:
+            await client.execute_operation(Greeting.signal_it, handler_id)
+        return await handle
+
+
+async def test_handlers_attach_to_a_running_workflow_and_signal_it_with_links(client: Client):
+    tq, handler_id = uid("nexus-tq"), uid("shared-handler")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    async with Worker(
+        client,
+        task_queue=tq,
+        workflows=[HandlerWorkflow, SharedCaller],
+        nexus_service_handlers=[GreetingHandler()],
+    ):
+        first = await client.start_workflow(SharedCaller.run, args=[endpoint, handler_id, False], id=uid("c"), task_queue=tq)
+        handler = client.get_workflow_handle(handler_id)
+
+        async def handler_started():
+            try:
+                status = (await handler.describe()).status.name
+            except RPCError as e:
+                raise AssertionError(f"not started yet: {e}") from e
+            assert status == "RUNNING"
+
+        await eventually(handler_started)
+        second = await client.start_workflow(SharedCaller.run, args=[endpoint, handler_id, True], id=uid("c"), task_queue=tq)
+        # Both callers get the one handler workflow's result.
+        expected = "hello wait-shared from a workflow"
+        assert await first.result() == expected and await second.result() == expected
+        history = await handler.fetch_history()
+        [attached] = events_of(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED)
+        attrs = attached.workflow_execution_options_updated_event_attributes
+        assert attrs.attached_request_id and len(attrs.attached_completion_callbacks) == 1
+        assert attached.worker_may_ignore
+        assert len((await handler.describe()).raw_description.callbacks) == 2
+        [signaled] = events_of(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+        [link] = signaled.links
+        assert link.workflow_event.workflow_id == second.id
+        assert link.workflow_event.event_ref.event_type == EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED

@@ -38,6 +38,7 @@ detail!(
     NewerBuildExistsFailure,
     MultiOperationExecutionFailure,
     ActivityExecutionAlreadyStartedFailure,
+    NexusOperationExecutionAlreadyStartedFailure,
 );
 
 /// A status with `detail` packed as the first `google.rpc.Status` detail, the way Temporal's

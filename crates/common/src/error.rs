@@ -27,6 +27,10 @@ pub enum ServiceError {
     /// replacing.
     #[error("activity execution already started")]
     ActivityAlreadyStarted { start_request_id: String, run_id: String },
+    /// A standalone Nexus operation start found a run of the operation id that the id policies
+    /// forbid replacing.
+    #[error("nexus operation execution already started")]
+    NexusOperationAlreadyStarted { start_request_id: String, run_id: String },
     /// The worker answered a query with a failure.
     #[error("{message}")]
     QueryFailed {
@@ -114,6 +118,17 @@ impl From<ServiceError> for Status {
                     run_id,
                 },
             ),
+            ServiceError::NexusOperationAlreadyStarted {
+                start_request_id,
+                run_id,
+            } => status_with_detail(
+                Code::AlreadyExists,
+                message,
+                &details::NexusOperationExecutionAlreadyStartedFailure {
+                    start_request_id,
+                    run_id,
+                },
+            ),
             ServiceError::QueryFailed { failure, .. } => status_with_detail(
                 Code::InvalidArgument,
                 message,
@@ -177,6 +192,11 @@ impl ServiceError {
                     }
                 } else if let Some(d) = detail_of::<details::ActivityExecutionAlreadyStartedFailure>(status) {
                     ServiceError::ActivityAlreadyStarted {
+                        start_request_id: d.start_request_id,
+                        run_id: d.run_id,
+                    }
+                } else if let Some(d) = detail_of::<details::NexusOperationExecutionAlreadyStartedFailure>(status) {
+                    ServiceError::NexusOperationAlreadyStarted {
                         start_request_id: d.start_request_id,
                         run_id: d.run_id,
                     }

@@ -26,6 +26,21 @@ pub fn activity_status(run_status: i32) -> ActivityExecutionStatus {
     }
 }
 
+/// Standalone Nexus operations (StartNexusOperationExecution) have keys of their own the same way.
+pub const NEXUS_KEY_PREFIX: &str = "\u{1}nexus/";
+
+/// The execution key of the standalone Nexus operation `operation_id`.
+pub fn nexus_key(operation_id: &str) -> String {
+    format!("{NEXUS_KEY_PREFIX}{operation_id}")
+}
+
+/// The API status of a standalone Nexus operation whose run has the workflow status
+/// `run_status` (the same codes as activities').
+pub fn nexus_status(run_status: i32) -> sundial_api::temporal::enums::v1::NexusOperationExecutionStatus {
+    sundial_api::temporal::enums::v1::NexusOperationExecutionStatus::try_from(activity_status(run_status) as i32)
+        .unwrap_or_default()
+}
+
 /// The activity id behind an execution key, if the key is a standalone activity's.
 pub fn activity_id_of(key: &str) -> Option<&str> {
     key.strip_prefix(ACTIVITY_KEY_PREFIX)

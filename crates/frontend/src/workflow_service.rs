@@ -757,4 +757,92 @@ impl WorkflowService for WorkflowHandler {
             self.executions.nexus_task_failed(request.into_inner()).await?,
         ))
     }
+
+    async fn start_nexus_operation_execution(
+        &self,
+        request: Request<StartNexusOperationExecutionRequest>,
+    ) -> Result<Response<StartNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .start_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn describe_nexus_operation_execution(
+        &self,
+        request: Request<DescribeNexusOperationExecutionRequest>,
+    ) -> Result<Response<DescribeNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .describe_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn poll_nexus_operation_execution(
+        &self,
+        request: Request<PollNexusOperationExecutionRequest>,
+    ) -> Result<Response<PollNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .poll_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn request_cancel_nexus_operation_execution(
+        &self,
+        request: Request<RequestCancelNexusOperationExecutionRequest>,
+    ) -> Result<Response<RequestCancelNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .request_cancel_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn terminate_nexus_operation_execution(
+        &self,
+        request: Request<TerminateNexusOperationExecutionRequest>,
+    ) -> Result<Response<TerminateNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .terminate_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn delete_nexus_operation_execution(
+        &self,
+        request: Request<DeleteNexusOperationExecutionRequest>,
+    ) -> Result<Response<DeleteNexusOperationExecutionResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .delete_nexus_operation_execution(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_nexus_operation_executions(
+        &self,
+        request: Request<ListNexusOperationExecutionsRequest>,
+    ) -> Result<Response<ListNexusOperationExecutionsResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .list_nexus_operation_executions(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn count_nexus_operation_executions(
+        &self,
+        request: Request<CountNexusOperationExecutionsRequest>,
+    ) -> Result<Response<CountNexusOperationExecutionsResponse>, Status> {
+        Ok(Response::new(
+            self.executions
+                .count_nexus_operation_executions(request.into_inner())
+                .await?,
+        ))
+    }
 }

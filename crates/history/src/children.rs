@@ -572,6 +572,7 @@ impl HistoryEngine {
                         identity: String::new(),
                         request_id: format!("{}-{}", task.run_id, target.initiated_event_id),
                         external: execution(&task.workflow_id, &task.run_id),
+                        links: Vec::new(),
                     };
                     self.signal_on_owner(&ns_id, &target.workflow_id, &target.run_id, signal)
                         .await

@@ -59,6 +59,7 @@ pub(crate) fn event_type(attrs: &Attributes) -> EventType {
         }
         A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
+        A::WorkflowExecutionOptionsUpdatedEventAttributes(_) => EventType::WorkflowExecutionOptionsUpdated,
         A::NexusOperationScheduledEventAttributes(_) => EventType::NexusOperationScheduled,
         A::NexusOperationStartedEventAttributes(_) => EventType::NexusOperationStarted,
         A::NexusOperationCompletedEventAttributes(_) => EventType::NexusOperationCompleted,

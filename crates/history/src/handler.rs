@@ -25,6 +25,29 @@ impl HistoryHandler {
     }
 }
 
+/// Where a signal landed: its request id's WorkflowExecutionSignaled event (as Temporal links it).
+fn signaled_link(
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+    request_id: &str,
+) -> Option<sundial_api::temporal::common::v1::Link> {
+    use sundial_api::temporal::common::v1::link::{Variant, WorkflowEvent, workflow_event};
+    Some(sundial_api::temporal::common::v1::Link {
+        variant: Some(Variant::WorkflowEvent(WorkflowEvent {
+            namespace: namespace.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            run_id: run_id.to_owned(),
+            reference: Some(workflow_event::Reference::RequestIdRef(
+                workflow_event::RequestIdReference {
+                    request_id: request_id.to_owned(),
+                    event_type: sundial_api::temporal::enums::v1::EventType::WorkflowExecutionSignaled as i32,
+                },
+            )),
+        })),
+    })
+}
+
 fn missing(what: &str) -> Status {
     ServiceError::invalid(format!("{what} is not set on request.")).into()
 }
@@ -85,6 +108,7 @@ impl HistoryService for HistoryHandler {
         let req = request.into_inner();
         let r = req.request.ok_or_else(|| missing("Request"))?;
         let exec = r.workflow_execution.unwrap_or_default();
+        let link = signaled_link(&r.namespace, &exec.workflow_id, &exec.run_id, &r.request_id);
         let signal = Signal {
             name: r.signal_name,
             input: r.input,
@@ -92,12 +116,13 @@ impl HistoryService for HistoryHandler {
             identity: r.identity,
             request_id: r.request_id,
             external: req.external_workflow_execution,
+            links: r.links,
         };
         ok(self
             .engine
             .signal(&req.namespace_id, &exec.workflow_id, &exec.run_id, signal)
             .await
-            .map(|_| ws::SignalWorkflowExecutionResponse::default()))
+            .map(|_| ws::SignalWorkflowExecutionResponse { link }))
     }
 
     async fn signal_with_start_workflow_execution(
@@ -134,6 +159,7 @@ impl HistoryService for HistoryHandler {
             input: r.signal_input.clone(),
             header: r.header.clone(),
             identity: r.identity.clone(),
+            links: r.links.clone(),
         };
         let started = self
             .engine
@@ -147,8 +173,9 @@ impl HistoryService for HistoryHandler {
                 input: r.signal_input,
                 header: r.header,
                 identity: r.identity,
-                request_id: r.request_id,
+                request_id: r.request_id.clone(),
                 external: None,
+                links: r.links.clone(),
             };
             self.engine
                 .signal(&req.namespace_id, &r.workflow_id, &started.run_id, signal)
@@ -156,6 +183,7 @@ impl HistoryService for HistoryHandler {
                 .map_err(Status::from)?;
         }
         Ok(Response::new(ws::SignalWithStartWorkflowExecutionResponse {
+            signal_link: signaled_link(&r.namespace, &r.workflow_id, &started.run_id, &r.request_id),
             run_id: started.run_id,
             started: started.started,
             ..Default::default()
@@ -626,5 +654,74 @@ impl HistoryService for HistoryHandler {
             .delete_activity_execution(&req.namespace_id, r)
             .await
             .map(|()| ws::DeleteActivityExecutionResponse {}))
+    }
+
+    async fn start_nexus_operation_execution(
+        &self,
+        request: Request<StartNexusOperationExecutionRequest>,
+    ) -> R<ws::StartNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.start_nexus_operation_execution(&req.namespace_id, r).await)
+    }
+
+    async fn describe_nexus_operation_execution(
+        &self,
+        request: Request<DescribeNexusOperationExecutionRequest>,
+    ) -> R<ws::DescribeNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .describe_nexus_operation_execution(&req.namespace_id, r)
+            .await)
+    }
+
+    async fn poll_nexus_operation_execution(
+        &self,
+        request: Request<PollNexusOperationExecutionRequest>,
+    ) -> R<ws::PollNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self.engine.poll_nexus_operation_execution(&req.namespace_id, r).await)
+    }
+
+    async fn request_cancel_nexus_operation_execution(
+        &self,
+        request: Request<RequestCancelNexusOperationExecutionRequest>,
+    ) -> R<ws::RequestCancelNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .request_cancel_nexus_operation_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::RequestCancelNexusOperationExecutionResponse {}))
+    }
+
+    async fn terminate_nexus_operation_execution(
+        &self,
+        request: Request<TerminateNexusOperationExecutionRequest>,
+    ) -> R<ws::TerminateNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .terminate_nexus_operation_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::TerminateNexusOperationExecutionResponse {}))
+    }
+
+    async fn delete_nexus_operation_execution(
+        &self,
+        request: Request<DeleteNexusOperationExecutionRequest>,
+    ) -> R<ws::DeleteNexusOperationExecutionResponse> {
+        let req = request.into_inner();
+        let r = req.request.ok_or_else(|| missing("Request"))?;
+        ok(self
+            .engine
+            .delete_nexus_operation_execution(&req.namespace_id, r)
+            .await
+            .map(|()| ws::DeleteNexusOperationExecutionResponse {}))
     }
 }

@@ -124,7 +124,8 @@ impl<'a> Mutation<'a> {
         self.add_or_buffer_with(attrs, |e| e.worker_may_ignore = true);
     }
 
-    fn add_or_buffer_with(&mut self, attrs: Attributes, decorate: impl FnOnce(&mut HistoryEvent)) -> Option<i64> {
+    /// `add_or_buffer`, with `decorate` setting the event's other fields (links, flags).
+    pub fn add_or_buffer_with(&mut self, attrs: Attributes, decorate: impl FnOnce(&mut HistoryEvent)) -> Option<i64> {
         if self.workflow_task_started() {
             let mut event = new_event(0, self.now, attrs);
             decorate(&mut event);

@@ -560,10 +560,15 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
     // A standalone activity is listed under its own id, in its own division; like Temporal,
     // its transition count shows only once it closed.
     let standalone = info.standalone_activity.as_ref();
+    let nexus = info.standalone_nexus.as_ref();
     let record = VisibilityRecord {
         namespace_id: info.namespace_id.clone(),
         run_id: info.run_id.clone(),
-        workflow_id: standalone.map_or_else(|| info.workflow_id.clone(), |s| s.activity_id.clone()),
+        workflow_id: match (standalone, nexus) {
+            (Some(s), _) => s.activity_id.clone(),
+            (None, Some(n)) => n.operation_id.clone(),
+            (None, None) => info.workflow_id.clone(),
+        },
         workflow_type: info.workflow_type.clone(),
         status: info.status,
         start_time: info.start_time.as_ref().map_or(0, timestamp_to_nanos),
@@ -575,7 +580,7 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         },
         history_length: info.next_event_id - 1,
         history_size_bytes: info.history_size_bytes,
-        state_transition_count: if standalone.is_some() && running {
+        state_transition_count: if (standalone.is_some() || nexus.is_some()) && running {
             0
         } else {
             info.state_transition_count
@@ -597,6 +602,8 @@ async fn record_visibility(shard: &Shard, task: &VisibilityTask) -> Result<(), S
         version: info.state_transition_count,
         division: if standalone.is_some() {
             sundial_persistence::visibility::ACTIVITY_DIVISION.to_owned()
+        } else if nexus.is_some() {
+            sundial_persistence::visibility::NEXUS_DIVISION.to_owned()
         } else {
             String::new()
         },

@@ -27,6 +27,8 @@ pub(crate) struct Signal {
     pub request_id: String,
     /// The workflow that sent it, for signals from `SignalExternalWorkflowExecution`.
     pub external: Option<sundial_api::temporal::common::v1::WorkflowExecution>,
+    /// What caused it (a Nexus operation), shown on the signaled event.
+    pub links: Vec<sundial_api::temporal::common::v1::Link>,
 }
 
 /// The identity of what the server itself writes to a run (Temporal's `history-service`).
@@ -85,8 +87,8 @@ pub(crate) fn signal_in(m: &mut Mutation<'_>, signal: &Signal) -> Result<(), Ser
             m.ms.signal_request_ids.remove(0);
         }
     }
-    m.add_or_buffer(Attributes::WorkflowExecutionSignaledEventAttributes(
-        WorkflowExecutionSignaledEventAttributes {
+    m.add_or_buffer_linked(
+        Attributes::WorkflowExecutionSignaledEventAttributes(WorkflowExecutionSignaledEventAttributes {
             signal_name: signal.name.clone(),
             input: signal.input.clone(),
             identity: signal.identity.clone(),
@@ -94,8 +96,9 @@ pub(crate) fn signal_in(m: &mut Mutation<'_>, signal: &Signal) -> Result<(), Ser
             request_id: signal.request_id.clone(),
             external_workflow_execution: signal.external.clone(),
             ..Default::default()
-        },
-    ));
+        }),
+        signal.links.clone(),
+    );
     m.schedule_workflow_task(1);
     Ok(())
 }

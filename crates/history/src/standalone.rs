@@ -514,12 +514,13 @@ fn json_string(s: &str) -> Payload {
     p
 }
 
-/// Describe's long-poll token: the run and the state transition count it saw.
-fn poll_token(run_id: &str, transitions: i64) -> Vec<u8> {
+/// Describe's long-poll token: the run and the state transition count it saw (standalone
+/// activities and Nexus operations).
+pub(crate) fn poll_token(run_id: &str, transitions: i64) -> Vec<u8> {
     format!("{run_id}/{transitions}").into_bytes()
 }
 
-fn decode_poll_token(token: &[u8], run_id: &str) -> Result<i64, ServiceError> {
+pub(crate) fn decode_poll_token(token: &[u8], run_id: &str) -> Result<i64, ServiceError> {
     let text = std::str::from_utf8(token).map_err(|_| ServiceError::invalid("invalid long poll token"))?;
     let (run, count) = text
         .rsplit_once('/')

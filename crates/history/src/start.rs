@@ -29,6 +29,7 @@ pub(crate) struct StartSignal {
     pub input: Option<Payloads>,
     pub header: Option<Header>,
     pub identity: String,
+    pub links: Vec<sundial_api::temporal::common::v1::Link>,
 }
 
 pub(crate) fn positive(d: Option<&PbDuration>) -> Option<PbDuration> {
@@ -112,10 +113,30 @@ impl HistoryEngine {
                         previous_run_id: c.run_id,
                     },
                     Decision::Existing { started } => {
+                        let attach = req
+                            .on_conflict_options
+                            .as_ref()
+                            .filter(|o| !started && o.attach_request_id && signal.is_none() && update.is_none());
+                        let link = match attach {
+                            Some(options) => {
+                                let run =
+                                    crate::shard::RunKey::new(namespace_id, req.workflow_id.clone(), c.run_id.clone());
+                                shard.update(&run, |m| attach_to_run(m, &req, options)).await?;
+                                Some(crate::nexus::links::request_id_event(
+                                    &req.namespace,
+                                    &req.workflow_id,
+                                    &c.run_id,
+                                    &req.request_id,
+                                    sundial_api::temporal::enums::v1::EventType::WorkflowExecutionOptionsUpdated,
+                                ))
+                            }
+                            None => None,
+                        };
                         let resp = StartWorkflowExecutionResponse {
                             run_id: c.run_id,
                             started,
                             status: WorkflowExecutionStatus::Running as i32,
+                            link,
                             ..Default::default()
                         };
                         return Ok((resp, None));
@@ -400,6 +421,59 @@ impl HistoryEngine {
     }
 }
 
+/// A start that found the workflow running with USE_EXISTING attaches to that run what its
+/// `on_conflict_options` ask for (its request id, completion callbacks, links), in one
+/// WorkflowExecutionOptionsUpdated event; once per request id.
+fn attach_to_run(
+    m: &mut crate::mutation::Mutation<'_>,
+    req: &StartWorkflowExecutionRequest,
+    options: &sundial_api::temporal::workflow::v1::OnConflictOptions,
+) -> Result<(), ServiceError> {
+    if !m.is_running() || m.info_ref().attached_request_ids.contains(&req.request_id) {
+        return Ok(());
+    }
+    let callbacks = if options.attach_completion_callbacks {
+        req.completion_callbacks.clone()
+    } else {
+        Vec::new()
+    };
+    if m.info_ref().callbacks.len() + callbacks.len() > 32 {
+        return Err(ServiceError::FailedPrecondition(format!(
+            "cannot attach more than 32 callbacks to a workflow ({} callbacks already attached)",
+            m.info_ref().callbacks.len()
+        )));
+    }
+    let now = m.now;
+    let mut records = crate::nexus::callbacks::register(&callbacks, &req.request_id, now);
+    for r in &mut records {
+        r.attached = true;
+    }
+    let info = m.info();
+    info.attached_request_ids.push(req.request_id.clone());
+    info.callbacks.extend(records);
+    let links = if options.attach_links {
+        req.links.clone()
+    } else {
+        Vec::new()
+    };
+    // Workers need not act on it (worker_may_ignore), as in Temporal.
+    m.add_or_buffer_with(
+        Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(
+            sundial_api::temporal::history::v1::WorkflowExecutionOptionsUpdatedEventAttributes {
+                attached_request_id: req.request_id.clone(),
+                attached_completion_callbacks: callbacks,
+                identity: req.identity.clone(),
+                ..Default::default()
+            },
+        ),
+        |e| {
+            e.links = links;
+            e.worker_may_ignore = true;
+        },
+    );
+    Ok(())
+}
+
 /// Everything that defines a new run, whether started by a client or by its predecessor
 /// (continue-as-new, retry, cron).
 #[derive(Clone, Debug, Default)]
@@ -609,6 +683,9 @@ pub(crate) fn build_run(
                 ..Default::default()
             },
         ));
+        if let Some(signaled) = m.events.last_mut() {
+            signaled.links = s.links.clone();
+        }
     }
     match spec.backoff {
         Some(_) => m.timer_at(

@@ -645,6 +645,7 @@ pub(crate) fn execution_info(r: &VisibilityRecord) -> WorkflowExecutionInfo {
 
 mod activities;
 mod nexus;
+mod nexus_operations;
 #[cfg(test)]
 pub(crate) mod props;
 mod standalone;

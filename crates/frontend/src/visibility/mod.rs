@@ -36,14 +36,23 @@ async fn prepare_for(
     query: &str,
     activities: bool,
 ) -> Result<(String, VisibilityQuery), ServiceError> {
+    prepare_with(registry, namespace, query, |c| {
+        if activities { c.for_activities() } else { c }
+    })
+    .await
+}
+
+async fn prepare_with(
+    registry: &NamespaceRegistry,
+    namespace: &str,
+    query: &str,
+    division: impl FnOnce(Catalog) -> Catalog,
+) -> Result<(String, VisibilityQuery), ServiceError> {
     if namespace.is_empty() {
         return Err(ServiceError::invalid("Namespace not set on request."));
     }
     let ns = registry.by_name(namespace).await?;
-    let mut catalog = Catalog::from_namespace(&ns.detail);
-    if activities {
-        catalog = catalog.for_activities();
-    }
+    let catalog = division(Catalog::from_namespace(&ns.detail));
     let compiled = query::compile(query, &catalog)?;
     Ok((ns.id.clone(), compiled))
 }
@@ -93,6 +102,89 @@ fn activity_list_info(
     }
 }
 
+/// `ListNexusOperationExecutions`: standalone Nexus operations, filtered over `OperationId`,
+/// `Endpoint`, `Service`, `ExecutionStatus`, times and search attributes.
+pub(crate) async fn list_nexus_operations(
+    registry: &NamespaceRegistry,
+    store: &dyn VisibilityStore,
+    req: ListNexusOperationExecutionsRequest,
+) -> Result<ListNexusOperationExecutionsResponse, ServiceError> {
+    let (namespace_id, q) = prepare_with(registry, &req.namespace, &req.query, Catalog::for_nexus_operations).await?;
+    if q.group_by_status {
+        return Err(ServiceError::invalid(
+            "invalid query: GROUP BY is only supported by CountNexusOperationExecutions",
+        ));
+    }
+    let page = store
+        .list_visibility(&namespace_id, &q, page_size(req.page_size), &req.next_page_token)
+        .await
+        .map_err(token_error)?;
+    Ok(ListNexusOperationExecutionsResponse {
+        operations: page.records.iter().map(nexus_list_info).collect(),
+        next_page_token: page.next_page_token,
+    })
+}
+
+fn nexus_list_info(
+    r: &sundial_persistence::VisibilityRecord,
+) -> sundial_api::temporal::nexus::v1::NexusOperationExecutionListInfo {
+    use sundial_common::time::nanos_to_timestamp;
+    sundial_api::temporal::nexus::v1::NexusOperationExecutionListInfo {
+        operation_id: r.workflow_id.clone(),
+        run_id: r.run_id.clone(),
+        endpoint: r.workflow_type.clone(),
+        service: r.task_queue.clone(),
+        operation: String::new(),
+        schedule_time: Some(nanos_to_timestamp(r.start_time)),
+        close_time: r.close_time.map(nanos_to_timestamp),
+        status: sundial_common::standalone::nexus_status(r.status) as i32,
+        search_attributes: crate::executions::record_search_attributes(r),
+        state_transition_count: r.state_transition_count,
+        execution_duration: r.close_time.map(|c| crate::executions::elapsed(r.start_time, c)),
+        state_size_bytes: 0,
+    }
+}
+
+/// `CountNexusOperationExecutions`, with `GROUP BY ExecutionStatus` answered in `groups`.
+pub(crate) async fn count_nexus_operations(
+    registry: &NamespaceRegistry,
+    store: &dyn VisibilityStore,
+    req: CountNexusOperationExecutionsRequest,
+) -> Result<CountNexusOperationExecutionsResponse, ServiceError> {
+    use count_nexus_operation_executions_response::AggregationGroup as Group;
+    let (namespace_id, q) = prepare_with(registry, &req.namespace, &req.query, Catalog::for_nexus_operations).await?;
+    let (count, groups) = counted(store, &namespace_id, &q).await?;
+    Ok(CountNexusOperationExecutionsResponse {
+        count,
+        groups: groups
+            .into_iter()
+            .map(|(value, count)| Group {
+                group_values: vec![value],
+                count,
+            })
+            .collect(),
+    })
+}
+
+/// The count a query matches and, with `GROUP BY ExecutionStatus`, the count per status (the
+/// status name as a JSON string payload, as Temporal groups).
+async fn counted(
+    store: &dyn VisibilityStore,
+    namespace_id: &str,
+    q: &VisibilityQuery,
+) -> Result<(i64, Vec<(sundial_api::temporal::common::v1::Payload, i64)>), ServiceError> {
+    if !q.group_by_status {
+        return Ok((store.count_visibility(namespace_id, q).await?, Vec::new()));
+    }
+    let rows = store.count_visibility_by_status(namespace_id, q).await?;
+    let total = rows.iter().map(|(_, n)| n).sum();
+    let groups = rows
+        .iter()
+        .map(|(status, n)| (json_string_payload(status_name(*status).unwrap_or("Unspecified")), *n))
+        .collect();
+    Ok((total, groups))
+}
+
 /// `CountActivityExecutions`, with `GROUP BY ExecutionStatus` answered in `groups`.
 pub(crate) async fn count_activities(
     registry: &NamespaceRegistry,
@@ -106,21 +198,14 @@ pub(crate) async fn count_activities(
             "invalid query: ORDER BY is not supported by CountActivityExecutions",
         ));
     }
-    if !q.group_by_status {
-        let count = store.count_visibility(&namespace_id, &q).await?;
-        return Ok(CountActivityExecutionsResponse {
-            count,
-            groups: Vec::new(),
-        });
-    }
-    let rows = store.count_visibility_by_status(&namespace_id, &q).await?;
+    let (count, groups) = counted(store, &namespace_id, &q).await?;
     Ok(CountActivityExecutionsResponse {
-        count: rows.iter().map(|(_, n)| n).sum(),
-        groups: rows
-            .iter()
-            .map(|(status, n)| Group {
-                group_values: vec![json_string_payload(status_name(*status).unwrap_or("Unspecified"))],
-                count: *n,
+        count,
+        groups: groups
+            .into_iter()
+            .map(|(value, count)| Group {
+                group_values: vec![value],
+                count,
             })
             .collect(),
     })

@@ -147,13 +147,25 @@ impl HistoryEngine {
             .and_then(|t| super::invoke::decode_callback_token(t));
         let delivered = match token {
             Some(token) if nexus.url == SYSTEM_CALLBACK_URL => {
-                let started = links::workflow_event(
-                    &info.namespace,
-                    &info.workflow_id,
-                    &info.run_id,
-                    1,
-                    EventType::WorkflowExecutionStarted,
-                );
+                // A callback attached to the running workflow points at the event that
+                // attached it; the start's own at the started event.
+                let started = if record.attached {
+                    links::request_id_event(
+                        &info.namespace,
+                        &info.workflow_id,
+                        &info.run_id,
+                        &record.request_id,
+                        EventType::WorkflowExecutionOptionsUpdated,
+                    )
+                } else {
+                    links::workflow_event(
+                        &info.namespace,
+                        &info.workflow_id,
+                        &info.run_id,
+                        1,
+                        EventType::WorkflowExecutionStarted,
+                    )
+                };
                 let outcome = match completion {
                     Completion::Succeeded(result) => result.map(complete_nexus_operation_request::Outcome::Result),
                     Completion::Failed(f) => Some(complete_nexus_operation_request::Outcome::Failure(f)),

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use sundial_api::prost::Message;
 use sundial_api::sundial::matchingservice::v1::{DispatchNexusTaskRequest, dispatch_nexus_task_response};
-use sundial_api::sundial::persistence::v1::{NexusOperationInfo, TransferTask, nexus_endpoint_record};
+use sundial_api::sundial::persistence::v1::{ExecutionInfo, NexusOperationInfo, TransferTask, nexus_endpoint_record};
 use sundial_api::sundial::token::v1::NexusCallbackToken;
 use sundial_api::temporal::enums::v1::{
     EventType, NexusHandlerErrorRetryBehavior, NexusOperationCancellationState as CancelState,
@@ -161,7 +161,7 @@ impl HistoryEngine {
         shard: &Shard,
         task: &TransferTask,
         current: impl Fn(&NexusOperationInfo) -> bool,
-    ) -> Result<Option<(RunKey, String, NexusOperationInfo)>, ServiceError> {
+    ) -> Result<Option<(RunKey, ExecutionInfo, NexusOperationInfo)>, ServiceError> {
         let run = RunKey::new(task.namespace_id.clone(), task.workflow_id.clone(), task.run_id.clone());
         let ms = shard.snapshot(&run).await?;
         let info = ms.info.clone().unwrap_or_default();
@@ -173,7 +173,7 @@ impl HistoryEngine {
             .get(&task.scheduled_event_id)
             .filter(|op| current(op))
             .cloned();
-        Ok(op.map(|op| (run, info.namespace, op)))
+        Ok(op.map(|op| (run, info, op)))
     }
 
     async fn scheduled_event(
@@ -198,7 +198,7 @@ impl HistoryEngine {
 
     pub(crate) async fn nexus_start_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
         let is_current = |op: &NexusOperationInfo| op.state == State::Scheduled as i32 && op.stamp == task.stamp;
-        let Some((run, namespace, op)) = self.task_operation(shard, task, is_current).await? else {
+        let Some((run, info, op)) = self.task_operation(shard, task, is_current).await? else {
             return Ok(());
         };
         let (timeout, bounded_by) = super::start_budget(&op, now_nanos(), REQUEST_TIMEOUT);
@@ -211,7 +211,7 @@ impl HistoryEngine {
                     namespace_id,
                     task_queue,
                 } => {
-                    let request = self.start_request(shard, &run, &namespace, &op).await?;
+                    let request = self.start_request(shard, &run, &info, &op).await?;
                     match self.dispatch(&namespace_id, &task_queue, request, timeout).await {
                         Ok(answer) => start_outcome(answer),
                         Err(status) => StartOutcome::Retry(transport_failure(&status)),
@@ -232,23 +232,34 @@ impl HistoryEngine {
         &self,
         shard: &Shard,
         run: &RunKey,
-        namespace: &str,
+        info: &ExecutionInfo,
         op: &NexusOperationInfo,
     ) -> Result<Request, ServiceError> {
-        let a = self.scheduled_event(shard, run, op).await?;
-        let mut header: HashMap<String, String> = a.nexus_header.clone();
+        // A standalone operation keeps what a workflow's keeps in its scheduled event, and its
+        // handler links back to the operation rather than to an event.
+        let (input, mut header, link) = match &info.standalone_nexus {
+            Some(record) => (
+                record.input.clone(),
+                record.nexus_header.clone(),
+                links::nexus_operation(&info.namespace, &record.operation_id, &run.run_id),
+            ),
+            None => {
+                let a = self.scheduled_event(shard, run, op).await?;
+                let link = links::workflow_event(
+                    &info.namespace,
+                    &run.workflow_id,
+                    &run.run_id,
+                    op.scheduled_event_id,
+                    EventType::NexusOperationScheduled,
+                );
+                (a.input, a.nexus_header, links::to_nexus(&link))
+            }
+        };
         if let Some(timeout) = operation_timeout(op, now_nanos()) {
             header
                 .entry("operation-timeout".into())
                 .or_insert_with(|| format!("{}ms", timeout.as_millis()));
         }
-        let link = links::workflow_event(
-            namespace,
-            &run.workflow_id,
-            &run.run_id,
-            op.scheduled_event_id,
-            EventType::NexusOperationScheduled,
-        );
         Ok(Request {
             header,
             scheduled_time: Some(nanos_to_timestamp(now_nanos())),
@@ -261,9 +272,9 @@ impl HistoryEngine {
                 operation: op.operation.clone(),
                 request_id: op.request_id.clone(),
                 callback: super::SYSTEM_CALLBACK_URL.to_owned(),
-                payload: a.input,
+                payload: input,
                 callback_header: HashMap::from([(super::CALLBACK_TOKEN_HEADER.to_owned(), callback_token(run, op))]),
-                links: links::to_nexus(&link).into_iter().collect(),
+                links: link.into_iter().collect(),
             })),
         })
     }
@@ -271,7 +282,7 @@ impl HistoryEngine {
     pub(crate) async fn nexus_cancel_task(&self, shard: &Shard, task: &TransferTask) -> Result<(), ServiceError> {
         let is_current =
             |op: &NexusOperationInfo| op.cancel_state == CancelState::Scheduled as i32 && op.cancel_stamp == task.stamp;
-        let Some((run, _, op)) = self.task_operation(shard, task, is_current).await? else {
+        let Some((run, info, op)) = self.task_operation(shard, task, is_current).await? else {
             return Ok(());
         };
         let now = now_nanos();
@@ -293,7 +304,10 @@ impl HistoryEngine {
                     namespace_id,
                     task_queue,
                 } => {
-                    let header = self.scheduled_event(shard, &run, &op).await?.nexus_header;
+                    let header = match &info.standalone_nexus {
+                        Some(record) => record.nexus_header.clone(),
+                        None => self.scheduled_event(shard, &run, &op).await?.nexus_header,
+                    };
                     #[allow(deprecated)]
                     let request = Request {
                         header,

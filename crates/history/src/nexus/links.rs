@@ -8,6 +8,7 @@ use sundial_api::temporal::enums::v1::EventType;
 use sundial_api::temporal::nexus::v1::Link as NexusLink;
 
 const WORKFLOW_EVENT_TYPE: &str = "temporal.api.common.v1.Link.WorkflowEvent";
+const NEXUS_OPERATION_TYPE: &str = "temporal.api.common.v1.Link.NexusOperation";
 
 /// `NexusOperationScheduled` for `EVENT_TYPE_NEXUS_OPERATION_SCHEDULED`.
 fn pascal_event_type(t: i32) -> String {
@@ -68,6 +69,23 @@ pub(crate) fn to_nexus(link: &Link) -> Option<NexusLink> {
     })
 }
 
+/// The Nexus form of a link to a standalone Nexus operation.
+pub(crate) fn nexus_operation(namespace: &str, operation_id: &str, run_id: &str) -> Option<NexusLink> {
+    let mut url = url::Url::parse("temporal:///").ok()?;
+    url.path_segments_mut().ok()?.clear().extend([
+        "namespaces",
+        namespace,
+        "nexus-operations",
+        operation_id,
+        run_id,
+        "details",
+    ]);
+    Some(NexusLink {
+        url: url.to_string(),
+        r#type: NEXUS_OPERATION_TYPE.to_owned(),
+    })
+}
+
 /// A link a handler returned, as history records it; `None` for links of other kinds or that
 /// do not parse (Temporal drops those too).
 pub(crate) fn from_nexus(link: &NexusLink) -> Option<Link> {
@@ -116,6 +134,27 @@ fn percent_decode(s: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|v| v.into_owned())
+}
+
+/// The link to the event of type `event_type` that request `request_id` caused in a run.
+pub(crate) fn request_id_event(
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+    request_id: &str,
+    event_type: EventType,
+) -> Link {
+    Link {
+        variant: Some(Variant::WorkflowEvent(WorkflowEvent {
+            namespace: namespace.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            run_id: run_id.to_owned(),
+            reference: Some(Reference::RequestIdRef(RequestIdReference {
+                request_id: request_id.to_owned(),
+                event_type: event_type as i32,
+            })),
+        })),
+    }
 }
 
 /// The link to event `event_id` (of `event_type`) of a run.
@@ -182,6 +221,16 @@ mod tests {
             parse_event_type("WorkflowExecutionStarted"),
             Some(EventType::WorkflowExecutionStarted)
         );
+    }
+
+    #[test]
+    fn operation_links_name_the_operation_and_its_run() {
+        let link = nexus_operation("ns", "op/1", "run").expect("a link");
+        assert_eq!(
+            link.url,
+            "temporal:///namespaces/ns/nexus-operations/op%2F1/run/details"
+        );
+        assert_eq!(link.r#type, NEXUS_OPERATION_TYPE);
     }
 
     #[test]

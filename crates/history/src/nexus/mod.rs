@@ -9,6 +9,7 @@ pub(crate) mod callbacks;
 pub(crate) mod describe;
 mod invoke;
 pub(crate) mod links;
+pub(crate) mod standalone;
 
 use crate::commands::{CommandFailure, fail};
 use crate::mutation::{Mutation, PendingTask};
@@ -64,7 +65,7 @@ fn nanos(d: &Option<prost_wkt_types::Duration>) -> i64 {
     d.as_ref().map_or(0, pb_duration_nanos)
 }
 
-fn nexus_timer(scheduled: i64, kind: TimeoutType, stamp: i64) -> TimerTask {
+pub(crate) fn nexus_timer(scheduled: i64, kind: TimeoutType, stamp: i64) -> TimerTask {
     TimerTask {
         r#type: TimerTaskType::NexusTimeout as i32,
         event_id: scheduled,
@@ -74,7 +75,7 @@ fn nexus_timer(scheduled: i64, kind: TimeoutType, stamp: i64) -> TimerTask {
     }
 }
 
-fn transfer(m: &Mutation<'_>, kind: TransferTaskType, scheduled: i64, stamp: i64) -> PendingTask {
+pub(crate) fn transfer(m: &Mutation<'_>, kind: TransferTaskType, scheduled: i64, stamp: i64) -> PendingTask {
     PendingTask::Transfer(TransferTask {
         stamp,
         ..m.transfer(kind, scheduled)
@@ -268,7 +269,7 @@ pub(crate) fn request_cancel(
     Ok(())
 }
 
-fn schedule_cancel(m: &mut Mutation<'_>, op: &mut NexusOperationInfo) {
+pub(crate) fn schedule_cancel(m: &mut Mutation<'_>, op: &mut NexusOperationInfo) {
     op.cancel_state = CancelState::Scheduled as i32;
     op.cancel_stamp += 1;
     let task = transfer(m, TransferTaskType::NexusCancel, op.scheduled_event_id, op.cancel_stamp);
@@ -318,9 +319,14 @@ fn unsuccessful(op: &NexusOperationInfo, cause: Failure) -> Failure {
     }
 }
 
-/// Closes the operation with `attrs` (and `links`) and wakes the workflow.
+/// Closes the operation with `attrs` (and `links`) and wakes the workflow; a standalone
+/// operation's run closes with the outcome instead.
 fn close(m: &mut Mutation<'_>, scheduled: i64, attrs: Attributes, links: Vec<Link>) {
     m.ms.nexus_operations.remove(&scheduled);
+    if standalone::is_standalone(m) {
+        standalone::finish(m, &attrs);
+        return;
+    }
     m.add_or_buffer_linked(attrs, links);
     m.schedule_workflow_task(1);
 }
@@ -428,14 +434,20 @@ pub(crate) fn start_attempt_done(m: &mut Mutation<'_>, scheduled: i64, stamp: i6
 /// timer, and a cancel requested meanwhile goes out.
 fn started(m: &mut Mutation<'_>, mut op: NexusOperationInfo, token: String, links: Vec<Link>, at: Option<i64>) {
     let scheduled = op.scheduled_event_id;
-    #[allow(deprecated)]
-    let attrs = Attributes::NexusOperationStartedEventAttributes(NexusOperationStartedEventAttributes {
-        scheduled_event_id: scheduled,
-        operation_id: token.clone(),
-        request_id: op.request_id.clone(),
-        operation_token: token.clone(),
-    });
-    m.add_or_buffer_linked(attrs, links);
+    let standalone = standalone::is_standalone(m);
+    if let Some(record) = m.info().standalone_nexus.as_mut() {
+        record.links = links.clone();
+    }
+    if !standalone {
+        #[allow(deprecated)]
+        let attrs = Attributes::NexusOperationStartedEventAttributes(NexusOperationStartedEventAttributes {
+            scheduled_event_id: scheduled,
+            operation_id: token.clone(),
+            request_id: op.request_id.clone(),
+            operation_token: token.clone(),
+        });
+        m.add_or_buffer_linked(attrs, links);
+    }
     op.state = State::Started as i32;
     op.operation_token = token;
     let started_at = at.unwrap_or(m.now_nanos);
@@ -451,7 +463,9 @@ fn started(m: &mut Mutation<'_>, mut op: NexusOperationInfo, token: String, link
         schedule_cancel(m, &mut op);
     }
     m.ms.nexus_operations.insert(scheduled, op);
-    m.schedule_workflow_task(1);
+    if !standalone {
+        m.schedule_workflow_task(1);
+    }
 }
 
 /// A timeout timer of an operation fired.
@@ -508,6 +522,14 @@ pub(crate) fn cancel_attempt_done(m: &mut Mutation<'_>, scheduled: i64, stamp: i
     op.cancel_attempt += 1;
     op.cancel_last_attempt_complete_time = Some(m.now);
     match outcome {
+        CancelOutcome::Done if standalone::is_standalone(m) => {
+            op.cancel_state = CancelState::Succeeded as i32;
+            op.cancel_last_attempt_failure = None;
+        }
+        CancelOutcome::Failed(failure) if standalone::is_standalone(m) => {
+            op.cancel_state = CancelState::Failed as i32;
+            op.cancel_last_attempt_failure = Some(failure);
+        }
         CancelOutcome::Done => {
             op.cancel_state = CancelState::Succeeded as i32;
             op.cancel_last_attempt_failure = None;

@@ -220,6 +220,7 @@ impl Run {
             input: Some(payloads("\"sig\"")),
             header: None,
             identity: "client".into(),
+            links: Vec::new(),
         };
         Self::build(&spec, Some(&signal))
     }
@@ -548,6 +549,7 @@ impl Run {
             identity: "signaler".into(),
             request_id: request_id.into(),
             external: None,
+            links: Vec::new(),
         };
         self.step(|m| crate::signals::signal_in(m, &s))
     }

@@ -208,10 +208,14 @@ pub struct Catalog {
     custom: HashMap<String, (ValueType, &'static str)>,
     /// Queries over standalone activities (ActivityId, ActivityType) instead of workflows.
     activities: bool,
+    /// Queries over standalone Nexus operations (OperationId, Endpoint, Service).
+    nexus_operations: bool,
 }
 
 /// The visibility division of standalone activities.
 pub const ACTIVITY_DIVISION: &str = "activity";
+/// The visibility division of standalone Nexus operations.
+pub const NEXUS_DIVISION: &str = "nexus";
 
 impl Catalog {
     /// Reads the namespace's aliases; entries whose type or column is unknown are skipped.
@@ -232,7 +236,18 @@ impl Catalog {
         Catalog {
             custom,
             activities: false,
+            nexus_operations: false,
         }
+    }
+
+    /// The same catalogue for queries over standalone Nexus operations.
+    pub fn for_nexus_operations(mut self) -> Catalog {
+        self.nexus_operations = true;
+        self
+    }
+
+    pub fn nexus_operations(&self) -> bool {
+        self.nexus_operations
     }
 
     /// The same catalogue for queries over standalone activities.
@@ -254,6 +269,7 @@ impl Catalog {
         Catalog {
             custom,
             activities: false,
+            nexus_operations: false,
         }
     }
 

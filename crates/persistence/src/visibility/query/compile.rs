@@ -4,7 +4,8 @@
 use super::parse::{Condition, Expr, Literal, parse};
 use super::{CmpOp, Filter, OrderBy, QueryError, STATUS_NAMES, SqlValue, VisibilityQuery, err};
 use crate::visibility::{
-    ACTIVITY_DIVISION, Catalog, SYSTEM_ATTRIBUTES, ValueType, parse_duration, parse_rfc3339, system_attribute,
+    ACTIVITY_DIVISION, Catalog, NEXUS_DIVISION, SYSTEM_ATTRIBUTES, ValueType, parse_duration, parse_rfc3339,
+    system_attribute,
 };
 
 /// What an attribute resolves to.
@@ -28,6 +29,10 @@ fn resolve(name: &str, catalog: &Catalog) -> Result<Resolved, QueryError> {
     let aliased = match name {
         "ActivityId" if catalog.activities() => Some(("ActivityId", "workflow_id")),
         "ActivityType" if catalog.activities() => Some(("ActivityType", "workflow_type_name")),
+        // Standalone Nexus operations keep their id, endpoint and service there too.
+        "OperationId" if catalog.nexus_operations() => Some(("OperationId", "workflow_id")),
+        "Endpoint" if catalog.nexus_operations() => Some(("Endpoint", "workflow_type_name")),
+        "Service" if catalog.nexus_operations() => Some(("Service", "task_queue")),
         _ => None,
     };
     if let Some((name, column)) = aliased {
@@ -259,6 +264,8 @@ pub fn compile(query: &str, catalog: &Catalog) -> Result<VisibilityQuery, QueryE
         group_by_status,
         division: if catalog.activities() {
             ACTIVITY_DIVISION.to_owned()
+        } else if catalog.nexus_operations() {
+            NEXUS_DIVISION.to_owned()
         } else {
             String::new()
         },
