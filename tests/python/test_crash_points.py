@@ -5,7 +5,11 @@ acknowledged work is started again, and every workflow still completes with its 
 matching.after_record_started: history has recorded a task started, matching dies before the
 poller hears of it. The worker never gets that task; history's start-to-close timeouts must
 retry it. Tasks other pollers had matched but not yet recorded must not be lost either: matching
-acknowledges a task to history only once it can no longer lose it."""
+acknowledges a task to history only once it can no longer lose it.
+
+history.before_nexus_callback: a Nexus operation's handler workflow has closed, history dies
+before its completion reaches the caller. The delivery is a queued task of the closed run: the
+restarted history delivers it, once."""
 
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ from temporalio.common import RetryPolicy
 from conftest import PG_HOST, PG_PORT, PG_USER, sundial_bin_path
 from cluster import Role, free_port, psql
 from wf_defs import running_worker, uid
+
+import nexusrpc
+import nexusrpc.handler
+from temporalio import nexus
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
+from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
+from temporalio.worker import Worker
 
 pytestmark = pytest.mark.sundial_only
 
@@ -129,3 +141,79 @@ async def test_matching_crash_after_record_started_loses_nothing(fixed_port_clus
         print(f"  stuck {wid}: workflow task {wft} activities {acts}")
     assert (len(stuck), lost) == (0, 0)
     assert completed == WORKFLOWS
+
+
+@nexusrpc.service
+class Doubler:
+    double: nexusrpc.Operation[int, int]
+
+
+@workflow.defn(sandboxed=False)
+class DoublingWorkflow:
+    @workflow.run
+    async def run(self, x: int) -> int:
+        return 2 * x
+
+
+@nexusrpc.handler.service_handler(service=Doubler)
+class DoublerHandler:
+    @nexus.workflow_run_operation
+    async def double(self, ctx: nexus.WorkflowRunOperationContext, x: int) -> nexus.WorkflowHandle[int]:
+        return await ctx.start_workflow(DoublingWorkflow.run, x, id=f"doubling-{uuid.uuid4()}")
+
+
+@workflow.defn(sandboxed=False)
+class NexusCaller:
+    @workflow.run
+    async def run(self, endpoint: str, x: int) -> int:
+        client = workflow.create_nexus_client(service=Doubler, endpoint=endpoint)
+        return await client.execute_operation(Doubler.double, x)
+
+
+@pytest.mark.parametrize("nth", [1, 4])
+async def test_history_crash_before_a_nexus_callback_loses_nothing(fixed_port_cluster, nth):
+    config, roles, log_dir = fixed_port_cluster
+    roles["history"] = Role(config, "history", log_dir,
+                            env={"SUNDIAL_CRASH_AT": f"history.before_nexus_callback:{nth}"})
+    roles["matching"] = Role(config, "matching", log_dir)
+    roles["frontend"] = Role(config, "frontend", log_dir)
+    for role in roles.values():
+        role.wait_ready()
+    client = await Client.connect(roles["frontend"].address)
+    tq, endpoint = uid("nexus-crash-tq"), uid("crash-ep")
+    await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=EndpointSpec(
+        name=endpoint,
+        target=EndpointTarget(worker=EndpointTarget.Worker(namespace=client.namespace, task_queue=tq)))))
+    calls = 10
+    async with Worker(client, task_queue=tq, workflows=[DoublingWorkflow, NexusCaller],
+                      nexus_service_handlers=[DoublerHandler()]):
+        handles = await asyncio.gather(*[
+            client.start_workflow(NexusCaller.run, args=[endpoint, i], id=uid("nexus-crash"), task_queue=tq,
+                                  task_timeout=WORKFLOW_TASK_TIMEOUT)
+            for i in range(calls)])
+        results = [asyncio.create_task(outcome(h, 2 * i)) for i, h in enumerate(handles)]
+
+        history = roles["history"].proc
+        deadline = time.monotonic() + 60
+        while history.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert history.returncode == -signal.SIGABRT, f"history did not abort at its crash point: {history.returncode}"
+        assert "crash point history.before_nexus_callback reached" in roles["history"].log_path.read_text()
+
+        roles["history"] = Role(config, "history", log_dir).wait_ready()
+        budget = WORKFLOW_TASK_TIMEOUT.total_seconds() + 60
+        done, pending = await asyncio.wait(results, timeout=budget)
+        for r in pending:
+            r.cancel()
+        completed = sum(1 for r in done if r.result() == "completed")
+        lost = sum(1 for r in done if r.result() == "lost")
+        # Once each: no caller holds a second completion of its operation.
+        twice = 0
+        for h in handles:
+            events = (await h.fetch_history()).events
+            closes = [e for e in events if e.event_type == EventType.EVENT_TYPE_NEXUS_OPERATION_COMPLETED]
+            twice += len(closes) > 1
+    print(f"history crash before Nexus callback #{nth}: started={calls} completed={completed} "
+          f"stuck={len(pending)} lost={lost} delivered twice={twice}")
+    assert (len(pending), lost, twice) == (0, 0, 0)
+    assert completed == calls

@@ -8,9 +8,11 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from temporalio.api.operatorservice.v1 import DeleteNamespaceRequest
-from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, ListNamespacesRequest,
-                                               RegisterNamespaceRequest)
+from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
+from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest, DeleteNamespaceRequest
+from temporalio.api.workflowservice.v1 import (DescribeNamespaceRequest, DescribeNexusOperationExecutionRequest,
+                                               ListNamespacesRequest, RegisterNamespaceRequest,
+                                               StartNexusOperationExecutionRequest)
 from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
 from temporalio.service import RPCError, RPCStatusCode
 from google.protobuf.duration_pb2 import Duration
@@ -45,6 +47,16 @@ async def test_delete_namespace_frees_the_name_and_deletes_its_workflows(client:
         # A standalone activity nobody runs: it goes with the namespace too.
         activity = await ns_client.start_activity("never_polled", id=uid("activity"), task_queue=uid("nobody"),
                                                   start_to_close_timeout=timedelta(minutes=5))
+        # And a standalone Nexus operation that no handler serves (not on the reference here:
+        # its dev server needs a flag for standalone operations).
+        operation_id = uid("operation")
+        if not AGAINST_REFERENCE:
+            endpoint = uid("ns-del-ep")
+            await client.operator_service.create_nexus_endpoint(CreateNexusEndpointRequest(spec=EndpointSpec(
+                name=endpoint, target=EndpointTarget(worker=EndpointTarget.Worker(namespace=name, task_queue=uid("nobody"))))))
+            await ns_client.workflow_service.start_nexus_operation_execution(StartNexusOperationExecutionRequest(
+                namespace=name, operation_id=operation_id, endpoint=endpoint, service="svc", operation="op",
+                request_id=uid("req")))
         await ns_client.create_schedule(uid("sched"), Schedule(
             action=ScheduleActionStartWorkflow(EchoWorkflow.run, "s", id=uid("sched-wf"), task_queue=tq),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])))
@@ -84,6 +96,10 @@ async def test_delete_namespace_frees_the_name_and_deletes_its_workflows(client:
         assert [s async for s in await fresh.list_schedules()] == []
         with pytest.raises(RPCError) as err:
             await fresh.get_activity_handle(activity.id).describe()
+        assert err.value.status == RPCStatusCode.NOT_FOUND
+        with pytest.raises(RPCError) as err:
+            await fresh.workflow_service.describe_nexus_operation_execution(
+                DescribeNexusOperationExecutionRequest(namespace=name, operation_id=operation_id))
         assert err.value.status == RPCStatusCode.NOT_FOUND
 
 

@@ -23,7 +23,7 @@ from temporalio.api.operatorservice.v1 import (
     ListNexusEndpointsRequest,
     UpdateNexusEndpointRequest,
 )
-from temporalio.client import Client, NexusOperationFailureError, WorkflowFailureError
+from temporalio.client import Client, NexusOperationFailureError, WorkflowFailureError, WorkflowUpdateStage
 from temporalio.common import (
     NexusOperationExecutionStatus,
     NexusOperationIDConflictPolicy,
@@ -410,3 +410,120 @@ async def test_handlers_attach_to_a_running_workflow_and_signal_it_with_links(cl
         [link] = signaled.links
         assert link.workflow_event.workflow_id == second.id
         assert link.workflow_event.event_ref.event_type == EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED
+
+
+@workflow.defn(sandboxed=False)
+class SignalWithStartCaller:
+    @workflow.run
+    async def run(self, target_id: str, task_queue: str) -> str:
+        # Sent through the `__temporal_system` Nexus endpoint, run by the server itself.
+        handle = await workflow.signal_with_start_workflow(
+            "HandlerWorkflow",
+            "wait-for-signal",
+            id=target_id,
+            task_queue=task_queue,
+            signal="release",
+            signal_args=["from the system endpoint"],
+        )
+        return handle.id
+
+
+async def test_the_system_endpoint_runs_signal_with_start(client: Client):
+    tq, target_id = uid("nexus-tq"), uid("target")
+    async with Worker(client, task_queue=tq, workflows=[HandlerWorkflow, SignalWithStartCaller]):
+        caller = await client.start_workflow(
+            SignalWithStartCaller.run, args=[target_id, tq], id=uid("swc-caller"), task_queue=tq
+        )
+        assert await caller.result() == target_id
+        history = await caller.fetch_history()
+        [scheduled] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)
+        assert scheduled.nexus_operation_scheduled_event_attributes.endpoint == "__temporal_system"
+        assert events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+        # The target started with the signal, which released it.
+        target = client.get_workflow_handle(target_id)
+        assert await target.result() == "hello wait-for-signal from a workflow"
+        assert events_of(await target.fetch_history(), EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+
+
+@nexusrpc.service
+class Counter:
+    bump: nexusrpc.Operation[str, int]
+
+
+@workflow.defn(sandboxed=False)
+class CountingWorkflow:
+    def __init__(self) -> None:
+        self.count = 0
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.done)
+        return self.count
+
+    @workflow.update
+    async def bump(self, by: int) -> int:
+        # Long enough that callers of the same update id attach while it runs.
+        await workflow.sleep(0.5)
+        self.count += by
+        return self.count
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+@nexusrpc.handler.service_handler(service=Counter)
+class CounterHandler:
+    @nexus.temporal_operation
+    async def bump(
+        self, _ctx: nexus.TemporalStartOperationContext, client: nexus.TemporalNexusClient, target: str
+    ) -> nexus.TemporalOperationResult[int]:
+        # Backed by an update of the target workflow: its outcome completes the operation.
+        return await client.start_workflow_update(
+            target, CountingWorkflow.bump, 5, update_id="bump-once", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+
+
+@workflow.defn(sandboxed=False)
+class BumpCaller:
+    @workflow.run
+    async def run(self, endpoint: str, target: str) -> int:
+        client = workflow.create_nexus_client(service=Counter, endpoint=endpoint)
+        return await client.execute_operation(Counter.bump, target)
+
+
+async def test_update_backed_operations_complete_with_the_update_outcome(client: Client):
+    tq, target_id = uid("nexus-tq"), uid("counter")
+    endpoint = (await create_endpoint(client, uid("ep"), tq)).spec.name
+    async with Worker(
+        client,
+        task_queue=tq,
+        workflows=[CountingWorkflow, BumpCaller],
+        nexus_service_handlers=[CounterHandler()],
+    ):
+        target = await client.start_workflow(CountingWorkflow.run, id=target_id, task_queue=tq)
+        # Three callers of the same update id: one update runs, all three get its result.
+        callers = [
+            await client.start_workflow(BumpCaller.run, args=[endpoint, target_id], id=uid("bump"), task_queue=tq)
+            for _ in range(3)
+        ]
+        assert [await c.result() for c in callers] == [5, 5, 5]
+        first = callers[0]
+        history = await first.fetch_history()
+        [scheduled] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)
+        [started] = events_of(history, EventType.EVENT_TYPE_NEXUS_OPERATION_STARTED)
+        forward = [l.workflow_event for l in started.links]
+        assert any(
+            f.workflow_id == target_id
+            and f.request_id_ref.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            for f in forward
+        ), forward
+        target_history = await target.fetch_history()
+        [accepted] = events_of(target_history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+        back = [l.workflow_event for l in accepted.links]
+        # The update was accepted for one of the three callers: it links back to that caller.
+        assert len(back) == 1 and back[0].event_ref.event_type == EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, back
+        assert back[0].event_ref.event_id == scheduled.event_id
+        await target.signal(CountingWorkflow.finish)
+        assert await target.result() == 5

@@ -8,6 +8,8 @@
 //! - `history.after_commit`: the transaction committed, the caller not yet answered.
 //! - `matching.after_record_started`: history recorded the task started, the poller not yet
 //!   answered.
+//! - `history.before_nexus_callback`: a Nexus handler's workflow closed (committed), its
+//!   completion not yet delivered to the caller's operation.
 //!
 //! Panic points: `history.timer_loop` (the loop of a shard's timer queue).
 

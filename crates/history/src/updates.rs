@@ -65,6 +65,9 @@ pub(crate) struct Update {
     pub(crate) seq: u64,
     /// The admission call that created it, so that a retried transition knows its own update.
     nonce: u64,
+    /// Later requests for the same update id that carry completion callbacks (Nexus operations
+    /// backed by this update), attached when it is accepted.
+    pub(crate) attached: Vec<Request>,
     pub(crate) status: watch::Sender<Status>,
 }
 
@@ -81,6 +84,7 @@ impl Update {
             accepted_event_id: 0,
             seq,
             nonce,
+            attached: Vec::new(),
             status: watch::channel(Status {
                 stage: stage as i32,
                 ..Default::default()

@@ -1,7 +1,8 @@
 //! Namespace deletion, after DeleteNamespace renamed a namespace and marked it DELETED: once
-//! its delete delay is over, each pass deletes a page of its workflows and of its standalone
-//! activities (terminating running ones) through the frontend; when visibility shows none of
-//! either left, its schedules and finally the namespace row go. Each pass is idempotent, so a
+//! its delete delay is over, each pass deletes a page of its workflows, of its standalone
+//! activities and of its standalone Nexus operations (terminating running ones) through the
+//! frontend; when visibility shows none of them left, its schedules and finally the namespace
+//! row go. Each pass is idempotent, so a
 //! restart just carries on.
 
 use crate::cluster::{Cluster, PassError};
@@ -9,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::temporal::enums::v1::NamespaceState;
 use sundial_api::workflowservice::v1::{
-    CountActivityExecutionsRequest, CountWorkflowExecutionsRequest, DeleteActivityExecutionRequest,
-    DeleteWorkflowExecutionRequest, ListActivityExecutionsRequest, ListWorkflowExecutionsRequest,
+    CountActivityExecutionsRequest, CountNexusOperationExecutionsRequest, CountWorkflowExecutionsRequest,
+    DeleteActivityExecutionRequest, DeleteNexusOperationExecutionRequest, DeleteWorkflowExecutionRequest,
+    ListActivityExecutionsRequest, ListNexusOperationExecutionsRequest, ListWorkflowExecutionsRequest,
 };
 use sundial_common::time::{now_nanos, timestamp_to_nanos};
 use sundial_persistence::NamespaceRecord;
@@ -110,6 +112,27 @@ impl Reclaimer {
                 Err(s) => return Err(s.into()),
             }
         }
+        let operations = frontend
+            .list_nexus_operation_executions(ListNexusOperationExecutionsRequest {
+                namespace: ns.name.clone(),
+                page_size: PAGE,
+                next_page_token: Vec::new(),
+                query: String::new(),
+            })
+            .await?
+            .into_inner();
+        for info in operations.operations {
+            let request = DeleteNexusOperationExecutionRequest {
+                namespace: ns.name.clone(),
+                operation_id: info.operation_id,
+                run_id: info.run_id,
+            };
+            match frontend.delete_nexus_operation_execution(request).await {
+                Ok(_) => {}
+                Err(s) if s.code() == Code::NotFound => {}
+                Err(s) => return Err(s.into()),
+            }
+        }
         // Deletions leave visibility a moment later; the namespace goes once it shows nothing.
         let workflows_left = frontend
             .count_workflow_executions(CountWorkflowExecutionsRequest {
@@ -127,7 +150,15 @@ impl Reclaimer {
             .await?
             .into_inner()
             .count;
-        if workflows_left > 0 || activities_left > 0 {
+        let operations_left = frontend
+            .count_nexus_operation_executions(CountNexusOperationExecutionsRequest {
+                namespace: ns.name.clone(),
+                query: String::new(),
+            })
+            .await?
+            .into_inner()
+            .count;
+        if workflows_left > 0 || activities_left > 0 || operations_left > 0 {
             return Ok(());
         }
         loop {

@@ -38,11 +38,12 @@ fn run_id(id: &str) -> Result<(), ServiceError> {
 }
 
 impl ExecutionHandler {
+    /// Starts are refused in a deprecated namespace, as workflow starts are.
     pub async fn start_nexus_operation_execution(
         &self,
         mut req: StartNexusOperationExecutionRequest,
     ) -> Res<StartNexusOperationExecutionResponse> {
-        let namespace_id = self.ns_in(&req.namespace, SERVING).await?;
+        let namespace_id = self.ns_in(&req.namespace, STARTING).await?;
         if req.request_id.is_empty() {
             req.request_id = uuid::Uuid::new_v4().to_string();
         }
@@ -159,7 +160,7 @@ impl ExecutionHandler {
     ) -> Res<DeleteNexusOperationExecutionResponse> {
         operation_id(&req.operation_id)?;
         run_id(&req.run_id)?;
-        let namespace_id = self.ns_in(&req.namespace, SERVING).await?;
+        let namespace_id = self.ns_in(&req.namespace, DELETING).await?;
         let id = req.operation_id.clone();
         on_operation!(
             self,

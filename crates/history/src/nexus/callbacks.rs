@@ -45,8 +45,63 @@ fn lowercase_header(mut c: Callback) -> Callback {
     c
 }
 
+/// Registers the callbacks of an update request (once per request id): they are called when
+/// update `update_id` completes.
+pub(crate) fn register_update(
+    m: &mut Mutation<'_>,
+    update_id: &str,
+    request: &sundial_api::temporal::update::v1::Request,
+) {
+    if request.completion_callbacks.is_empty()
+        || m.info_ref()
+            .callbacks
+            .iter()
+            .any(|c| c.update_id == update_id && c.request_id == request.request_id)
+    {
+        return;
+    }
+    let now = m.now;
+    let mut records = register(&request.completion_callbacks, &request.request_id, now);
+    for r in &mut records {
+        r.update_id = update_id.to_owned();
+    }
+    m.info().callbacks.extend(records);
+}
+
+/// Update `update_id` completed: its callbacks are scheduled with its outcome.
+pub(crate) fn update_completed(
+    m: &mut Mutation<'_>,
+    update_id: &str,
+    outcome: &sundial_api::temporal::update::v1::Outcome,
+) {
+    let due: Vec<usize> = m
+        .info_ref()
+        .callbacks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.update_id == update_id && c.state == CallbackState::Standby as i32)
+        .map(|(i, _)| i)
+        .collect();
+    schedule(m, &due, Some(outcome));
+}
+
+/// Marks callbacks `indexes` scheduled (with an update's outcome) and queues their delivery.
+fn schedule(m: &mut Mutation<'_>, indexes: &[usize], outcome: Option<&sundial_api::temporal::update::v1::Outcome>) {
+    for &i in indexes {
+        if let Some(record) = m.info().callbacks.get_mut(i) {
+            record.state = CallbackState::Scheduled as i32;
+            if let Some(o) = outcome {
+                record.update_outcome = Some(o.clone());
+            }
+        }
+        let task = m.transfer(TransferTaskType::NexusCallback, i as i64);
+        m.tasks.push(PendingTask::Transfer(task));
+    }
+}
+
 /// The run closed. Callbacks wait for the end of the chain: a run that continues (continue-as-
-/// new, a retry) passes them on; otherwise each is scheduled for delivery.
+/// new, a retry) passes them on; otherwise each is scheduled for delivery. An update's
+/// callbacks still waiting get the failure its waiters get (the workflow closed first).
 pub(crate) fn on_close(m: &mut Mutation<'_>, continuing: bool) {
     if m.info_ref().callbacks.is_empty() {
         return;
@@ -56,13 +111,31 @@ pub(crate) fn on_close(m: &mut Mutation<'_>, continuing: bool) {
         next.ms.info.get_or_insert_with(Default::default).callbacks = callbacks;
         return;
     }
-    let count = m.info_ref().callbacks.len();
-    for record in &mut m.info().callbacks {
-        record.state = CallbackState::Scheduled as i32;
-    }
-    for i in 0..count {
-        let task = m.transfer(TransferTaskType::NexusCallback, i as i64);
-        m.tasks.push(PendingTask::Transfer(task));
+    let waiting = |m: &Mutation<'_>, update: bool| -> Vec<usize> {
+        m.info_ref()
+            .callbacks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.state == CallbackState::Standby as i32 && c.update_id.is_empty() != update)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (closing, updates) = (waiting(m, false), waiting(m, true));
+    schedule(m, &closing, None);
+    schedule(
+        m,
+        &updates,
+        Some(&crate::updates::accepted_update_completed_workflow_failure()),
+    );
+}
+
+/// The completion an update's outcome means for the operation it backs.
+fn completion_of_update(outcome: &sundial_api::temporal::update::v1::Outcome) -> Completion {
+    use sundial_api::temporal::update::v1::outcome::Value;
+    match &outcome.value {
+        Some(Value::Success(p)) => Completion::Succeeded(p.payloads.first().cloned()),
+        Some(Value::Failure(f)) => Completion::Failed(f.clone()),
+        None => Completion::Succeeded(None),
     }
 }
 
@@ -126,21 +199,28 @@ impl HistoryEngine {
         else {
             return Ok(());
         };
-        let close = self
-            .read_events(shard, &run, info.completion_event_id, info.completion_event_id)
-            .await?
-            .into_iter()
-            .next();
-        let Some(completion) = close
-            .as_ref()
-            .and_then(|e| e.attributes.as_ref())
-            .and_then(completion_of)
-        else {
-            return Err(ServiceError::Internal("the closed run's close event is missing".into()));
+        let completion = match &record.update_outcome {
+            Some(outcome) if !record.update_id.is_empty() => completion_of_update(outcome),
+            _ => {
+                let close = self
+                    .read_events(shard, &run, info.completion_event_id, info.completion_event_id)
+                    .await?
+                    .into_iter()
+                    .next();
+                let Some(completion) = close
+                    .as_ref()
+                    .and_then(|e| e.attributes.as_ref())
+                    .and_then(completion_of)
+                else {
+                    return Err(ServiceError::Internal("the closed run's close event is missing".into()));
+                };
+                completion
+            }
         };
         let Some(Variant::Nexus(nexus)) = record.callback.as_ref().and_then(|c| c.variant.clone()) else {
             return self.callback_done(shard, &run, index, Ok(())).await;
         };
+        sundial_common::crash::point("history.before_nexus_callback");
         let token = nexus
             .header
             .get(super::CALLBACK_TOKEN_HEADER)
@@ -149,7 +229,15 @@ impl HistoryEngine {
             Some(token) if nexus.url == SYSTEM_CALLBACK_URL => {
                 // A callback attached to the running workflow points at the event that
                 // attached it; the start's own at the started event.
-                let started = if record.attached {
+                let started = if !record.update_id.is_empty() {
+                    links::request_id_event(
+                        &info.namespace,
+                        &info.workflow_id,
+                        &info.run_id,
+                        &record.request_id,
+                        EventType::WorkflowExecutionUpdateAccepted,
+                    )
+                } else if record.attached {
                     links::request_id_event(
                         &info.namespace,
                         &info.workflow_id,

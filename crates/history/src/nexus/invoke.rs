@@ -32,6 +32,9 @@ use sundial_common::time::{nanos_to_timestamp, now_nanos, pb_duration_nanos, tim
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// The service of the system endpoint's operations.
+const SYSTEM_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
+
 /// Handler error types that are final unless the handler says otherwise (nexus-rpc's rule).
 const NON_RETRYABLE_TYPES: [&str; 6] = [
     "BAD_REQUEST",
@@ -204,6 +207,8 @@ impl HistoryEngine {
         let (timeout, bounded_by) = super::start_budget(&op, now_nanos(), REQUEST_TIMEOUT);
         let outcome = if let Some(kind) = bounded_by.filter(|_| timeout < MIN_REQUEST_TIMEOUT) {
             StartOutcome::TimedOut(kind)
+        } else if op.endpoint == super::SYSTEM_ENDPOINT {
+            self.system_operation(shard, &run, &info, &op).await?
         } else {
             match self.endpoint_target(shard, &op).await? {
                 Target::Unusable(failure) => StartOutcome::Failed(*failure),
@@ -226,6 +231,81 @@ impl HistoryEngine {
                 Ok(())
             })
             .await
+    }
+
+    /// An operation of the `__temporal_system` endpoint: the server runs it in the caller's
+    /// namespace and answers synchronously, its request and response as binary protobuf (the
+    /// response without the system-payload mark, which asks SDKs to look inside for payloads).
+    async fn system_operation(
+        &self,
+        shard: &Shard,
+        run: &RunKey,
+        info: &ExecutionInfo,
+        op: &NexusOperationInfo,
+    ) -> Result<StartOutcome, ServiceError> {
+        use sundial_api::sundial::historyservice::v1 as hs;
+        use sundial_api::workflowservice::v1 as ws;
+        let bad = |message: String| StartOutcome::Failed(handler_failure("BAD_REQUEST", &message));
+        if op.service != SYSTEM_SERVICE || op.operation != "SignalWithStartWorkflowExecution" {
+            return Ok(StartOutcome::Failed(handler_failure(
+                "NOT_FOUND",
+                &format!("system operation {}/{} is not supported", op.service, op.operation),
+            )));
+        }
+        let input = self.scheduled_event(shard, run, op).await?.input.unwrap_or_default();
+        let Ok(mut req) = ws::SignalWithStartWorkflowExecutionRequest::decode(input.data.as_slice()) else {
+            return Ok(bad("input is not a SignalWithStartWorkflowExecutionRequest".into()));
+        };
+        if !req.namespace.is_empty() && req.namespace != info.namespace {
+            return Ok(bad(format!(
+                "system operations run in the caller's namespace {:?}, not {:?}",
+                info.namespace, req.namespace
+            )));
+        }
+        req.namespace = info.namespace.clone();
+        if req.request_id.is_empty() {
+            // A retried attempt is the same request.
+            req.request_id = op.request_id.clone();
+        }
+        if req.workflow_id.is_empty()
+            || req.signal_name.is_empty()
+            || req.workflow_type.as_ref().is_none_or(|t| t.name.is_empty())
+            || req.task_queue.as_ref().is_none_or(|q| q.name.is_empty())
+        {
+            return Ok(bad(
+                "workflow id, workflow type, task queue and signal name are required".into(),
+            ));
+        }
+        let mut client = self
+            .history_router()
+            .for_workflow(&info.namespace_id, &req.workflow_id)
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        let answer = client
+            .signal_with_start_workflow_execution(hs::SignalWithStartWorkflowExecutionRequest {
+                namespace_id: info.namespace_id.clone(),
+                request: Some(req),
+            })
+            .await;
+        Ok(match answer {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                let mut payload = sundial_api::temporal::common::v1::Payload {
+                    data: resp.encode_to_vec(),
+                    ..Default::default()
+                };
+                payload.metadata.insert("encoding".into(), b"binary/protobuf".to_vec());
+                payload.metadata.insert(
+                    "messageType".into(),
+                    b"temporal.api.workflowservice.v1.SignalWithStartWorkflowExecutionResponse".to_vec(),
+                );
+                StartOutcome::Sync {
+                    result: Some(payload),
+                    links: resp.signal_link.into_iter().collect(),
+                }
+            }
+            Err(status) if sundial_rpc::is_retryable(&status) => StartOutcome::Retry(transport_failure(&status)),
+            Err(status) => StartOutcome::Failed(transport_failure(&status)),
+        })
     }
 
     async fn start_request(

@@ -34,6 +34,8 @@ use sundial_common::time::{
     deadline_after, deadline_after_std, nanos_to_timestamp, pb_duration_nanos, timestamp_to_nanos,
 };
 
+/// The endpoint of operations the server runs itself (Temporal's system Nexus operations).
+pub(crate) const SYSTEM_ENDPOINT: &str = "__temporal_system";
 /// Where a worker-target operation's completion goes: this cluster, not a URL.
 pub(crate) const SYSTEM_CALLBACK_URL: &str = "temporal://system";
 /// The callback header that names the caller's operation (opaque to handlers).
@@ -90,8 +92,19 @@ pub(crate) fn schedule(
     max_blob: i64,
 ) -> Result<(), CommandFailure> {
     let bad = |message: String| fail(C::BadScheduleNexusOperationAttributes, message);
-    let Some(endpoint_id) = m.nexus_endpoints.get(&a.endpoint).cloned() else {
-        return Err(bad(format!("endpoint {:?} not found", a.endpoint)));
+    let system = a.endpoint == SYSTEM_ENDPOINT;
+    let endpoint_id = if system {
+        if !a.nexus_header.is_empty() {
+            return Err(bad(format!(
+                "ScheduleNexusOperationCommandAttributes.NexusHeader must be empty when using {SYSTEM_ENDPOINT} endpoint"
+            )));
+        }
+        String::new()
+    } else {
+        match m.nexus_endpoints.get(&a.endpoint) {
+            Some(id) => id.clone(),
+            None => return Err(bad(format!("endpoint {:?} not found", a.endpoint))),
+        }
     };
     if a.service.len() > MAX_NAME_LENGTH {
         return Err(bad(format!(
@@ -119,7 +132,7 @@ pub(crate) fn schedule(
         .input
         .as_ref()
         .map_or(0, |p| sundial_api::prost::Message::encoded_len(p) as i64);
-    if max_blob > 0 && input_size > max_blob {
+    if !system && max_blob > 0 && input_size > max_blob {
         return Err(CommandFailure {
             cause: C::BadScheduleNexusOperationAttributes,
             message: "ScheduleNexusOperationCommandAttributes.Input exceeds size limit".into(),

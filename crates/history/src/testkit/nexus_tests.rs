@@ -288,3 +288,49 @@ fn the_schedule_to_close_timer_times_the_operation_out() {
     };
     assert_eq!(t.timeout_type, TimeoutType::ScheduleToClose as i32);
 }
+
+#[test]
+fn an_update_callback_waits_for_its_update_and_registers_once_per_request() {
+    use sundial_api::temporal::common::v1::{Callback, callback};
+    use sundial_api::temporal::enums::v1::CallbackState;
+    use sundial_api::temporal::update::v1::{Meta, Outcome, Request};
+    let mut run = Run::start();
+    let request = Request {
+        meta: Some(Meta {
+            update_id: "u-1".into(),
+            ..Default::default()
+        }),
+        request_id: "caller-req".into(),
+        completion_callbacks: vec![Callback {
+            variant: Some(callback::Variant::Nexus(callback::Nexus {
+                url: nexus::SYSTEM_CALLBACK_URL.into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        run.step(|m| {
+            nexus::callbacks::register_update(m, "u-1", &request);
+            Ok(())
+        })
+        .unwrap();
+    }
+    assert_eq!(run.info().callbacks.len(), 1, "the same request registers once");
+    run.step(|m| {
+        nexus::callbacks::update_completed(m, "another-update", &Outcome::default());
+        Ok(())
+    })
+    .unwrap();
+    assert!(run.last.transfer_types().is_empty());
+    run.step(|m| {
+        nexus::callbacks::update_completed(m, "u-1", &Outcome::default());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(run.last.transfer_types(), [TransferTaskType::NexusCallback]);
+    let record = &run.info().callbacks[0];
+    assert_eq!(record.state, CallbackState::Scheduled as i32);
+    assert!(record.update_outcome.is_some());
+}

@@ -140,6 +140,16 @@ impl Completion {
                         )));
                     }
                 };
+                let attached = reg
+                    .lock()
+                    .updates
+                    .get(&id)
+                    .map(|u| u.attached.clone())
+                    .unwrap_or_default();
+                for r in request.iter().chain(attached.iter()) {
+                    crate::nexus::callbacks::register_update(m, &id, r);
+                }
+                let links = request.as_ref().map(|r| r.links.clone()).unwrap_or_default();
                 let event_id = m.add_event(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
                     WorkflowExecutionUpdateAcceptedEventAttributes {
                         protocol_instance_id: id.clone(),
@@ -148,6 +158,9 @@ impl Completion {
                         accepted_request: request,
                     },
                 ));
+                if let Some(accepted) = m.events.last_mut() {
+                    accepted.links = links;
+                }
                 self.handled.insert(id.clone(), event_id);
                 self.effects.push(Effect::Accepted { id, event_id });
             }
@@ -184,6 +197,7 @@ impl Completion {
                         outcome: Some(outcome.clone()),
                     },
                 ));
+                crate::nexus::callbacks::update_completed(m, &id, &outcome);
                 self.handled.insert(id.clone(), -1);
                 self.effects.push(Effect::Completed { id, outcome });
             }

@@ -69,6 +69,20 @@ pub(crate) fn admit(
     if !existed && m.ms.workflow_task.is_none() {
         m.schedule_speculative_workflow_task();
     }
+    if existed && !request.completion_callbacks.is_empty() {
+        // Another caller of the same update: its callbacks wait for the same outcome.
+        let state = registry.lock().updates.get(&id).map(|u| u.state);
+        match state {
+            Some(State::Admitted | State::Sent) => {
+                if let Some(u) = registry.lock().updates.get_mut(&id) {
+                    u.attached.push(request.clone());
+                }
+            }
+            Some(State::Accepted) => crate::nexus::callbacks::register_update(m, &id, request),
+            // Completed: the caller gets the outcome in the answer.
+            _ => {}
+        }
+    }
     Ok(rx)
 }
 
@@ -173,11 +187,21 @@ impl HistoryEngine {
         };
         let budget = self.long_poll(&req.namespace, wait);
         let st = self.wait_for_update(&shard, &run, &id, rx, want, budget).await?;
+        // Where the update is in history, for a caller that links to it (a Nexus operation).
+        let link = (st.stage >= Stage::Accepted as i32 && !request.request_id.is_empty()).then(|| {
+            crate::nexus::links::request_id_event(
+                &req.namespace,
+                &run.workflow_id,
+                &run.run_id,
+                &request.request_id,
+                sundial_api::temporal::enums::v1::EventType::WorkflowExecutionUpdateAccepted,
+            )
+        });
         Ok(UpdateWorkflowExecutionResponse {
             update_ref: Some(update_ref(&run, &id)),
             outcome: st.outcome,
             stage: st.stage,
-            ..Default::default()
+            link,
         })
     }
 
