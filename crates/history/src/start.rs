@@ -519,9 +519,10 @@ pub(crate) struct RunSpec {
 fn ms_callbacks(
     callbacks: &[sundial_api::temporal::common::v1::Callback],
 ) -> Vec<sundial_api::temporal::common::v1::Callback> {
-    crate::nexus::callbacks::register(callbacks, "", Default::default())
-        .into_iter()
-        .filter_map(|r| r.callback)
+    callbacks
+        .iter()
+        .cloned()
+        .map(crate::nexus::callbacks::lowercase_header)
         .collect()
 }
 

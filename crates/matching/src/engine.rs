@@ -5,7 +5,7 @@ use crate::MatchingConfig;
 use crate::cancel::CancellablePolls;
 use crate::error::MatchingError;
 use crate::partition::{Forward, Offer, POLLER_HISTORY, Partition, lock};
-use crate::query::QueryRegistry;
+use crate::query::Waiters;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -36,9 +36,9 @@ pub struct MatchingEngine {
     history: HistoryRouter,
     pub(crate) config: MatchingConfig,
     partitions: Mutex<HashMap<TaskQueueKey, Slot>>,
-    pub(crate) queries: QueryRegistry,
+    pub(crate) queries: Waiters<sundial_api::workflowservice::v1::RespondQueryTaskCompletedRequest>,
     /// Nexus tasks handed out and waiting for the worker's answer.
-    pub(crate) nexus: crate::nexus::NexusRegistry,
+    pub(crate) nexus: crate::nexus::NexusWaiters,
     shutting_down: AtomicBool,
     sweeper: Mutex<Option<JoinHandle<()>>>,
     /// Polls that may be ended early: forwarded ones (their child's host cancels them) and
@@ -111,8 +111,8 @@ impl MatchingEngine {
             history,
             config,
             partitions: Mutex::new(HashMap::new()),
-            queries: QueryRegistry::default(),
-            nexus: crate::nexus::NexusRegistry::default(),
+            queries: Waiters::default(),
+            nexus: crate::nexus::NexusWaiters::default(),
             shutting_down: AtomicBool::new(false),
             sweeper: Mutex::new(None),
             polls: CancellablePolls::default(),

@@ -5,9 +5,8 @@
 
 use crate::engine::{MatchingEngine, Polled};
 use crate::error::MatchingError;
-use crate::partition::{QueryTask, lock};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::partition::{QueryTask, Withdraw};
+use std::sync::Arc;
 use std::time::Duration;
 use sundial_api::prost::Message;
 use sundial_api::sundial::matchingservice::v1::{
@@ -17,33 +16,11 @@ use sundial_api::sundial::matchingservice::v1::{
 use sundial_api::sundial::token::v1::TaskToken;
 use sundial_api::workflowservice::v1::PollNexusTaskQueueResponse;
 use sundial_persistence::{TASK_TYPE_NEXUS, TaskQueueKey};
-use tokio::sync::oneshot;
 
 type Answer = dispatch_nexus_task_response::Outcome;
 
-/// Outstanding Nexus tasks by id, each with the channel its answer goes to.
-#[derive(Default)]
-pub(crate) struct NexusRegistry {
-    waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
-}
-
-impl NexusRegistry {
-    pub fn clear(&self) {
-        lock(&self.waiting).clear();
-    }
-}
-
-/// Forgets a task however its dispatch ends (answer, timeout, or a dropped call).
-struct Registration<'a> {
-    engine: &'a MatchingEngine,
-    id: String,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        lock(&self.engine.nexus.waiting).remove(&self.id);
-    }
-}
+/// Nexus tasks handed out and waiting for the worker's answer.
+pub(crate) type NexusWaiters = crate::query::Waiters<Answer>;
 
 /// Go's `time.Duration.String()` form ("9.5s", "850ms"), which SDKs parse from the
 /// `Request-Timeout` header.
@@ -94,23 +71,12 @@ impl MatchingEngine {
             request: Some(nexus_request),
             ..Default::default()
         };
-        let (tx, rx) = oneshot::channel();
-        lock(&self.nexus.waiting).insert(id.clone(), tx);
-        let _registration = Registration {
-            engine: self,
-            id: id.clone(),
-        };
+        let (_registration, rx) = self.nexus.register(&id);
         if !partition.offer_query(QueryTask {
             id: id.clone(),
             response: Box::new(Polled::Nexus(response)),
         }) {
             return Err(MatchingError::ShuttingDown);
-        }
-        struct Withdraw<'a>(&'a crate::partition::Partition, &'a str);
-        impl Drop for Withdraw<'_> {
-            fn drop(&mut self) {
-                self.0.withdraw_query(self.1);
-            }
         }
         let _withdraw = Withdraw(&partition, &id);
         let outcome = match tokio::time::timeout(timeout, rx).await {
@@ -128,10 +94,8 @@ impl MatchingEngine {
             Some(respond_nexus_task_request::Outcome::Failure(f)) => Answer::Failure(f),
             None => return Err(MatchingError::InvalidArgument("an outcome is required".into())),
         };
-        let waiter = lock(&self.nexus.waiting).remove(&request.task_id);
         // A dispatch that gave up just now drops the answer, as if it came too late.
-        let delivered = waiter.is_some_and(|tx| tx.send(answer).is_ok());
-        if delivered {
+        if self.nexus.deliver(&request.task_id, answer) {
             Ok(())
         } else {
             Err(MatchingError::NexusTaskNotFound)

@@ -3,7 +3,7 @@
 
 use crate::engine::MatchingEngine;
 use crate::error::MatchingError;
-use crate::partition::{QueryTask, lock};
+use crate::partition::{QueryTask, Withdraw, lock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,27 +15,55 @@ use sundial_api::workflowservice::v1::RespondQueryTaskCompletedRequest;
 use sundial_persistence::{TASK_TYPE_WORKFLOW, TaskQueueKey};
 use tokio::sync::oneshot;
 
-/// Outstanding queries by query task id, each with the channel its answer goes to.
-#[derive(Default)]
-pub(crate) struct QueryRegistry {
-    waiting: Mutex<HashMap<String, oneshot::Sender<RespondQueryTaskCompletedRequest>>>,
+/// Tasks handed to a poller directly (queries, Nexus tasks) whose caller waits for the
+/// worker's answer: each id with the channel its answer goes to.
+pub(crate) struct Waiters<T> {
+    waiting: Mutex<HashMap<String, oneshot::Sender<T>>>,
 }
 
-impl QueryRegistry {
-    pub fn clear(&self) {
-        lock(&self.waiting).clear();
+impl<T> Default for Waiters<T> {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::new(HashMap::new()),
+        }
     }
 }
 
-/// Forgets a query however its caller ends (answer, timeout, or a dropped request).
-struct Registration<'a> {
-    engine: &'a MatchingEngine,
+impl<T> Waiters<T> {
+    pub fn clear(&self) {
+        lock(&self.waiting).clear();
+    }
+
+    /// Waits for the answer to task `id`; the guard forgets the task however the wait ends
+    /// (answer, timeout, or a dropped call).
+    pub fn register(&self, id: &str) -> (Waiting<'_, T>, oneshot::Receiver<T>) {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.waiting).insert(id.to_owned(), tx);
+        (
+            Waiting {
+                waiters: self,
+                id: id.to_owned(),
+            },
+            rx,
+        )
+    }
+
+    /// Hands `answer` to whoever waits for task `id`; false when nobody does (answered
+    /// already, given up, or never issued).
+    pub fn deliver(&self, id: &str, answer: T) -> bool {
+        let waiter = lock(&self.waiting).remove(id);
+        waiter.is_some_and(|tx| tx.send(answer).is_ok())
+    }
+}
+
+pub(crate) struct Waiting<'a, T> {
+    waiters: &'a Waiters<T>,
     id: String,
 }
 
-impl Drop for Registration<'_> {
+impl<T> Drop for Waiting<'_, T> {
     fn drop(&mut self) {
-        lock(&self.engine.queries.waiting).remove(&self.id);
+        lock(&self.waiters.waiting).remove(&self.id);
     }
 }
 
@@ -79,12 +107,7 @@ impl MatchingEngine {
             ..Default::default()
         }
         .encode_to_vec();
-        let (tx, rx) = oneshot::channel();
-        lock(&self.queries.waiting).insert(id.clone(), tx);
-        let _registration = Registration {
-            engine: self,
-            id: id.clone(),
-        };
+        let (_registration, rx) = self.queries.register(&id);
         let started = Instant::now();
         if !partition.offer_query(QueryTask {
             id: id.clone(),
@@ -100,12 +123,6 @@ impl MatchingEngine {
             ));
         }
         // Take the query back if this call is dropped before a poller got it.
-        struct Withdraw<'a>(&'a crate::partition::Partition, &'a str);
-        impl Drop for Withdraw<'_> {
-            fn drop(&mut self) {
-                self.0.withdraw_query(self.1);
-            }
-        }
         let _withdraw = Withdraw(&partition, &id);
 
         match tokio::time::timeout(timeout, rx).await {
@@ -139,12 +156,10 @@ impl MatchingEngine {
         query_task_id: &str,
         answer: RespondQueryTaskCompletedRequest,
     ) -> Result<(), MatchingError> {
-        let waiter = lock(&self.queries.waiting).remove(query_task_id);
-        match waiter {
-            Some(tx) => tx
-                .send(answer)
-                .map_err(|_| MatchingError::QueryNotFound(query_task_id.to_owned())),
-            None => Err(MatchingError::QueryNotFound(query_task_id.to_owned())),
+        if self.queries.deliver(query_task_id, answer) {
+            Ok(())
+        } else {
+            Err(MatchingError::QueryNotFound(query_task_id.to_owned()))
         }
     }
 }

@@ -35,7 +35,7 @@ pub(crate) fn register(
         .collect()
 }
 
-fn lowercase_header(mut c: Callback) -> Callback {
+pub(crate) fn lowercase_header(mut c: Callback) -> Callback {
     if let Some(Variant::Nexus(n)) = c.variant.as_mut() {
         n.header = std::mem::take(&mut n.header)
             .into_iter()

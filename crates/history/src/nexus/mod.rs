@@ -229,19 +229,14 @@ pub(crate) fn schedule(
 /// Whether a closing event of operation `scheduled` waits in the buffer.
 fn close_buffered(m: &Mutation<'_>, scheduled: i64) -> bool {
     m.ms.buffered_events.iter().any(|e| {
-        matches!(
-            &e.attributes,
-            Some(Attributes::NexusOperationCompletedEventAttributes(a)) if a.scheduled_event_id == scheduled
-        ) || matches!(
-            &e.attributes,
-            Some(Attributes::NexusOperationFailedEventAttributes(a)) if a.scheduled_event_id == scheduled
-        ) || matches!(
-            &e.attributes,
-            Some(Attributes::NexusOperationCanceledEventAttributes(a)) if a.scheduled_event_id == scheduled
-        ) || matches!(
-            &e.attributes,
-            Some(Attributes::NexusOperationTimedOutEventAttributes(a)) if a.scheduled_event_id == scheduled
-        )
+        let closes = match &e.attributes {
+            Some(Attributes::NexusOperationCompletedEventAttributes(a)) => a.scheduled_event_id,
+            Some(Attributes::NexusOperationFailedEventAttributes(a)) => a.scheduled_event_id,
+            Some(Attributes::NexusOperationCanceledEventAttributes(a)) => a.scheduled_event_id,
+            Some(Attributes::NexusOperationTimedOutEventAttributes(a)) => a.scheduled_event_id,
+            _ => return false,
+        };
+        closes == scheduled
     })
 }
 

@@ -442,6 +442,16 @@ impl Partition {
     }
 }
 
+/// Takes a direct task (query or Nexus task) back from the partition if its caller gives up
+/// before a poller took it.
+pub(crate) struct Withdraw<'a>(pub &'a Partition, pub &'a str);
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.0.withdraw_query(self.1);
+    }
+}
+
 impl std::fmt::Debug for Partition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Partition")
